@@ -1,0 +1,287 @@
+"""``integra``: the operator's command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
+
+from deploy.settings import ConfigurationError, Settings, load_settings
+from tenants.registry import Registry, RegistryError, Tenant, load_registry, load_tenant_file
+
+
+class Context:
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._registry: Registry | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings()
+            except ConfigurationError as exc:
+                raise click.ClickException(f"configuration: {exc}") from exc
+        return self._settings
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            try:
+                self._registry = load_registry(self.settings.tenants_dir)
+            except RegistryError as exc:
+                raise click.ClickException(str(exc)) from exc
+        return self._registry
+
+    def tenant(self, slug: str) -> Tenant:
+        tenant = self.registry.get(slug)
+        if tenant is None:
+            known = ", ".join(self.registry.tenants)
+            raise click.ClickException(f"unknown tenant {slug!r}; known: {known}")
+        return tenant
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
+    """Integra: integration agreements for municipal migration counselling."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    ctx.ensure_object(Context)
+
+
+def _tenant_summary(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "slug": tenant.slug,
+        "name": tenant.name,
+        "federal_state": tenant.federal_state,
+        "kind": tenant.kind,
+        "enabled": tenant.enabled,
+        "offices": len(tenant.offices),
+        "partners": {p.kind: p.channel for p in tenant.partners},
+    }
+
+
+@main.group("tenants")
+def tenants_group() -> None:
+    """All tenants of the registry."""
+
+
+@tenants_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_context
+def tenants_list(ctx: Context, as_json: bool) -> None:
+    """List the municipalities of the registry."""
+    rows = [_tenant_summary(t) for t in ctx.registry]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{'slug':32} {'state':5} {'kind':8} {'offices':>7}  name")
+    for row in rows:
+        flag = "" if row["enabled"] else "  (disabled)"
+        click.echo(
+            f"{row['slug']:32} {row['federal_state']:5} {row['kind']:8} {row['offices']:>7}  "
+            f"{row['name']}{flag}"
+        )
+
+
+@main.group("tenant")
+def tenant_group() -> None:
+    """One tenant: add, show, disable, export, delete, API clients."""
+
+
+@tenant_group.command("show")
+@click.argument("slug")
+@pass_context
+def tenant_show(ctx: Context, slug: str) -> None:
+    tenant = ctx.tenant(slug)
+    data = asdict(tenant)
+    data["vhost"] = tenant.vhost
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@tenant_group.command("add")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def tenant_add(ctx: Context, file: Path) -> None:
+    """Validate a registry FILE, copy it into the registry and provision the tenant."""
+    from tenants.provisioning import provision_tenant
+
+    try:
+        tenant = load_tenant_file(file)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from exc
+    target = ctx.settings.tenants_dir / file.name
+    if tenant.slug in ctx.registry.tenants or target.exists():
+        raise click.ClickException(f"tenant {tenant.slug!r} exists already")
+    shutil.copyfile(file, target)
+    result = provision_tenant(ctx.settings, tenant)
+    click.echo(f"added {tenant.slug} (schema {result.revision})")
+
+
+@tenant_group.command("disable")
+@click.argument("slug")
+@pass_context
+def tenant_disable(ctx: Context, slug: str) -> None:
+    """Stop serving a tenant (its data stays). Marks its registry file enabled = false."""
+    tenant = ctx.tenant(slug)
+    path = ctx.settings.tenants_dir / f"{tenant.slug}.toml"
+    lines = [ln for ln in path.read_text().splitlines() if not ln.startswith("enabled")]
+    insert_at = next(i for i, ln in enumerate(lines) if ln.startswith("kind"))
+    lines.insert(insert_at + 1, "enabled = false")
+    path.write_text("\n".join(lines) + "\n")
+    load_tenant_file(path)
+    click.echo(f"{slug} disabled")
+
+
+@tenant_group.command("export")
+@click.argument("slug")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@pass_context
+def tenant_export(ctx: Context, slug: str, output: Path) -> None:
+    """Write all of a tenant's tables as JSON (for moving or archiving a municipality)."""
+    from tenants.databases import create_tenant_engine
+
+    engine = create_tenant_engine(ctx.settings, ctx.tenant(slug), pool_size=1)
+    try:
+        tables: dict[str, list[dict[str, Any]]] = {}
+        with engine.connect() as conn:
+            from sqlalchemy import MetaData
+
+            meta = MetaData()
+            meta.reflect(conn)
+            for name, table in sorted(meta.tables.items()):
+                rows = conn.execute(select(table)).mappings()
+                tables[name] = [{k: v for k, v in row.items()} for row in rows]
+    finally:
+        engine.dispose()
+    output.write_text(json.dumps({"tenant": slug, "tables": tables}, default=str, indent=1))
+    click.echo(f"exported {sum(len(r) for r in tables.values())} rows to {output}")
+
+
+@tenant_group.command("delete")
+@click.argument("slug")
+@click.option("--yes", is_flag=True, help="Really drop the tenant's database.")
+@pass_context
+def tenant_delete(ctx: Context, slug: str, yes: bool) -> None:
+    """Drop a tenant's database and role. Export it first; this cannot be undone."""
+    from tenants.databases import drop_database
+
+    tenant = ctx.tenant(slug)
+    if not yes:
+        raise click.ClickException("refusing without --yes: this deletes all of the tenant's data")
+    drop_database(ctx.settings, tenant)
+    click.echo(f"{slug}: database dropped; remove {slug}.toml from the registry to forget it")
+
+
+@tenant_group.group("api-client")
+def api_client_group() -> None:
+    """OAuth 2 clients of a tenant's API."""
+
+
+@api_client_group.command("create")
+@click.argument("slug")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["counsellor", "office_lead", "tenant_admin", "evaluator"]),
+)
+@click.option("--office", "office_key", help="Office key (required for counsellor, office_lead).")
+@click.option("--name", default="api client", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def api_client_create(
+    ctx: Context, slug: str, role: str, office_key: str | None, name: str, as_json: bool
+) -> None:
+    """Create an API client; prints its id and secret once."""
+    from services.agreements.errors import DomainError
+    from services.agreements.models.vocabulary import Role
+    from services.agreements.operations.api_clients import create_api_client
+    from tenants.databases import create_tenant_engine
+    from tenants.provisioning import provision_tenant
+
+    tenant = ctx.tenant(slug)
+    provision_tenant(ctx.settings, tenant)
+    engine = create_tenant_engine(ctx.settings, tenant, pool_size=1)
+    try:
+        with Session(engine) as session, session.begin():
+            try:
+                issued = create_api_client(session, name, Role(role), office_key)
+            except DomainError as exc:
+                raise click.ClickException(exc.en) from exc
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(
+            json.dumps({"client_id": issued.client_id, "client_secret": issued.client_secret})
+        )
+    else:
+        click.echo(f"client_id:     {issued.client_id}")
+        click.echo(f"client_secret: {issued.client_secret}")
+        click.echo(f"token URL:     /t/{slug}/oauth/token (client credentials)")
+
+
+@main.command("migrate")
+@click.argument("slugs", nargs=-1)
+@click.option("--parallel", default=4, show_default=True)
+@pass_context
+def migrate(ctx: Context, slugs: tuple[str, ...], parallel: int) -> None:
+    """Create missing tenant databases and migrate every (or the named) tenant."""
+    from tenants.provisioning import provision_all
+
+    tenants = [ctx.tenant(s) for s in slugs] if slugs else ctx.registry.enabled()
+    for result in provision_all(ctx.settings, tenants, parallel=parallel):
+        state = "created" if result.created else "up to date"
+        click.echo(f"{result.tenant:32} {state:10} schema {result.revision}")
+
+
+@main.command("status")
+@pass_context
+def status(ctx: Context) -> None:
+    """Schema revision and case counts per tenant."""
+    from services.agreements.migrate import current_revision
+    from services.agreements.models import Client
+    from tenants.databases import create_tenant_engine
+
+    for tenant in ctx.registry.enabled():
+        engine = create_tenant_engine(ctx.settings, tenant, pool_size=1)
+        try:
+            if not inspect(engine).has_table("clients"):
+                click.echo(f"{tenant.slug:32} not provisioned")
+                continue
+            with Session(engine) as session:
+                count = len(session.scalars(select(Client.id)).all())
+            click.echo(f"{tenant.slug:32} schema {current_revision(engine)}  clients {count}")
+        finally:
+            engine.dispose()
+
+
+@main.command("up")
+@click.option("--port", type=int, help="Default INTEGRA_PORT (8000).")
+@click.option("--no-demo", is_flag=True, help="Do not seed demo data.")
+@click.option("--threads", default=8, show_default=True)
+@pass_context
+def up(ctx: Context, port: int | None, no_demo: bool, threads: int) -> None:
+    """Run the platform: every enabled tenant, provisioned on first start."""
+    from deploy.runner import run_platform
+
+    sys.exit(run_platform(ctx.settings, ctx.registry, port=port, demo=not no_demo, threads=threads))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""Demo data for the embedded default: seeded once per tenant, through the same operations
+the API uses, so the demo shows real states (and real audit entries)."""
+
+from __future__ import annotations
+
+import json
+import random
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from deploy.settings import Settings
+from services.agreements.models import Client, Office
+from services.agreements.models.vocabulary import Role, SigningParty
+from services.agreements.operations import agreements, assessments, clients, consents, referrals
+from services.agreements.operations.api_clients import create_api_client
+from services.agreements.principal import Principal
+from tenants.registry import Tenant
+
+PEOPLE = [
+    ("Amina", "Haddad", "SY", ["ar", "en"]),
+    ("Olena", "Kovalenko", "UA", ["uk", "ru"]),
+    ("Farid", "Rahimi", "AF", ["fa", "ps"]),
+    ("Zeynep", "Yıldız", "TR", ["tr", "ku"]),
+    ("Dawit", "Tesfaye", "ER", ["ti", "en"]),
+    ("Maryam", "Hosseini", "IR", ["fa", "en"]),
+    ("Ahmad", "Al-Khatib", "IQ", ["ar", "ku"]),
+    ("Iryna", "Melnyk", "UA", ["uk", "en"]),
+]
+
+
+def _goals(today: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "field": "language",
+            "target": "Deutsch B1 im Integrationskurs erreichen",
+            "due_date": today + timedelta(days=300),
+            "steps": [
+                {
+                    "description": "Anmeldung zum Integrationskurs",
+                    "owner_side": "client",
+                    "due_date": today + timedelta(days=30),
+                },
+                {
+                    "description": "Kursträger mit Kinderbetreuung suchen",
+                    "owner_side": "institution",
+                    "due_date": today + timedelta(days=20),
+                },
+            ],
+        },
+        {
+            "field": "work",
+            "target": "Beratung zur Arbeitsaufnahme beim Jobcenter",
+            "due_date": today + timedelta(days=180),
+            "steps": [
+                {
+                    "description": "Termin beim Jobcenter vereinbaren",
+                    "owner_side": "institution",
+                    "due_date": today + timedelta(days=14),
+                },
+            ],
+        },
+    ]
+
+
+def seed_tenant(session: Session, tenant: Tenant, seed: int = 0) -> bool:
+    """Seed demo cases once; returns False if the tenant already has clients."""
+    if session.scalar(select(func.count()).select_from(Client)):
+        return False
+    rng = random.Random(f"{tenant.slug}-{seed}")
+    office_list = list(session.scalars(select(Office).where(Office.active).order_by(Office.key)))
+    today = datetime.now(UTC).date()
+    for index, office in enumerate(office_list[:3]):
+        principal = Principal("service:demo-seed", Role.COUNSELLOR, tenant.slug, office.id)
+        people = rng.sample(PEOPLE, 6)
+        for n, (given, family, country, languages) in enumerate(people):
+            client = clients.create_client(
+                session,
+                principal,
+                {
+                    "given_name": given,
+                    "family_name": family,
+                    "birth_date": today.replace(year=today.year - rng.randint(19, 55), day=1),
+                    "country_of_origin": country,
+                    "languages": languages,
+                    "arrival_date": today - timedelta(days=rng.randint(30, 700)),
+                    "office_id": office.id,
+                    "residence_status": "recognised_refugee",
+                },
+            )
+            stage = (n + index) % 6
+            if stage == 0:
+                continue  # just registered
+            consent = consents.give_consent(
+                session,
+                principal,
+                client.id,
+                {
+                    "recipient_kind": "jobcenter",
+                    "purposes": ["work", "language"],
+                    "data_categories": ["identity", "languages", "work_history"],
+                    "signed_at": datetime.now(UTC) - timedelta(days=2),
+                    "expires_at": None,
+                },
+            )
+            assessments.record_assessment(
+                session,
+                principal,
+                client.id,
+                {
+                    "language": {"level": "A1", "needs": ["Integrationskurs"], "situation": ""},
+                    "work": {"situation": "Berufserfahrung im Handel", "needs": ["Anerkennung"]},
+                },
+            )
+            if stage == 1:
+                continue
+            agreement = agreements.draft_agreement(session, principal, client.id, _goals(today))
+            if stage == 2:
+                continue
+            agreements.sign_agreement(session, principal, agreement.id, SigningParty.CLIENT)
+            if stage == 3:
+                continue
+            agreements.sign_agreement(session, principal, agreement.id, SigningParty.COUNSELLOR)
+            step = agreement.goals[1].steps[0]
+            referrals.create_referral(
+                session,
+                principal,
+                {
+                    "client_id": client.id,
+                    "recipient_kind": "jobcenter",
+                    "purpose": "work",
+                    "consent_id": consent.id,
+                    "step_id": step.id,
+                    "note": "",
+                },
+            )
+            if stage == 4:
+                continue
+            agreements.record_review(
+                session,
+                principal,
+                agreement.id,
+                [{"step_id": s.id, "result": "done", "note": ""} for s in agreement.steps],
+                "Kinderbetreuung erst nach Wartezeit",
+            )
+            agreements.close_agreement(
+                session,
+                principal,
+                agreement.id,
+                "goals_reached",
+                "Ziele gemeinsam erreicht; Kurs erfolgreich abgeschlossen.",
+            )
+    return True
+
+
+def credentials_path(settings: Settings) -> Path:
+    return settings.secrets_dir / "demo-credentials.json"
+
+
+def stored_credentials(settings: Settings) -> dict[str, Any]:
+    path = credentials_path(settings)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def create_demo_credentials(session: Session) -> dict[str, Any]:
+    """Demo API clients for a tenant (flushed, not committed): a counsellor of the first
+    office and a tenant admin. Save them with ``save_credentials`` after the commit."""
+    office = session.scalar(select(Office).where(Office.active).order_by(Office.key))
+    assert office is not None
+    counsellor = create_api_client(session, "demo counsellor", Role.COUNSELLOR, office.key)
+    admin = create_api_client(session, "demo tenant admin", Role.TENANT_ADMIN)
+    return {
+        "counsellor": {
+            "client_id": counsellor.client_id,
+            "client_secret": counsellor.client_secret,
+            "office": office.key,
+        },
+        "tenant_admin": {"client_id": admin.client_id, "client_secret": admin.client_secret},
+    }
+
+
+def save_credentials(settings: Settings, slug: str, entry: dict[str, Any]) -> None:
+    """Demo secrets live in var/secrets (mode 0600) so every start can print them."""
+    stored = stored_credentials(settings)
+    stored[slug] = entry
+    path = credentials_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=stat.S_IRUSR | stat.S_IWUSR, exist_ok=True)
+    path.write_text(json.dumps(stored, indent=2))

@@ -1,0 +1,149 @@
+"""Platform configuration, declared in one place.
+
+Every key can come from the environment or from a TOML config file that names the same keys
+(``INTEGRA_CONFIG=/etc/integra.toml``); the environment wins. Unset means the embedded default:
+SQLite files and the durable embedded bus under ``$INTEGRA_HOME/var``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+
+
+class ConfigurationError(Exception):
+    """A configuration value is missing or malformed; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: str | None
+    doc: str
+
+
+#: The declared configuration keys, with defaults and documentation (README lists them).
+DECLARED: tuple[Setting, ...] = (
+    Setting(
+        "INTEGRA_DATABASE_URL",
+        None,
+        "PostgreSQL server URL with a role allowed to create roles and databases; each tenant's "
+        "database is derived from it unless its registry file names its own. Unset: one SQLite "
+        "file per tenant under var/tenants/.",
+    ),
+    Setting(
+        "INTEGRA_DATABASE_PREFIX",
+        "integra",
+        "Prefix of derived tenant database and role names (<prefix>_<tenant>).",
+    ),
+    Setting("INTEGRA_BROKER_URL", None, "amqp://... of RabbitMQ; unset: the embedded bus."),
+    Setting(
+        "INTEGRA_BROKER_MANAGEMENT_URL",
+        "http://127.0.0.1:15672",
+        "RabbitMQ management API, used to provision vhosts and users.",
+    ),
+    Setting("INTEGRA_PORT", "8000", "HTTP port of the gateway."),
+    Setting("INTEGRA_HOST", "127.0.0.1", "Address the gateway listens on."),
+    Setting("INTEGRA_HOME", None, "Where var/ lives; default the working directory."),
+    Setting("INTEGRA_TENANTS_DIR", None, "Tenant registry folder; default the shipped registry."),
+    Setting("INTEGRA_DOMAIN", None, "Base domain for <tenant>.<domain> host routing."),
+    Setting("INTEGRA_TOKEN_LIFETIME", "3600", "Lifetime of API access tokens in seconds."),
+)
+
+
+def _declared_defaults() -> dict[str, str | None]:
+    return {s.key: s.default for s in DECLARED}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration. Build with :func:`load_settings`; never read os.environ later."""
+
+    home: Path
+    database_url: URL | None
+    database_prefix: str
+    broker_url: str | None
+    broker_management_url: str
+    port: int
+    host: str
+    tenants_dir: Path
+    domain: str | None
+    token_lifetime: int
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def var_dir(self) -> Path:
+        return self.home / "var"
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.var_dir / "secrets"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve settings from a config file (``INTEGRA_CONFIG``) and the environment."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, str | None] = _declared_defaults()
+    config_file = env.get("INTEGRA_CONFIG")
+    if config_file:
+        path = Path(config_file)
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigurationError(f"INTEGRA_CONFIG {path}: {exc}") from exc
+        unknown = set(data) - set(values)
+        if unknown:
+            raise ConfigurationError(f"{path}: unknown keys {sorted(unknown)}")
+        values.update({k: str(v) for k, v in data.items()})
+    for key in values:
+        if env.get(key):
+            values[key] = env[key]
+
+    home = Path(values["INTEGRA_HOME"] or os.getcwd()).resolve()
+    db_url: URL | None = None
+    if values["INTEGRA_DATABASE_URL"]:
+        try:
+            db_url = make_url(values["INTEGRA_DATABASE_URL"])
+        except Exception as exc:
+            raise ConfigurationError(f"INTEGRA_DATABASE_URL: {exc}") from exc
+        if db_url.get_backend_name() != "postgresql":
+            raise ConfigurationError("INTEGRA_DATABASE_URL must name a PostgreSQL server")
+        if db_url.drivername == "postgresql":
+            db_url = db_url.set(drivername="postgresql+psycopg")
+    prefix = values["INTEGRA_DATABASE_PREFIX"] or "integra"
+    if not prefix.replace("_", "").isalnum() or not prefix[0].isalpha():
+        raise ConfigurationError("INTEGRA_DATABASE_PREFIX: letters, digits and _ only")
+
+    def _int(key: str) -> int:
+        try:
+            return int(values[key] or "")
+        except ValueError:
+            raise ConfigurationError(f"{key}: not a whole number: {values[key]!r}") from None
+
+    tenants_dir = (
+        Path(values["INTEGRA_TENANTS_DIR"])
+        if values["INTEGRA_TENANTS_DIR"]
+        else Path(__file__).resolve().parent.parent / "tenants" / "registry"
+    )
+    return Settings(
+        home=home,
+        database_url=db_url,
+        database_prefix=prefix.lower(),
+        broker_url=values["INTEGRA_BROKER_URL"],
+        broker_management_url=values["INTEGRA_BROKER_MANAGEMENT_URL"] or "",
+        port=_int("INTEGRA_PORT"),
+        host=values["INTEGRA_HOST"] or "127.0.0.1",
+        tenants_dir=tenants_dir,
+        domain=values["INTEGRA_DOMAIN"],
+        token_lifetime=_int("INTEGRA_TOKEN_LIFETIME"),
+    )

@@ -1,0 +1,64 @@
+"""``create_app(settings, tenant)``: one Flask app per tenant, bound to that tenant only.
+
+Fixed init order, no I/O here: the engine connects on first use.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from deploy.settings import Settings
+from tenants.databases import create_tenant_engine
+from tenants.registry import Tenant
+
+from .auth import init_auth
+from .context import EXTENSION, TenantContext, close_session
+from .views.api import make_api_blueprint
+from .views.errors import IntegraApi, register_error_handlers
+
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def create_app(settings: Settings, tenant: Tenant, *, engine: Engine | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        API_TITLE=f"Integra – {tenant.name}",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    engine = engine or create_tenant_engine(settings, tenant)
+    app.extensions[EXTENSION] = TenantContext(
+        settings=settings,
+        tenant=tenant,
+        engine=engine,
+        sessions=sessionmaker(engine, expire_on_commit=False),
+    )
+    app.teardown_appcontext(close_session)
+    register_error_handlers(app)
+    init_auth(app, settings.token_lifetime)
+
+    api = IntegraApi(
+        app,
+        spec_kwargs={
+            "servers": [{"url": f"/t/{tenant.slug}", "description": tenant.name}],
+            "security": [{"oauth2": []}],
+        },
+    )
+    api.spec.components.security_scheme(
+        "oauth2",
+        {
+            "type": "oauth2",
+            "flows": {
+                "clientCredentials": {"tokenUrl": f"/t/{tenant.slug}/oauth/token", "scopes": {}}
+            },
+        },
+    )
+    api.register_blueprint(make_api_blueprint())
+    return app

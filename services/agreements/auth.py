@@ -1,0 +1,175 @@
+"""OAuth 2 for the tenant's API, with authlib: the client-credentials token endpoint and
+bearer-token protection. Clients and tokens live in the tenant's own database, so a token
+issued by one municipality is simply unknown to every other."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import timedelta
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, grants
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from flask import Flask, current_app, g
+from sqlalchemy import select
+
+from .context import commit, db_session, tenant_context
+from .db import utcnow
+from .errors import DomainError
+from .models import AccessToken, ApiClient
+from .models.vocabulary import Role
+from .operations.api_clients import hash_secret
+from .principal import Principal
+
+
+class OAuthClient(ClientMixin):
+    def __init__(self, row: ApiClient) -> None:
+        self.row = row
+
+    def get_client_id(self) -> str:
+        return self.row.client_id
+
+    def get_default_redirect_uri(self) -> None:
+        return None
+
+    def get_allowed_scope(self, scope: str) -> str:
+        return ""
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return False
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return hmac.compare_digest(self.row.secret_hash, hash_secret(client_secret))
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return endpoint == "token" and method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "client_credentials"
+
+
+class StoredToken(TokenMixin):
+    def __init__(self, token: AccessToken, client: ApiClient) -> None:
+        self.token = token
+        self.client = client
+
+    def check_client(self, client: ClientMixin) -> bool:
+        return client.get_client_id() == self.client.client_id
+
+    def get_scope(self) -> str:
+        return self.token.scope
+
+    def get_expires_in(self) -> int:
+        return int((self.token.expires_at - self.token.issued_at).total_seconds())
+
+    def is_expired(self) -> bool:
+        return self.token.expires_at <= utcnow()
+
+    def is_revoked(self) -> bool:
+        return self.token.revoked_at is not None or self.client.revoked_at is not None
+
+    def get_user(self) -> None:
+        return None
+
+    def get_client(self) -> ClientMixin:
+        return OAuthClient(self.client)
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+def _query_client(client_id: str) -> OAuthClient | None:
+    row = db_session().get(ApiClient, client_id)
+    if row is None or row.revoked_at is not None:
+        return None
+    return OAuthClient(row)
+
+
+def _save_token(token: dict[str, Any], request: Any) -> None:
+    now = utcnow()
+    db_session().add(
+        AccessToken(
+            token_hash=hash_secret(token["access_token"]),
+            client_id=request.client.get_client_id(),
+            scope=token.get("scope", ""),
+            issued_at=now,
+            expires_at=now + timedelta(seconds=int(token["expires_in"])),
+        )
+    )
+
+
+class TenantTokenValidator(BearerTokenValidator):
+    def authenticate_token(self, token_string: str) -> StoredToken | None:
+        row = (
+            db_session()
+            .execute(
+                select(AccessToken, ApiClient)
+                .join(ApiClient, AccessToken.client_id == ApiClient.client_id)
+                .where(AccessToken.token_hash == hash_secret(token_string))
+            )
+            .first()
+        )
+        return StoredToken(*row) if row else None
+
+
+class ApiProtector(ResourceProtector):
+    """Renders OAuth errors in the API's error format, with the WWW-Authenticate header."""
+
+    def raise_error_response(self, error: Any) -> None:
+        raise Unauthenticated(dict(error.get_headers()), error.error)
+
+
+class Unauthenticated(DomainError):
+    status = 401
+
+    def __init__(self, headers: dict[str, str], oauth_error: str) -> None:
+        super().__init__(
+            "unauthenticated" if oauth_error == "missing_authorization" else "invalid_token",
+            "Gültiges Zugriffstoken erforderlich.",
+            "A valid access token is required.",
+        )
+        self.headers = headers
+
+
+def init_auth(app: Flask, token_lifetime: int) -> None:
+    """The token endpoint (/oauth/token) and the bearer-token protector of this tenant."""
+    app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {"client_credentials": token_lifetime}
+    server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
+    server.register_grant(ClientCredentialsGrant)
+
+    @app.post("/oauth/token")
+    def issue_token() -> Any:
+        response = server.create_token_response()
+        commit()
+        return response
+
+    protector = ApiProtector()
+    protector.register_token_validator(TenantTokenValidator())
+    app.extensions[_PROTECTOR] = protector
+
+
+_PROTECTOR = "integra.protector"
+
+
+def authenticate_request() -> Principal:
+    """Validate the bearer token of the current request and remember the principal."""
+    protector: ApiProtector = current_app.extensions[_PROTECTOR]
+    try:
+        stored: StoredToken = protector.acquire_token()
+    except OAuth2Error as error:
+        protector.raise_error_response(error)
+        raise  # unreachable: raise_error_response always raises
+    principal = Principal(
+        actor=f"client:{stored.client.client_id}",
+        role=Role(stored.client.role),
+        tenant=tenant_context().tenant.slug,
+        office_id=stored.client.office_id,
+    )
+    g.principal = principal
+    return principal

@@ -1,0 +1,68 @@
+"""Per-app tenant context and the per-request session.
+
+``create_app`` stores a TenantContext in ``app.extensions``; the request's session is created
+on first use and closed (rolled back if not committed) when the app context ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, g
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from deploy.settings import Settings
+from tenants.registry import Tenant
+
+from .errors import DomainError
+from .operations.audit import forget_cached_chain
+from .principal import Principal
+
+EXTENSION = "integra"
+
+
+@dataclass
+class TenantContext:
+    settings: Settings
+    tenant: Tenant
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def tenant_context() -> TenantContext:
+    ctx: TenantContext = current_app.extensions[EXTENSION]
+    return ctx
+
+
+def db_session() -> Session:
+    if "db_session" not in g:
+        new_session = tenant_context().sessions()
+        new_session.info["tenant"] = tenant_context().tenant.slug
+        g.db_session = new_session
+    session: Session = g.db_session
+    return session
+
+
+def commit() -> None:
+    """Commit at the edge; a failed commit leaves nothing half-done."""
+    session = db_session()
+    try:
+        session.commit()
+    except Exception:
+        session.rollback()
+        forget_cached_chain(session)
+        raise
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def current_principal() -> Principal:
+    principal: Principal | None = g.get("principal")
+    if principal is None:
+        raise DomainError("unauthenticated", "Anmeldung erforderlich.", "Authentication required.")
+    return principal

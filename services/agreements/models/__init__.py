@@ -1,0 +1,27 @@
+"""The agreement service's ORM models; importing this package registers every table."""
+
+from .agreements import Agreement, Goal, Review, ReviewStepResult, Step
+from .assessments import Assessment
+from .audit import AuditEvent
+from .clients import Client, Consent
+from .offices import Office
+from .referrals import Referral, ReferralEvent
+from .users import AccessToken, ApiClient, User
+
+__all__ = [
+    "AccessToken",
+    "Agreement",
+    "ApiClient",
+    "Assessment",
+    "AuditEvent",
+    "Client",
+    "Consent",
+    "Goal",
+    "Office",
+    "Referral",
+    "ReferralEvent",
+    "Review",
+    "ReviewStepResult",
+    "Step",
+    "User",
+]

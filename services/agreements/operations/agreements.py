@@ -1,0 +1,405 @@
+"""The agreement's life: draft → signed → active → closed; amendments are new versions.
+
+A version with any signature is immutable; a change to an active agreement is an amendment
+(Fortschreibung) that copies it into a new draft linked to the previous version. When the
+amendment is signed by both parties it becomes active and the previous version superseded.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..db import utcnow
+from ..errors import InvalidInput, InvalidTransition
+from ..models import Agreement, Goal, Review, ReviewStepResult, Step
+from ..models.vocabulary import AgreementStatus, SigningParty, StepStatus
+from ..principal import Principal
+from . import audit
+from .scope import agreement_in_scope, client_in_scope
+
+OPEN_STATUSES = (AgreementStatus.DRAFT, AgreementStatus.SIGNED, AgreementStatus.ACTIVE)
+
+_STATUS_DE = {
+    AgreementStatus.DRAFT: "Entwurf",
+    AgreementStatus.SIGNED: "teilweise unterschrieben",
+    AgreementStatus.ACTIVE: "aktiv",
+    AgreementStatus.SUPERSEDED: "durch eine Fortschreibung ersetzt",
+    AgreementStatus.CLOSED: "abgeschlossen",
+}
+
+
+def _require_status(
+    agreement: Agreement, allowed: Iterable[AgreementStatus], code: str, de: str, en: str
+) -> None:
+    if agreement.status not in tuple(allowed):
+        status = AgreementStatus(agreement.status)
+        raise InvalidTransition(
+            code,
+            f"{de} (Status der Vereinbarung: {_STATUS_DE[status]}).",
+            f"{en} (agreement status: {status.value}).",
+        )
+
+
+def _build_goals(goals: list[dict[str, Any]]) -> list[Goal]:
+    built = []
+    for position, goal_data in enumerate(goals):
+        steps = [
+            Step(
+                position=step_position,
+                description=step["description"],
+                owner_side=step["owner_side"],
+                due_date=step["due_date"],
+                status=step.get("status", StepStatus.OPEN),
+                origin_step_id=step.get("origin_step_id"),
+            )
+            for step_position, step in enumerate(goal_data.get("steps", []))
+        ]
+        built.append(
+            Goal(
+                position=position,
+                field=goal_data["field"],
+                target=goal_data["target"],
+                due_date=goal_data["due_date"],
+                steps=steps,
+            )
+        )
+    return built
+
+
+def _open_agreement(session: Session, client_id: uuid.UUID) -> Agreement | None:
+    return session.scalar(
+        select(Agreement)
+        .where(Agreement.client_id == client_id, Agreement.status.in_(OPEN_STATUSES))
+        .order_by(Agreement.version.desc())
+        .limit(1)
+    )
+
+
+def draft_agreement(
+    session: Session, principal: Principal, client_id: uuid.UUID, goals: list[dict[str, Any]]
+) -> Agreement:
+    client = client_in_scope(session, principal, client_id)
+    if _open_agreement(session, client.id) is not None:
+        raise InvalidTransition(
+            "agreement_already_open",
+            "Für diese Person besteht bereits eine offene Vereinbarung; bitte fortschreiben.",
+            "This person already has an open agreement; amend it instead.",
+        )
+    last_version = session.scalar(
+        select(func.max(Agreement.version)).where(Agreement.client_id == client.id)
+    )
+    agreement = Agreement(
+        client_id=client.id,
+        version=(last_version or 0) + 1,
+        status=AgreementStatus.DRAFT,
+        created_by=principal.actor,
+        goals=_build_goals(goals),
+    )
+    session.add(agreement)
+    session.flush()
+    audit.record(
+        session,
+        principal,
+        "create",
+        "agreement",
+        agreement.id,
+        client.id,
+        version=agreement.version,
+    )
+    return agreement
+
+
+def get_agreement(session: Session, principal: Principal, agreement_id: uuid.UUID) -> Agreement:
+    agreement = agreement_in_scope(session, principal, agreement_id)
+    audit.record(session, principal, "read", "agreement", agreement.id, agreement.client_id)
+    return agreement
+
+
+def list_agreements(
+    session: Session, principal: Principal, client_id: uuid.UUID
+) -> list[Agreement]:
+    client = client_in_scope(session, principal, client_id)
+    audit.record(session, principal, "read", "agreements", client.id, client.id)
+    return list(
+        session.scalars(
+            select(Agreement).where(Agreement.client_id == client.id).order_by(Agreement.version)
+        )
+    )
+
+
+def replace_draft(
+    session: Session, principal: Principal, agreement_id: uuid.UUID, goals: list[dict[str, Any]]
+) -> Agreement:
+    """Replace the goals and steps of a draft; anything signed is immutable."""
+    agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
+    _require_status(
+        agreement,
+        (AgreementStatus.DRAFT,),
+        "agreement_not_editable",
+        "Nur ein Entwurf kann geändert werden; eine unterschriebene Fassung wird fortgeschrieben",
+        "Only a draft can be changed; a signed version is amended instead",
+    )
+    agreement.goals = _build_goals(goals)
+    session.flush()
+    audit.record(session, principal, "update", "agreement", agreement.id, agreement.client_id)
+    return agreement
+
+
+def sign_agreement(
+    session: Session,
+    principal: Principal,
+    agreement_id: uuid.UUID,
+    party: SigningParty,
+    signed_on: date | None = None,
+) -> Agreement:
+    """Record one party's signature; with both, the agreement becomes active."""
+    agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
+    _require_status(
+        agreement,
+        (AgreementStatus.DRAFT, AgreementStatus.SIGNED),
+        "agreement_not_signable",
+        "Diese Fassung kann nicht mehr unterschrieben werden",
+        "This version can no longer be signed",
+    )
+    if not any(goal.steps for goal in agreement.goals):
+        raise InvalidTransition(
+            "agreement_incomplete",
+            "Unterschreiben setzt mindestens ein Ziel mit mindestens einem Schritt voraus.",
+            "Signing needs at least one goal with at least one step.",
+        )
+    on = signed_on or utcnow().date()
+    if party == SigningParty.CLIENT:
+        if agreement.client_signed_on is not None:
+            raise _already_signed(party)
+        agreement.client_signed_on = on
+    else:
+        if agreement.counsellor_signed_on is not None:
+            raise _already_signed(party)
+        agreement.counsellor_signed_on = on
+        agreement.counsellor_signed_by = principal.actor
+    if agreement.client_signed_on and agreement.counsellor_signed_on:
+        agreement.status = AgreementStatus.ACTIVE
+        agreement.activated_at = utcnow()
+        if agreement.previous_id is not None:
+            previous = session.get(Agreement, agreement.previous_id, with_for_update=True)
+            if previous is not None:
+                previous.status = AgreementStatus.SUPERSEDED
+    else:
+        agreement.status = AgreementStatus.SIGNED
+    session.flush()
+    audit.record(
+        session,
+        principal,
+        "sign",
+        "agreement",
+        agreement.id,
+        agreement.client_id,
+        party=str(party),
+        status=agreement.status,
+    )
+    return agreement
+
+
+def _already_signed(party: SigningParty) -> InvalidTransition:
+    who_de = "die Klientin/der Klient" if party == SigningParty.CLIENT else "die Beratung"
+    return InvalidTransition(
+        "already_signed",
+        f"Diese Fassung hat {who_de} bereits unterschrieben.",
+        f"The {party.value} has already signed this version.",
+    )
+
+
+def _pending_amendment(session: Session, agreement: Agreement) -> Agreement | None:
+    return session.scalar(
+        select(Agreement).where(
+            Agreement.previous_id == agreement.id,
+            Agreement.status.in_((AgreementStatus.DRAFT, AgreementStatus.SIGNED)),
+        )
+    )
+
+
+def record_review(
+    session: Session,
+    principal: Principal,
+    agreement_id: uuid.UUID,
+    results: list[dict[str, Any]],
+    obstacles: str,
+) -> Review:
+    """Record a review: a result per step, and the obstacles met."""
+    agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
+    _require_status(
+        agreement,
+        (AgreementStatus.ACTIVE,),
+        "agreement_not_active",
+        "Nur eine aktive Vereinbarung kann überprüft werden",
+        "Only an active agreement can be reviewed",
+    )
+    steps = {step.id: step for step in agreement.steps}
+    unknown = [str(r["step_id"]) for r in results if r["step_id"] not in steps]
+    if unknown:
+        raise InvalidInput(
+            "step_not_in_agreement",
+            "Schritte gehören nicht zu dieser Vereinbarung.",
+            "Steps do not belong to this agreement.",
+            fields={"steps": {"step_id": unknown}},
+        )
+    review = Review(
+        agreement_id=agreement.id,
+        created_at=utcnow(),
+        obstacles=obstacles,
+        created_by=principal.actor,
+        results=[
+            ReviewStepResult(step_id=r["step_id"], result=r["result"], note=r.get("note", ""))
+            for r in results
+        ],
+    )
+    for r in results:
+        steps[r["step_id"]].status = r["result"]
+    session.add(review)
+    session.flush()
+    audit.record(
+        session,
+        principal,
+        "review",
+        "agreement",
+        agreement.id,
+        agreement.client_id,
+        review_id=str(review.id),
+    )
+    return review
+
+
+def amend_agreement(
+    session: Session,
+    principal: Principal,
+    agreement_id: uuid.UUID,
+    reason: str,
+    goals: list[dict[str, Any]] | None = None,
+) -> Agreement:
+    """Start a Fortschreibung: a new draft version linked to the active one.
+
+    Without ``goals`` the new draft copies the active version's goals and steps (with their
+    status), ready to be edited; with ``goals`` it starts from those.
+    """
+    agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
+    _require_status(
+        agreement,
+        (AgreementStatus.ACTIVE,),
+        "agreement_not_active",
+        "Nur eine aktive Vereinbarung kann fortgeschrieben werden",
+        "Only an active agreement can be amended",
+    )
+    if _pending_amendment(session, agreement) is not None:
+        raise InvalidTransition(
+            "amendment_pending",
+            "Es gibt bereits eine offene Fortschreibung dieser Vereinbarung.",
+            "An amendment of this agreement is already pending.",
+        )
+    if goals is None:
+        goals = [
+            {
+                "field": goal.field,
+                "target": goal.target,
+                "due_date": goal.due_date,
+                "steps": [
+                    {
+                        "description": step.description,
+                        "owner_side": step.owner_side,
+                        "due_date": step.due_date,
+                        "status": step.status,
+                        "origin_step_id": step.id,
+                    }
+                    for step in goal.steps
+                ],
+            }
+            for goal in agreement.goals
+        ]
+    amendment = Agreement(
+        client_id=agreement.client_id,
+        version=agreement.version + 1,
+        previous_id=agreement.id,
+        status=AgreementStatus.DRAFT,
+        amendment_reason=reason,
+        created_by=principal.actor,
+        goals=_build_goals(goals),
+    )
+    session.add(amendment)
+    session.flush()
+    audit.record(
+        session,
+        principal,
+        "amend",
+        "agreement",
+        amendment.id,
+        agreement.client_id,
+        previous_id=str(agreement.id),
+        version=amendment.version,
+    )
+    return amendment
+
+
+def close_agreement(
+    session: Session,
+    principal: Principal,
+    agreement_id: uuid.UUID,
+    outcome: str,
+    balance: str,
+    attainments: list[dict[str, Any]] | None = None,
+) -> Agreement:
+    """Close with the outcome and the joint balance of successes and obstacles."""
+    agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
+    _require_status(
+        agreement,
+        (AgreementStatus.ACTIVE,),
+        "agreement_not_active",
+        "Nur eine aktive Vereinbarung kann abgeschlossen werden",
+        "Only an active agreement can be closed",
+    )
+    if _pending_amendment(session, agreement) is not None:
+        raise InvalidTransition(
+            "amendment_pending",
+            "Erst die offene Fortschreibung abschließen oder verwerfen.",
+            "Finish or discard the pending amendment first.",
+        )
+    goals = {goal.id: goal for goal in agreement.goals}
+    attainments = attainments or []
+    unknown = [str(a["goal_id"]) for a in attainments if a["goal_id"] not in goals]
+    if unknown:
+        raise InvalidInput(
+            "goal_not_in_agreement",
+            "Ziele gehören nicht zu dieser Vereinbarung.",
+            "Goals do not belong to this agreement.",
+            fields={"goals": {"goal_id": unknown}},
+        )
+    for entry in attainments:
+        goals[entry["goal_id"]].attainment = entry["attainment"]
+    agreement.status = AgreementStatus.CLOSED
+    agreement.outcome = outcome
+    agreement.balance = balance
+    agreement.closed_at = utcnow()
+    session.flush()
+    audit.record(
+        session, principal, "close", "agreement", agreement.id, agreement.client_id, outcome=outcome
+    )
+    return agreement
+
+
+def discard_amendment(session: Session, principal: Principal, agreement_id: uuid.UUID) -> None:
+    """Drop an unsigned amendment draft (the active version stays as it was)."""
+    agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
+    _require_status(
+        agreement,
+        (AgreementStatus.DRAFT,),
+        "agreement_not_discardable",
+        "Nur ein nicht unterschriebener Entwurf kann verworfen werden",
+        "Only an unsigned draft can be discarded",
+    )
+    audit.record(session, principal, "discard", "agreement", agreement.id, agreement.client_id)
+    session.delete(agreement)
+    session.flush()

@@ -1,0 +1,125 @@
+"""Clients (the newly arrived persons) and their cases."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from ..errors import InvalidInput
+from ..models import Agreement, Client, Office
+from ..models.vocabulary import AgreementStatus
+from ..principal import Principal
+from . import audit
+from .scope import client_in_scope, visible_clients
+
+
+@dataclass
+class ClientPage:
+    items: list[Client]
+    page: int
+    page_size: int
+    total: int
+
+
+def create_client(session: Session, principal: Principal, data: dict[str, Any]) -> Client:
+    """Register a client in the principal's own office (``office_id`` must be that office)."""
+    own_office = principal.require_case_access()
+    office_id = data.get("office_id", own_office)
+    if office_id != own_office:
+        raise InvalidInput(
+            "office_not_allowed",
+            "Fälle können nur in der eigenen Beratungsstelle angelegt werden.",
+            "Cases can only be created in your own office.",
+            fields={"office_id": ["not your office"]},
+        )
+    if session.get(Office, office_id) is None:
+        raise InvalidInput(
+            "office_unknown",
+            "Unbekannte Beratungsstelle.",
+            "Unknown office.",
+            fields={"office_id": ["unknown office"]},
+        )
+    client = Client(**data, created_by=principal.actor)
+    session.add(client)
+    session.flush()
+    audit.record(session, principal, "create", "client", client.id, client.id)
+    return client
+
+
+def get_client(session: Session, principal: Principal, client_id: uuid.UUID) -> Client:
+    client = client_in_scope(session, principal, client_id)
+    audit.record(session, principal, "read", "client", client.id, client.id)
+    return client
+
+
+def update_client(
+    session: Session, principal: Principal, client_id: uuid.UUID, changes: dict[str, Any]
+) -> Client:
+    client = client_in_scope(session, principal, client_id)
+    if "office_id" in changes:
+        raise InvalidInput(
+            "office_not_changeable",
+            "Die Beratungsstelle wird nur durch eine Übergabe geändert.",
+            "The office changes only through a transfer.",
+            fields={"office_id": ["use a transfer"]},
+        )
+    for key, value in changes.items():
+        setattr(client, key, value)
+    session.flush()
+    audit.record(
+        session, principal, "update", "client", client.id, client.id, fields=sorted(changes)
+    )
+    return client
+
+
+def list_clients(
+    session: Session,
+    principal: Principal,
+    *,
+    page: int = 1,
+    page_size: int = 25,
+    q: str | None = None,
+    agreement_status: str | None = None,
+) -> ClientPage:
+    """A page of the office's clients, searchable by name, filterable by agreement status."""
+    query = visible_clients(principal)
+    if q:
+        pattern = f"%{q.strip().lower()}%"
+        query = query.where(
+            or_(
+                func.lower(Client.family_name).like(pattern),
+                func.lower(Client.given_name).like(pattern),
+            )
+        )
+    if agreement_status == "none":
+        query = query.where(~select(Agreement.id).where(Agreement.client_id == Client.id).exists())
+    elif agreement_status:
+        query = query.where(
+            select(Agreement.id)
+            .where(Agreement.client_id == Client.id, Agreement.status == agreement_status)
+            .exists()
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = list(
+        session.scalars(
+            query.order_by(Client.family_name, Client.given_name, Client.id)
+            .limit(page_size)
+            .offset((page - 1) * page_size)
+        )
+    )
+    audit.record_reads(session, principal, "client", (c.id for c in items))
+    return ClientPage(items=items, page=page, page_size=page_size, total=total)
+
+
+def current_agreement(session: Session, client_id: uuid.UUID) -> Agreement | None:
+    """The newest version of the client's agreement (draft, signed, active or closed)."""
+    return session.scalar(
+        select(Agreement)
+        .where(Agreement.client_id == client_id, Agreement.status != AgreementStatus.SUPERSEDED)
+        .order_by(Agreement.version.desc())
+        .limit(1)
+    )

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from ..models.vocabulary import AgencyKind, Purpose, ReferralStatus
+from .common import PageQuerySchema, StrictSchema, one_of, text
+
+
+class ReferralInputSchema(StrictSchema):
+    client_id = fields.UUID(required=True)
+    recipient_kind = one_of(AgencyKind, required=True)
+    purpose = one_of(Purpose, required=True)
+    consent_id = fields.UUID(required=True)
+    step_id = fields.UUID(allow_none=True)
+    note = text(2000, required=False, min_length=0, load_default="")
+
+
+class ReferralEventSchema(Schema):
+    status = fields.String()
+    at = fields.DateTime()
+    message_id = fields.UUID(allow_none=True)
+    reason_code = fields.String(allow_none=True)
+    note = fields.String()
+
+
+class ReferralSchema(Schema):
+    id = fields.UUID()
+    client_id = fields.UUID()
+    recipient_kind = fields.String()
+    purpose = fields.String()
+    consent_id = fields.UUID()
+    step_id = fields.UUID(allow_none=True)
+    note = fields.String()
+    status = fields.String()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    history = fields.List(fields.Nested(ReferralEventSchema))
+
+
+class ReferralQuerySchema(PageQuerySchema):
+    client_id = fields.UUID()
+    status = fields.String(validate=validate.OneOf([s.value for s in ReferralStatus]))
+
+
+class ReferralPageSchema(Schema):
+    items = fields.List(fields.Nested(ReferralSchema))
+    page = fields.Integer()
+    page_size = fields.Integer()
+    total = fields.Integer()
+
+
+class WithdrawInputSchema(StrictSchema):
+    reason = text(2000, required=False, min_length=0, load_default="")
+
+
+class OfficeSchema(Schema):
+    id = fields.UUID()
+    key = fields.String()
+    name = fields.String()
+    programme = fields.String()
+    carrier = fields.String()
+    address = fields.String()
+
+
+class PartnerSchema(Schema):
+    key = fields.String()
+    kind = fields.String()
+    name = fields.String()
+    channel = fields.String()

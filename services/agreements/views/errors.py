@@ -1,0 +1,62 @@
+"""Every error of the API as JSON: a machine code, a German and English message, field errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from ..errors import DomainError
+
+_HTTP = {
+    400: ("malformed_request", "Die Anfrage ist fehlerhaft.", "The request is malformed."),
+    401: ("unauthenticated", "Anmeldung erforderlich.", "Authentication required."),
+    403: ("forbidden", "Keine Berechtigung.", "Not allowed."),
+    404: ("not_found", "Nicht gefunden.", "Not found."),
+    405: ("method_not_allowed", "Methode nicht erlaubt.", "Method not allowed."),
+    413: ("payload_too_large", "Die Anfrage ist zu groß.", "The request is too large."),
+    415: (
+        "unsupported_media_type",
+        "Bitte JSON senden (Content-Type: application/json).",
+        "Send JSON (Content-Type: application/json).",
+    ),
+    422: ("invalid_input", "Die Eingaben sind ungültig.", "The input is invalid."),
+    429: ("too_many_requests", "Zu viele Anfragen.", "Too many requests."),
+    500: ("internal_error", "Interner Fehler.", "Internal error."),
+}
+
+
+def _body(code: str, de: str, en: str, field_errors: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": {"de": de, "en": en}}
+    if field_errors:
+        body["fields"] = field_errors
+    return body
+
+
+class IntegraApi(Api):
+    """flask-smorest's Api, with the platform's error format."""
+
+    def handle_http_exception(self, error: HTTPException) -> ResponseReturnValue:
+        status = error.code or 500
+        code, de, en = _HTTP.get(status, ("http_error", str(error.name), str(error.name)))
+        data = getattr(error, "data", None) or {}
+        messages = data.get("messages") or data.get("errors")
+        field_errors: Any = None
+        if isinstance(messages, dict):
+            # webargs nests by location ({"json": {...}}); a body error is the common case.
+            field_errors = messages.get("json", messages) if len(messages) == 1 else messages
+            if status == 400 and "json" in messages:
+                code = "malformed_json"
+                de, en = "Der Inhalt ist kein gültiges JSON.", "The body is not valid JSON."
+                field_errors = None
+        return jsonify(_body(code, de, en, field_errors)), status, data.get("headers", {})
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError) -> ResponseReturnValue:
+        headers = getattr(error, "headers", {})
+        return jsonify(error.to_dict()), error.status, headers

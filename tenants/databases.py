@@ -1,0 +1,152 @@
+"""Each tenant's own database: where it is, how it is created, and its engine.
+
+PostgreSQL: one database per tenant, owned by its own role, both derived from
+``INTEGRA_DATABASE_URL`` (``<prefix>_<tenant>``) unless the registry file names its own.
+Embedded default: one SQLite file per tenant under ``var/tenants/``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import stat
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import NullPool
+
+from deploy.settings import Settings
+from tenants.registry import Tenant
+
+
+def tenant_identifier(settings: Settings, tenant: Tenant) -> str:
+    """Database and role name of a tenant on PostgreSQL."""
+    if tenant.database.name:
+        return tenant.database.name
+    return f"{settings.database_prefix}_{tenant.slug.replace('-', '_')}"
+
+
+def sqlite_path(settings: Settings, tenant: Tenant) -> Path:
+    return settings.var_dir / "tenants" / f"{tenant.slug}.sqlite3"
+
+
+def _server_url(settings: Settings, tenant: Tenant) -> URL:
+    if tenant.database.url:
+        url = make_url(tenant.database.url)
+        return url.set(drivername="postgresql+psycopg") if url.drivername == "postgresql" else url
+    assert settings.database_url is not None
+    return settings.database_url
+
+
+def _role_password(settings: Settings, tenant: Tenant) -> str:
+    """The tenant role's password, generated once at provisioning and kept under var/secrets."""
+    path = settings.secrets_dir / tenant.slug / "database-password"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(32)
+    path.write_text(password + "\n")
+    path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    return password
+
+
+def tenant_database_url(settings: Settings, tenant: Tenant) -> URL:
+    """The URL the tenant's app connects with: its own database, as its own role."""
+    if settings.embedded and not tenant.database.url:
+        return URL.create("sqlite", database=str(sqlite_path(settings, tenant)))
+    name = tenant_identifier(settings, tenant)
+    return _server_url(settings, tenant).set(
+        database=name, username=name, password=_role_password(settings, tenant)
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def create_tenant_engine(settings: Settings, tenant: Tenant, *, pool_size: int = 5) -> Engine:
+    """An engine that reaches this tenant's database and nothing else.
+
+    Pools are small and created lazily per tenant: an idle tenant holds no connection until
+    its first request (pool_pre_ping drops connections a pooler or restart closed).
+    """
+    url = tenant_database_url(settings, tenant)
+    if url.get_backend_name() == "sqlite":
+        assert url.database
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def _admin_engine(settings: Settings, tenant: Tenant) -> Engine:
+    return create_engine(
+        _server_url(settings, tenant), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def ensure_database(settings: Settings, tenant: Tenant) -> bool:
+    """Create the tenant's role and database if missing. Returns True if it created them.
+
+    The role owns only its database; CONNECT is revoked from PUBLIC so no other tenant's
+    role can open it.
+    """
+    if settings.embedded and not tenant.database.url:
+        path = sqlite_path(settings, tenant)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return not path.exists()
+    name = tenant_identifier(settings, tenant)
+    password = _role_password(settings, tenant)
+    admin = _admin_engine(settings, tenant)
+    created = False
+    try:
+        with admin.connect() as conn:
+            role_exists = conn.execute(
+                text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name}
+            ).scalar()
+            if not role_exists:
+                conn.execute(text(f"CREATE ROLE {_quote(name)} LOGIN PASSWORD :p"), {"p": password})
+            else:
+                conn.execute(text(f"ALTER ROLE {_quote(name)} LOGIN PASSWORD :p"), {"p": password})
+            db_exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ).scalar()
+            if not db_exists:
+                conn.execute(text(f"CREATE DATABASE {_quote(name)} OWNER {_quote(name)}"))
+                conn.execute(text(f"REVOKE ALL ON DATABASE {_quote(name)} FROM PUBLIC"))
+                created = True
+    finally:
+        admin.dispose()
+    return created
+
+
+def drop_database(settings: Settings, tenant: Tenant) -> None:
+    """Remove a tenant's database and role (``integra tenant delete``; tests)."""
+    if settings.embedded and not tenant.database.url:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{sqlite_path(settings, tenant)}{suffix}").unlink(missing_ok=True)
+        return
+    name = tenant_identifier(settings, tenant)
+    admin = _admin_engine(settings, tenant)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)"))
+            conn.execute(text(f"DROP ROLE IF EXISTS {_quote(name)}"))
+    finally:
+        admin.dispose()
