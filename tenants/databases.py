@@ -11,7 +11,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
@@ -61,12 +61,21 @@ def tenant_database_url(settings: Settings, tenant: Tenant) -> URL:
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    # Let SQLAlchemy, not pysqlite, decide when a transaction begins (see _sqlite_begin).
+    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """Every transaction takes the write lock up front: nearly every request writes (audit
+    events), and a deferred transaction that reads first and writes later would fail with
+    "database is locked" instead of waiting for the other writer."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_tenant_engine(settings: Settings, tenant: Tenant, *, pool_size: int = 5) -> Engine:
@@ -81,6 +90,7 @@ def create_tenant_engine(settings: Settings, tenant: Tenant, *, pool_size: int =
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(
         url,
@@ -99,6 +109,11 @@ def _admin_engine(settings: Settings, tenant: Tenant) -> Engine:
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    """DDL takes no bind parameters; the password is URL-safe base64, quoted regardless."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def ensure_database(settings: Settings, tenant: Tenant) -> bool:
@@ -121,9 +136,11 @@ def ensure_database(settings: Settings, tenant: Tenant) -> bool:
                 text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name}
             ).scalar()
             if not role_exists:
-                conn.execute(text(f"CREATE ROLE {_quote(name)} LOGIN PASSWORD :p"), {"p": password})
+                conn.execute(
+                    text(f"CREATE ROLE {_quote(name)} LOGIN PASSWORD {_literal(password)}")
+                )
             else:
-                conn.execute(text(f"ALTER ROLE {_quote(name)} LOGIN PASSWORD :p"), {"p": password})
+                conn.execute(text(f"ALTER ROLE {_quote(name)} LOGIN PASSWORD {_literal(password)}"))
             db_exists = conn.execute(
                 text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
             ).scalar()

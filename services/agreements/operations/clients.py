@@ -43,7 +43,7 @@ def create_client(session: Session, principal: Principal, data: dict[str, Any]) 
             "Unknown office.",
             fields={"office_id": ["unknown office"]},
         )
-    client = Client(**data, created_by=principal.actor)
+    client = Client(**{**data, "office_id": office_id}, created_by=principal.actor)
     session.add(client)
     session.flush()
     audit.record(session, principal, "create", "client", client.id, client.id)
