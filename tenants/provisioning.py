@@ -15,6 +15,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from deploy.settings import Settings
+from messaging import store as bus_store
+from messaging.signing import ensure_tenant_keys
 from services.agreements import migrate as agreement_migrations
 from services.agreements.operations.offices import sync_offices
 from tenants.databases import create_tenant_engine, ensure_database
@@ -31,14 +33,18 @@ class ProvisionResult:
 
 
 def migrate_tenant(engine: Engine) -> None:
-    """Every schema the tenant's database holds, in order."""
+    """Every schema the tenant's database holds, in order: the agreement service's tables,
+    then the bus's outbox and inbox beside them (one transaction spans both)."""
     agreement_migrations.upgrade(engine)
+    with engine.begin() as connection:
+        bus_store.upgrade(connection)
 
 
 def provision_tenant(
     settings: Settings, tenant: Tenant, *, engine: Engine | None = None
 ) -> ProvisionResult:
     created = ensure_database(settings, tenant)
+    ensure_tenant_keys(settings, tenant.slug)
     own_engine = engine is None
     engine = engine or create_tenant_engine(settings, tenant, pool_size=1)
     try:

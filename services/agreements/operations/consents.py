@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -14,11 +13,8 @@ from ..errors import InvalidTransition
 from ..models import Consent
 from ..principal import Principal
 from . import audit
+from .referrals import revoke_covered_referrals
 from .scope import client_in_scope, consent_in_scope
-
-#: Called with (session, principal, consent) after a revocation is flushed; the referral
-#: operations register here to withdraw what the consent covered (keeps imports one-way).
-on_revoked: list[Callable[[Session, Principal, Consent], None]] = []
 
 
 def give_consent(
@@ -59,6 +55,5 @@ def revoke_consent(
     consent.revoked_at = at or utcnow()
     session.flush()
     audit.record(session, principal, "revoke", "consent", consent.id, consent.client_id)
-    for hook in on_revoked:
-        hook(session, principal, consent)
+    revoke_covered_referrals(session, principal, consent)
     return consent

@@ -7,13 +7,13 @@ status from an agency and a withdrawal by the office follow the same rules and h
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .. import outgoing
 from ..db import utcnow
 from ..errors import InvalidInput, InvalidTransition, NotFound
 from ..models import Agreement, Client, Consent, Goal, Referral, ReferralEvent, Step
@@ -24,7 +24,6 @@ from ..models.vocabulary import (
 )
 from ..principal import Principal
 from . import audit
-from .consents import on_revoked
 from .scope import client_in_scope, consent_in_scope, referral_in_scope
 
 #: Forward order of the closed loop. A status may move only forward; ``rejected`` only
@@ -40,10 +39,6 @@ _RANK = {
     ReferralStatus.COMPLETED: 6,
     ReferralStatus.ABORTED: 6,
 }
-
-#: Called with (session, principal, referral, event) after each status change is flushed;
-#: the bus wiring registers here to append the outgoing messages to the outbox.
-on_status_changed: list[Callable[[Session, Principal | None, Referral, ReferralEvent], None]] = []
 
 
 def transition_allowed(current: ReferralStatus, new: ReferralStatus) -> bool:
@@ -155,7 +150,7 @@ def create_referral(session: Session, principal: Principal, data: dict[str, Any]
     )
     session.add(referral)
     session.flush()
-    event = _append_event(session, referral, ReferralStatus.REQUESTED)
+    _append_event(session, referral, ReferralStatus.REQUESTED)
     audit.record(
         session,
         principal,
@@ -166,8 +161,7 @@ def create_referral(session: Session, principal: Principal, data: dict[str, Any]
         recipient_kind=referral.recipient_kind,
         purpose=referral.purpose,
     )
-    for hook in on_status_changed:
-        hook(session, principal, referral, event)
+    outgoing.referral_requested(session, referral)
     return referral
 
 
@@ -213,7 +207,8 @@ def withdraw_referral(
     session: Session, principal: Principal, referral_id: uuid.UUID, reason: str = ""
 ) -> Referral:
     referral = referral_in_scope(session, principal, referral_id, for_update=True)
-    _change_status(session, principal, referral, ReferralStatus.WITHDRAWN, note=reason)
+    event = _change_status(session, principal, referral, ReferralStatus.WITHDRAWN, note=reason)
+    outgoing.referral_withdrawn(session, referral, event.at, "by_office")
     return referral
 
 
@@ -241,8 +236,6 @@ def _change_status(
             referral.id,
             referral.client_id,
         )
-    for hook in on_status_changed:
-        hook(session, principal, referral, event)
     return event
 
 
@@ -273,20 +266,30 @@ def apply_agency_status(
     return referral
 
 
-def _withdraw_covered_referrals(session: Session, principal: Principal, consent: Consent) -> None:
-    """Revoking a consent revokes every open referral it covered."""
-    open_referrals = session.scalars(
-        select(Referral)
-        .where(
-            Referral.consent_id == consent.id,
-            Referral.status.not_in([s.value for s in TERMINAL_REFERRAL_STATUSES]),
+def revoke_covered_referrals(session: Session, principal: Principal, consent: Consent) -> None:
+    """Revoking a consent revokes every open referral it covered, and tells the agencies:
+    referral.withdrawn for each, and consent.revoked so they erase what they received."""
+    open_referrals = list(
+        session.scalars(
+            select(Referral)
+            .where(
+                Referral.consent_id == consent.id,
+                Referral.status.not_in([s.value for s in TERMINAL_REFERRAL_STATUSES]),
+            )
+            .order_by(Referral.created_at)
+            .with_for_update()
         )
-        .with_for_update()
     )
+    at = consent.revoked_at or utcnow()
     for referral in open_referrals:
         _change_status(
-            session, principal, referral, ReferralStatus.REVOKED, reason_code="consent_revoked"
+            session,
+            principal,
+            referral,
+            ReferralStatus.REVOKED,
+            at=at,
+            reason_code="consent_revoked",
         )
-
-
-on_revoked.append(_withdraw_covered_referrals)
+        outgoing.referral_withdrawn(session, referral, at, "consent_revoked")
+    if open_referrals:
+        outgoing.consent_revoked(session, consent, open_referrals, at)

@@ -1,0 +1,84 @@
+"""Messages the agreement service receives: the agencies' status answers.
+
+Each handler runs inside the consumer's transaction (with the inbox record) and changes the
+referral only through ``operations.referrals.apply_agency_status`` — the same rules the API
+follows — so a status from the bus and a withdrawal by the office share one history.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from messaging.contracts import load_payload
+from messaging.envelope import Envelope
+
+from .errors import DomainError
+from .models import Referral
+from .models.vocabulary import ReferralStatus
+from .operations.referrals import apply_agency_status
+
+#: message type → (referral status, payload field with the agency's timestamp)
+STATUS_MESSAGES: dict[str, tuple[ReferralStatus, str]] = {
+    "referral.received": (ReferralStatus.RECEIVED, "received_at"),
+    "referral.accepted": (ReferralStatus.ACCEPTED, "accepted_at"),
+    "referral.rejected": (ReferralStatus.REJECTED, "rejected_at"),
+    "appointment.scheduled": (ReferralStatus.SCHEDULED, "starts_at"),
+    "measure.started": (ReferralStatus.STARTED, "started_at"),
+    "measure.completed": (ReferralStatus.COMPLETED, "completed_at"),
+    "measure.aborted": (ReferralStatus.ABORTED, "aborted_at"),
+}
+
+
+class AnswerRefused(DomainError):
+    """An agency's answer that can never take effect (unknown referral, wrong agency)."""
+
+    status = 422
+
+
+def _note(message_type: str, payload: dict[str, Any]) -> str:
+    if message_type == "appointment.scheduled":
+        where = f" ({payload['location']})" if payload.get("location") else ""
+        return f"Termin {payload['starts_at'].isoformat()}{where}"
+    if message_type == "measure.started":
+        return str(payload["measure"]["name"])
+    return str(payload.get("note") or payload.get("reason_text") or payload.get("result") or "")
+
+
+def handle_status(session: Session, envelope: Envelope) -> None:
+    """Apply one status answer to its referral."""
+    status, time_field = STATUS_MESSAGES[envelope.type]
+    payload = load_payload(envelope)
+    referral_id: uuid.UUID = payload["referral_id"]
+    referral = session.get(Referral, referral_id)
+    if referral is None or referral.id != envelope.correlation_id:
+        raise AnswerRefused(
+            "unknown_referral",
+            "Antwort zu einer unbekannten Weiterleitung.",
+            f"Answer for an unknown referral {referral_id}.",
+        )
+    if referral.recipient_kind != envelope.sender:
+        raise AnswerRefused(
+            "wrong_agency",
+            "Antwort von einer Stelle, an die nicht weitergeleitet wurde.",
+            f"Answer from {envelope.sender}, but the referral went to {referral.recipient_kind}.",
+        )
+    at: datetime = payload[time_field] if time_field != "starts_at" else envelope.occurred_at
+    apply_agency_status(
+        session,
+        referral.id,
+        status,
+        at=at,
+        message_id=envelope.id,
+        reason_code=payload.get("reason_code"),
+        note=_note(envelope.type, payload),
+    )
+
+
+def register_handlers(consumer: Any) -> None:
+    """Wire the agreement service's handlers into a ``messaging.consumer.MessageConsumer``."""
+    for message_type in STATUS_MESSAGES:
+        consumer.register(message_type, handle_status)
