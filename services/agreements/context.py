@@ -16,7 +16,6 @@ from deploy.settings import Settings
 from tenants.registry import Tenant
 
 from .errors import DomainError
-from .operations.audit import forget_cached_chain
 from .principal import Principal
 
 EXTENSION = "integra"
@@ -51,7 +50,6 @@ def commit() -> None:
         session.commit()
     except Exception:
         session.rollback()
-        forget_cached_chain(session)
         raise
 
 

@@ -6,6 +6,7 @@ from .audit import AuditEvent
 from .clients import Client, Consent
 from .offices import Office
 from .referrals import Referral, ReferralEvent
+from .sessions import AuthorizationCode, StaffSession
 from .users import AccessToken, ApiClient, User
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "ApiClient",
     "Assessment",
     "AuditEvent",
+    "AuthorizationCode",
     "Client",
     "Consent",
     "Goal",
@@ -22,6 +24,7 @@ __all__ = [
     "ReferralEvent",
     "Review",
     "ReviewStepResult",
+    "StaffSession",
     "Step",
     "User",
 ]

@@ -40,9 +40,14 @@ def _digest(event: AuditEvent) -> str:
 
 
 def _previous_hash(session: Session) -> str:
-    cached: str | None = session.info.get(_PREV)
-    if cached is not None:
-        return cached
+    """The chain head, read once per transaction under a lock that serialises appends.
+
+    The cached head is tied to the transaction it was read in: after a commit or rollback
+    another writer may have extended the chain.
+    """
+    cached = session.info.get(_PREV)
+    if cached is not None and cached[0] is session.get_transaction():
+        return str(cached[1])
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
     last = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
@@ -73,7 +78,7 @@ def record(
         prev_hash=_previous_hash(session),
     )
     event.hash = _digest(event)
-    session.info[_PREV] = event.hash
+    session.info[_PREV] = (session.get_transaction(), event.hash)
     session.add(event)
     return event
 
@@ -84,11 +89,6 @@ def record_reads(
     """One read event per case shown (a list page audits every case on it)."""
     for client_id in client_ids:
         record(session, principal, "read", object_type, client_id, client_id)
-
-
-def forget_cached_chain(session: Session) -> None:
-    """Call after rollback: the cached chain head may belong to a discarded transaction."""
-    session.info.pop(_PREV, None)
 
 
 def verify_chain(session: Session) -> tuple[bool, int | None]:
