@@ -180,12 +180,12 @@ def tenant_export(ctx: Context, slug: str, output: Path) -> None:
 @pass_context
 def tenant_delete(ctx: Context, slug: str, yes: bool) -> None:
     """Drop a tenant's database and role. Export it first; this cannot be undone."""
-    from tenants.databases import drop_database
+    from tenants.provisioning import deprovision_tenant
 
     tenant = ctx.tenant(slug)
     if not yes:
         raise click.ClickException("refusing without --yes: this deletes all of the tenant's data")
-    drop_database(ctx.settings, tenant)
+    deprovision_tenant(ctx.settings, tenant)
     click.echo(f"{slug}: database dropped; remove {slug}.toml from the registry to forget it")
 
 

@@ -79,6 +79,13 @@ class TenantDispatcher:
         self.metrics = Metrics()
         self._apps: dict[str, Flask] = {}
         self._lock = threading.Lock()
+        self._mounts: list[tuple[str, str, WSGIApp]] = []
+
+    def mount(self, prefix: str, app: WSGIApp, *, script_name: str = "") -> None:
+        """Serve ``app`` for paths under ``prefix`` (e.g. a connector's callback endpoint
+        ``/t/<tenant>/agency/<kind>``, a partner simulator ``/sim/<tenant>/<kind>``).
+        ``script_name`` is the part of the path the app sees as its mount point."""
+        self._mounts.append((prefix.rstrip("/"), script_name or prefix.rstrip("/"), app))
 
     def tenant_app(self, slug: str) -> Flask | None:
         app = self._apps.get(slug)
@@ -123,6 +130,11 @@ class TenantDispatcher:
             data = generate_latest(self.metrics.registry)
             start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
             return [data]
+        for prefix, mount_point, mounted in self._mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + mount_point
+                environ["PATH_INFO"] = path[len(mount_point) :] or "/"
+                return mounted(environ, start_response)
         slug, script_name, tail = self._resolve(environ)
         app = self.tenant_app(slug) if slug else None
         if app is None:

@@ -3,6 +3,10 @@
 PostgreSQL: one database per tenant, owned by its own role, both derived from
 ``INTEGRA_DATABASE_URL`` (``<prefix>_<tenant>``) unless the registry file names its own.
 Embedded default: one SQLite file per tenant under ``var/tenants/``.
+
+A tenant's services that keep state apart from the agreement service (the connectors) get a
+database of their own beside it, named with a ``service`` suffix: a connector cannot read the
+agreement service's tables, only the messages it is sent.
 """
 
 from __future__ import annotations
@@ -19,15 +23,18 @@ from deploy.settings import Settings
 from tenants.registry import Tenant
 
 
-def tenant_identifier(settings: Settings, tenant: Tenant) -> str:
-    """Database and role name of a tenant on PostgreSQL."""
-    if tenant.database.name:
-        return tenant.database.name
-    return f"{settings.database_prefix}_{tenant.slug.replace('-', '_')}"
+def tenant_identifier(settings: Settings, tenant: Tenant, service: str | None = None) -> str:
+    """Database and role name of a tenant (or one of its services) on PostgreSQL."""
+    base = tenant.database.name or f"{settings.database_prefix}_{tenant.slug.replace('-', '_')}"
+    name = f"{base}_{service}" if service else base
+    if len(name) > 63:
+        raise ValueError(f"database name {name!r} exceeds PostgreSQL's 63 characters")
+    return name
 
 
-def sqlite_path(settings: Settings, tenant: Tenant) -> Path:
-    return settings.var_dir / "tenants" / f"{tenant.slug}.sqlite3"
+def sqlite_path(settings: Settings, tenant: Tenant, service: str | None = None) -> Path:
+    name = f"{tenant.slug}.{service}" if service else tenant.slug
+    return settings.var_dir / "tenants" / f"{name}.sqlite3"
 
 
 def _server_url(settings: Settings, tenant: Tenant) -> URL:
@@ -38,9 +45,10 @@ def _server_url(settings: Settings, tenant: Tenant) -> URL:
     return settings.database_url
 
 
-def _role_password(settings: Settings, tenant: Tenant) -> str:
-    """The tenant role's password, generated once at provisioning and kept under var/secrets."""
-    path = settings.secrets_dir / tenant.slug / "database-password"
+def _role_password(settings: Settings, tenant: Tenant, service: str | None = None) -> str:
+    """The role's password, generated once at provisioning and kept under var/secrets."""
+    name = f"database-password-{service}" if service else "database-password"
+    path = settings.secrets_dir / tenant.slug / name
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,13 +58,13 @@ def _role_password(settings: Settings, tenant: Tenant) -> str:
     return password
 
 
-def tenant_database_url(settings: Settings, tenant: Tenant) -> URL:
-    """The URL the tenant's app connects with: its own database, as its own role."""
+def tenant_database_url(settings: Settings, tenant: Tenant, service: str | None = None) -> URL:
+    """The URL the tenant's service connects with: its own database, as its own role."""
     if settings.embedded and not tenant.database.url:
-        return URL.create("sqlite", database=str(sqlite_path(settings, tenant)))
-    name = tenant_identifier(settings, tenant)
+        return URL.create("sqlite", database=str(sqlite_path(settings, tenant, service)))
+    name = tenant_identifier(settings, tenant, service)
     return _server_url(settings, tenant).set(
-        database=name, username=name, password=_role_password(settings, tenant)
+        database=name, username=name, password=_role_password(settings, tenant, service)
     )
 
 
@@ -78,13 +86,15 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_tenant_engine(settings: Settings, tenant: Tenant, *, pool_size: int = 5) -> Engine:
+def create_tenant_engine(
+    settings: Settings, tenant: Tenant, *, pool_size: int = 5, service: str | None = None
+) -> Engine:
     """An engine that reaches this tenant's database and nothing else.
 
     Pools are small and created lazily per tenant: an idle tenant holds no connection until
     its first request (pool_pre_ping drops connections a pooler or restart closed).
     """
-    url = tenant_database_url(settings, tenant)
+    url = tenant_database_url(settings, tenant, service)
     if url.get_backend_name() == "sqlite":
         assert url.database
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -116,18 +126,18 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def ensure_database(settings: Settings, tenant: Tenant) -> bool:
+def ensure_database(settings: Settings, tenant: Tenant, service: str | None = None) -> bool:
     """Create the tenant's role and database if missing. Returns True if it created them.
 
     The role owns only its database; CONNECT is revoked from PUBLIC so no other tenant's
     role can open it.
     """
     if settings.embedded and not tenant.database.url:
-        path = sqlite_path(settings, tenant)
+        path = sqlite_path(settings, tenant, service)
         path.parent.mkdir(parents=True, exist_ok=True)
         return not path.exists()
-    name = tenant_identifier(settings, tenant)
-    password = _role_password(settings, tenant)
+    name = tenant_identifier(settings, tenant, service)
+    password = _role_password(settings, tenant, service)
     admin = _admin_engine(settings, tenant)
     created = False
     try:
@@ -153,13 +163,13 @@ def ensure_database(settings: Settings, tenant: Tenant) -> bool:
     return created
 
 
-def drop_database(settings: Settings, tenant: Tenant) -> None:
-    """Remove a tenant's database and role (``integra tenant delete``; tests)."""
+def drop_database(settings: Settings, tenant: Tenant, service: str | None = None) -> None:
+    """Remove a tenant's (or its service's) database and role (``tenant delete``; tests)."""
     if settings.embedded and not tenant.database.url:
         for suffix in ("", "-wal", "-shm"):
-            Path(f"{sqlite_path(settings, tenant)}{suffix}").unlink(missing_ok=True)
+            Path(f"{sqlite_path(settings, tenant, service)}{suffix}").unlink(missing_ok=True)
         return
-    name = tenant_identifier(settings, tenant)
+    name = tenant_identifier(settings, tenant, service)
     admin = _admin_engine(settings, tenant)
     try:
         with admin.connect() as conn:

@@ -1,4 +1,5 @@
-"""Provisioning a tenant: its database and role, its schema, its offices.
+"""Provisioning a tenant: its databases and roles, schemas, offices, signing keys, and its
+bus (a RabbitMQ vhost with one user per service, or the embedded bus file).
 
 Idempotent: running it again migrates to the newest schema and refreshes the offices from
 the registry file, touching nothing else.
@@ -17,9 +18,12 @@ from sqlalchemy.orm import Session
 from deploy.settings import Settings
 from messaging import store as bus_store
 from messaging.signing import ensure_tenant_keys
+from messaging.topology import deprovision_tenant_bus, provision_tenant_bus
 from services.agreements import migrate as agreement_migrations
 from services.agreements.operations.offices import sync_offices
-from tenants.databases import create_tenant_engine, ensure_database
+from services.connectors.runtime import provision_connector
+from services.connectors.service import SERVICE_CODES
+from tenants.databases import create_tenant_engine, drop_database, ensure_database
 from tenants.registry import Tenant
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,9 @@ def provision_tenant(
 ) -> ProvisionResult:
     created = ensure_database(settings, tenant)
     ensure_tenant_keys(settings, tenant.slug)
+    provision_tenant_bus(settings, tenant)
+    for partner in tenant.partners:
+        provision_connector(settings, tenant, partner.kind)
     own_engine = engine is None
     engine = engine or create_tenant_engine(settings, tenant, pool_size=1)
     try:
@@ -70,3 +77,12 @@ def provision_all(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
         return list(pool.map(provision_tenant, [settings] * len(tenants), tenants))
+
+
+def deprovision_tenant(settings: Settings, tenant: Tenant) -> None:
+    """Drop everything the tenant has: databases and roles, its bus vhost and users.
+    Keys and secrets under var/secrets stay (an operator removes them deliberately)."""
+    for partner in tenant.partners:
+        drop_database(settings, tenant, service=SERVICE_CODES[partner.kind])
+    drop_database(settings, tenant)
+    deprovision_tenant_bus(settings, tenant)

@@ -19,7 +19,8 @@ from messaging.envelope import Envelope
 from .errors import DomainError
 from .models import Referral
 from .models.vocabulary import ReferralStatus
-from .operations.referrals import apply_agency_status
+from .operations.clients import record_course_obligation
+from .operations.referrals import apply_agency_status, note_delivery_problem
 
 #: message type → (referral status, payload field with the agency's timestamp)
 STATUS_MESSAGES: dict[str, tuple[ReferralStatus, str]] = {
@@ -30,7 +31,11 @@ STATUS_MESSAGES: dict[str, tuple[ReferralStatus, str]] = {
     "measure.started": (ReferralStatus.STARTED, "started_at"),
     "measure.completed": (ReferralStatus.COMPLETED, "completed_at"),
     "measure.aborted": (ReferralStatus.ABORTED, "aborted_at"),
+    "referral.delivered": (ReferralStatus.SENT, "delivered_at"),
 }
+
+#: Delivery problems a connector reports: shown in the history, status unchanged.
+DELIVERY_PROBLEMS = {"delivery.delayed": "since", "delivery.failed": "failed_at"}
 
 
 class AnswerRefused(DomainError):
@@ -48,11 +53,7 @@ def _note(message_type: str, payload: dict[str, Any]) -> str:
     return str(payload.get("note") or payload.get("reason_text") or payload.get("result") or "")
 
 
-def handle_status(session: Session, envelope: Envelope) -> None:
-    """Apply one status answer to its referral."""
-    status, time_field = STATUS_MESSAGES[envelope.type]
-    payload = load_payload(envelope)
-    referral_id: uuid.UUID = payload["referral_id"]
+def _referral_for(session: Session, envelope: Envelope, referral_id: uuid.UUID) -> Referral:
     referral = session.get(Referral, referral_id)
     if referral is None or referral.id != envelope.correlation_id:
         raise AnswerRefused(
@@ -66,6 +67,14 @@ def handle_status(session: Session, envelope: Envelope) -> None:
             "Antwort von einer Stelle, an die nicht weitergeleitet wurde.",
             f"Answer from {envelope.sender}, but the referral went to {referral.recipient_kind}.",
         )
+    return referral
+
+
+def handle_status(session: Session, envelope: Envelope) -> None:
+    """Apply one status answer to its referral."""
+    status, time_field = STATUS_MESSAGES[envelope.type]
+    payload = load_payload(envelope)
+    referral = _referral_for(session, envelope, payload["referral_id"])
     at: datetime = payload[time_field] if time_field != "starts_at" else envelope.occurred_at
     apply_agency_status(
         session,
@@ -78,7 +87,51 @@ def handle_status(session: Session, envelope: Envelope) -> None:
     )
 
 
+def handle_delivery_problem(session: Session, envelope: Envelope) -> None:
+    payload = load_payload(envelope)
+    referral = _referral_for(session, envelope, payload["referral_id"])
+    if envelope.type == "delivery.delayed":
+        note = (
+            f"Zustellung verzögert seit {payload['since'].isoformat()}, "
+            f"{payload['attempts']} Versuche: {payload.get('last_error') or ''}"
+        )
+    else:
+        note = f"Zustellung gescheitert: {payload.get('reason') or ''}"
+    note_delivery_problem(
+        session,
+        referral.id,
+        reason_code=envelope.type.replace(".", "_"),
+        note=note.strip(),
+        at=payload[DELIVERY_PROBLEMS[envelope.type]],
+        message_id=envelope.id,
+    )
+
+
+def handle_course_obligation(session: Session, envelope: Envelope) -> None:
+    """§ 44a AufenthG: an agency obliges a client to attend a course; attach it to the case."""
+    payload = load_payload(envelope)
+    identity = payload["client"]
+    client = record_course_obligation(
+        session,
+        tenant=envelope.tenant,
+        given_name=identity["given_name"],
+        family_name=identity["family_name"],
+        birth_date=identity["birth_date"],
+        imposed_by=payload["imposed_by"],
+        message_id=envelope.id,
+    )
+    if client is None:
+        raise AnswerRefused(
+            "unknown_client",
+            "Keine passende Person für die Teilnahmeverpflichtung gefunden.",
+            "No matching person for the course obligation.",
+        )
+
+
 def register_handlers(consumer: Any) -> None:
     """Wire the agreement service's handlers into a ``messaging.consumer.MessageConsumer``."""
     for message_type in STATUS_MESSAGES:
         consumer.register(message_type, handle_status)
+    for message_type in DELIVERY_PROBLEMS:
+        consumer.register(message_type, handle_delivery_problem)
+    consumer.register("course_obligation.imposed", handle_course_obligation)

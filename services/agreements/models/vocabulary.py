@@ -10,6 +10,8 @@ class Role(StrEnum):
     OFFICE_LEAD = "office_lead"
     TENANT_ADMIN = "tenant_admin"
     EVALUATOR = "evaluator"
+    #: A service or partner agency acting through the bus (audit entries only; no API access).
+    SERVICE = "service"
 
 
 #: Roles that work with cases, always bound to one office.

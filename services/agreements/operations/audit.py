@@ -18,7 +18,7 @@ from ..principal import Principal
 GENESIS = "0" * 64
 _PREV = "integra.audit_prev_hash"
 #: Any constant; serialises appends to one tenant's chain on PostgreSQL.
-_ADVISORY_LOCK_KEY = 0x1A7E6A
+_ADVISORY_LOCK_KEY = 0x41554449  # "AUDI"; must differ from the relay lock (messaging.relay)
 
 
 def _digest(event: AuditEvent) -> str:

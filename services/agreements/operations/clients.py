@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput
 from ..models import Agreement, Client, Office
-from ..models.vocabulary import AgreementStatus
+from ..models.vocabulary import AgreementStatus, Role
 from ..principal import Principal
 from . import audit
 from .scope import client_in_scope, visible_clients
@@ -123,3 +124,43 @@ def current_agreement(session: Session, client_id: uuid.UUID) -> Agreement | Non
         .order_by(Agreement.version.desc())
         .limit(1)
     )
+
+
+def record_course_obligation(
+    session: Session,
+    *,
+    tenant: str,
+    given_name: str,
+    family_name: str,
+    birth_date: date,
+    imposed_by: str,
+    message_id: uuid.UUID,
+) -> Client | None:
+    """Mark the § 44a course obligation on the one client it names; None if no single
+    client of the tenant matches (the notice is then refused, never guessed)."""
+    matches = list(
+        session.scalars(
+            select(Client).where(
+                func.lower(Client.given_name) == given_name.lower(),
+                func.lower(Client.family_name) == family_name.lower(),
+                Client.birth_date == birth_date,
+            )
+        )
+    )
+    if len(matches) != 1:
+        return None
+    client = matches[0]
+    client.course_obligation = True
+    client.course_obligation_imposed_by = imposed_by
+    session.flush()
+    agency = Principal(f"agency:{imposed_by}", Role.SERVICE, tenant, client.office_id)
+    audit.record(
+        session,
+        agency,
+        "course_obligation.imposed",
+        "client",
+        client.id,
+        client.id,
+        message_id=str(message_id),
+    )
+    return client

@@ -266,6 +266,32 @@ def apply_agency_status(
     return referral
 
 
+def note_delivery_problem(
+    session: Session,
+    referral_id: uuid.UUID,
+    *,
+    reason_code: str,
+    note: str,
+    at: datetime,
+    message_id: uuid.UUID,
+) -> Referral:
+    """A connector reports that delivery is delayed or failed: the referral keeps its status,
+    and its history shows the problem (the dashboard lists such referrals)."""
+    referral = session.get(Referral, referral_id, with_for_update=True)
+    if referral is None:
+        raise NotFound("referral")
+    _append_event(
+        session,
+        referral,
+        ReferralStatus(referral.status),
+        at=at,
+        message_id=message_id,
+        reason_code=reason_code,
+        note=note,
+    )
+    return referral
+
+
 def revoke_covered_referrals(session: Session, principal: Principal, consent: Consent) -> None:
     """Revoking a consent revokes every open referral it covered, and tells the agencies:
     referral.withdrawn for each, and consent.revoked so they erase what they received."""

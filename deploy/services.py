@@ -1,0 +1,124 @@
+"""The background services of a tenant: the agreement service's relay and consumer, one
+connector per partner agency, and (demo, tests) a simulator playing each agency.
+
+``integra up`` starts them for every tenant in its one process; tests start them for the
+tenants they use. Webhook endpoints (connector callbacks, simulated agencies) are mounted on
+the gateway, so one HTTP port serves everything.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from deploy.settings import Settings
+from gateway.dispatch import TenantDispatcher
+from messaging import topology
+from messaging.signing import TenantKeys
+from services.agreements.bus import AgreementBus
+from services.connectors.partner_keys import ensure_partner_key
+from services.connectors.runtime import (
+    ConnectorRuntime,
+    exchange_dir,
+    integra_authority,
+    partner_authority,
+)
+from services.connectors.simulator_adapters import (
+    AmqpAgencyAdapter,
+    WebhookAgencyAdapter,
+    XmlAgencyAdapter,
+)
+from services.connectors.simulators import SimulatedAgency, SimulationRules
+from tenants.databases import create_tenant_engine
+from tenants.registry import PartnerEntry, Tenant
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TenantServices:
+    settings: Settings
+    tenant: Tenant
+    base_url: str  # where the gateway answers, e.g. http://127.0.0.1:8000
+    simulate: bool = True
+    rules: dict[str, SimulationRules] = field(default_factory=dict)
+    delay_threshold: timedelta = timedelta(minutes=5)
+    agreement_bus: AgreementBus | None = None
+    connectors: dict[str, ConnectorRuntime] = field(default_factory=dict)
+    simulators: dict[str, Any] = field(default_factory=dict)
+    agencies: dict[str, SimulatedAgency] = field(default_factory=dict)
+    engine: Any = None
+
+    def sim_url(self, kind: str) -> str:
+        return f"{self.base_url}/sim/{self.tenant.slug}/{kind}"
+
+    def callback_url(self, kind: str) -> str:
+        return f"{self.base_url}/t/{self.tenant.slug}/agency/{kind}/callback"
+
+    def _simulator(self, partner: PartnerEntry, keys: TenantKeys) -> Any:
+        agency = SimulatedAgency(
+            partner.kind, self.rules.get(partner.kind) or SimulationRules.for_kind(partner.kind)
+        )
+        self.agencies[partner.kind] = agency
+        if partner.channel == "amqp":
+            url = topology.broker_url(
+                self.settings, self.tenant, topology.AgencyPair(partner.kind).user_party
+            )
+            return AmqpAgencyAdapter(url, agency, keys)
+        if partner.channel == "webhook":
+            key = ensure_partner_key(self.settings, self.tenant.slug, partner.kind)
+            return WebhookAgencyAdapter(
+                agency, keys, key.private_key, self.callback_url(partner.kind)
+            )
+        return XmlAgencyAdapter(
+            exchange_dir(self.settings, self.tenant, partner.kind),
+            agency,
+            tenant=self.tenant.slug,
+            own_authority=partner_authority(partner),
+            integra_authority=integra_authority(self.tenant),
+        )
+
+    def start(self, dispatcher: TenantDispatcher | None) -> None:
+        slug = self.tenant.slug
+        self.engine = create_tenant_engine(self.settings, self.tenant, pool_size=2)
+        self.agreement_bus = AgreementBus(self.settings, self.tenant, self.engine)
+        keys = TenantKeys.load(self.settings, slug)
+        for partner in self.tenant.partners:
+            if self.simulate:
+                simulator = self._simulator(partner, keys)
+                self.simulators[partner.kind] = simulator
+                if isinstance(simulator, WebhookAgencyAdapter) and dispatcher is not None:
+                    dispatcher.mount(f"/sim/{slug}/{partner.kind}", simulator.app)
+            runtime = ConnectorRuntime(
+                self.settings,
+                self.tenant,
+                partner,
+                webhook_url=self.sim_url(partner.kind)
+                if self.simulate and partner.channel == "webhook"
+                else None,
+                delay_threshold=self.delay_threshold,
+            )
+            self.connectors[partner.kind] = runtime
+            if partner.channel == "webhook" and dispatcher is not None:
+                dispatcher.mount(
+                    f"/t/{slug}/agency/{partner.kind}",
+                    runtime.callback_app(),
+                    script_name=f"/t/{slug}",
+                )
+        self.agreement_bus.start()
+        for runtime in self.connectors.values():
+            runtime.start()
+        for simulator in self.simulators.values():
+            simulator.start_thread()
+
+    def stop(self) -> None:
+        for simulator in self.simulators.values():
+            simulator.stop()
+        for runtime in self.connectors.values():
+            runtime.stop()
+        if self.agreement_bus is not None:
+            self.agreement_bus.stop()
+        if self.engine is not None:
+            self.engine.dispose()

@@ -1,0 +1,217 @@
+"""The RabbitMQ side of :class:`messaging.consumer.MessageConsumer` (pika SelectConnection).
+
+The ioloop thread only receives, acknowledges and publishes dead letters; a worker thread
+handles messages. pika is not thread-safe, so the worker hands its results back through
+``add_callback_threadsafe``. Each (re)connection is a new generation: results for deliveries
+of a closed channel are dropped, as the broker redelivers those messages anyway.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+import threading
+from typing import TYPE_CHECKING, Any
+
+import pika
+from pika.spec import Basic
+
+from messaging import topology
+from messaging.consumer import Delivery, Outcome, _Runner, collect
+
+if TYPE_CHECKING:
+    from messaging.consumer import MessageConsumer
+
+log = logging.getLogger(__name__)
+
+
+class PikaRunner(_Runner):
+    def __init__(self, consumer: MessageConsumer) -> None:
+        self.consumer = consumer
+        self.params = pika.URLParameters(consumer.url)
+        self.params.heartbeat = consumer.heartbeat
+        self.work: queue.Queue[Delivery] = queue.Queue()
+        self.generation = 0
+        self.conn: Any = None
+        self.channel: Any = None
+        self.publish_seq = 0
+        self.awaiting_confirm: dict[int, int] = {}
+        self.consumed = False
+
+    # ioloop thread ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        worker = threading.Thread(target=self._work, name="consumer-worker", daemon=True)
+        worker.start()
+        backoff = 0.0
+        try:
+            while not self.consumer.stop_event.is_set():
+                self.consumed = False
+                self._connect_and_consume()
+                if self.consumer.stop_event.is_set():
+                    break
+                # a connection that worked resets the backoff; failing connects double it
+                backoff = 0.1 if self.consumed else min(30.0, backoff * 2 or 0.1)
+                log.warning("consumer %s: reconnecting in %.1fs", self.consumer.queue.name, backoff)
+                self.consumer.stop_event.wait(backoff)
+        finally:
+            self.consumer.ready.clear()
+            worker.join(timeout=10)
+
+    def _connect_and_consume(self) -> None:
+        self.generation += 1
+        generation = self.generation
+        self.publish_seq = 0
+        self.awaiting_confirm = {}
+        self._clear_work()
+
+        def on_open(conn: Any) -> None:
+            conn.channel(on_open_callback=on_channel)
+
+        def on_channel(channel: Any) -> None:
+            self.channel = channel
+            channel.add_on_close_callback(lambda ch, exc: self._close(f"channel closed: {exc!r}"))
+            channel.basic_qos(prefetch_count=self.consumer.prefetch, callback=lambda _f: confirm())
+
+        def confirm() -> None:
+            self.channel.confirm_delivery(self._on_confirm, callback=lambda _f: consume())
+
+        def consume() -> None:
+            self.channel.basic_consume(
+                self.consumer.queue.name,
+                functools.partial(self._on_message, generation),
+                callback=lambda _f: self._consuming(),
+            )
+
+        def on_open_error(conn: Any, exc: BaseException) -> None:
+            log.warning("consumer %s: cannot connect: %r", self.consumer.queue.name, exc)
+            conn.ioloop.stop()
+
+        def on_close(conn: Any, exc: BaseException) -> None:
+            self.consumer.ready.clear()
+            self.channel = None
+            conn.ioloop.stop()
+
+        self.conn = pika.SelectConnection(
+            self.params,
+            on_open_callback=on_open,
+            on_open_error_callback=on_open_error,
+            on_close_callback=on_close,
+        )
+        try:
+            self.conn.ioloop.start()
+        finally:
+            self.generation += 1  # late results of this connection are void
+            conn, self.conn = self.conn, None
+            conn.ioloop.close()  # releases the ioloop's wake-up socket pair
+
+    def _consuming(self) -> None:
+        self.consumed = True
+        self.consumer.ready.set()
+
+    def _close(self, reason: str) -> None:
+        log.warning("consumer %s: %s", self.consumer.queue.name, reason)
+        if self.conn is not None and self.conn.is_open:
+            self.conn.close()
+
+    def _clear_work(self) -> None:
+        while True:
+            try:
+                self.work.get_nowait()
+            except queue.Empty:
+                return
+
+    def _on_message(
+        self, generation: int, channel: Any, method: Any, props: Any, body: bytes
+    ) -> None:
+        headers = dict(props.headers or {})
+        headers.setdefault("type", props.type)
+        self.work.put(
+            Delivery(
+                body=body,
+                headers=headers,
+                message_id=props.message_id,
+                redelivered=bool(method.redelivered),
+                token=(generation, method.delivery_tag, props),
+            )
+        )
+
+    def _settle(self, outcomes: list[Outcome]) -> None:
+        channel = self.channel
+        for outcome in outcomes:
+            generation, tag, props = outcome.delivery.token
+            if generation != self.generation or channel is None or not channel.is_open:
+                continue  # the channel is gone; the broker redelivers
+            if not outcome.dead:
+                channel.basic_ack(tag)
+                continue
+            self.publish_seq += 1
+            self.awaiting_confirm[self.publish_seq] = tag
+            channel.basic_publish(
+                topology.DEAD_EXCHANGE,
+                self.consumer.queue.name,
+                outcome.delivery.body,
+                pika.BasicProperties(
+                    message_id=props.message_id,
+                    correlation_id=props.correlation_id,
+                    type=props.type,
+                    content_type=props.content_type,
+                    delivery_mode=2,
+                    headers=self.consumer.dead_letter_headers(outcome),
+                ),
+                mandatory=True,
+            )
+
+    def _on_confirm(self, frame: Any) -> None:
+        method = frame.method
+        tags = (
+            [t for t in self.awaiting_confirm if t <= method.delivery_tag]
+            if method.multiple
+            else [method.delivery_tag]
+        )
+        for seq in tags:
+            delivery_tag = self.awaiting_confirm.pop(seq, None)
+            if delivery_tag is None or self.channel is None:
+                continue
+            if isinstance(method, Basic.Ack):
+                self.channel.basic_ack(delivery_tag)  # the DLQ has it: drop the original
+            else:
+                self.channel.basic_nack(delivery_tag, requeue=True)
+
+    def wake(self) -> None:
+        conn = self.conn
+        if conn is not None:
+            try:
+                conn.ioloop.add_callback_threadsafe(functools.partial(self._close, "stopping"))
+            except Exception:  # noqa: BLE001 - already closed
+                log.debug("wake", exc_info=True)
+
+    # worker thread ---------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self.consumer.stop_event.is_set():
+            try:
+                first = self.work.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            batch = collect(self.work, first, self.consumer.prefetch)
+            batch = [d for d in batch if d.token[0] == self.generation]
+            if not batch:
+                continue
+            try:
+                outcomes = self.consumer.process(batch)
+            except Exception:  # noqa: BLE001 - e.g. database down: leave unacked, reconnect
+                log.exception("consumer %s: batch failed", self.consumer.queue.name)
+                conn = self.conn
+                if conn is not None:
+                    conn.ioloop.add_callback_threadsafe(
+                        functools.partial(self._close, "processing failed")
+                    )
+                continue
+            conn = self.conn
+            if conn is not None:
+                try:
+                    conn.ioloop.add_callback_threadsafe(functools.partial(self._settle, outcomes))
+                except Exception:  # noqa: BLE001 - connection gone; broker redelivers
+                    log.debug("settle after close", exc_info=True)

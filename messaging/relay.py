@@ -1,0 +1,294 @@
+"""The outbox relay: publishes committed outbox rows and marks them sent.
+
+One relay per tenant database. A pass reads pending rows in commit order, signs them with the
+tenant's key, publishes them with confirms and marks the confirmed ones sent in one short
+transaction. Order per correlation (referral) is kept: rows of a correlation are published in
+sequence order, and when one of them fails the ones behind it wait for it (they are neither
+published nor marked sent before it). Anything not confirmed stays pending and is published
+again after a reconnect; receivers drop the duplicates through their inbox.
+
+Wake-ups: PostgreSQL ``LISTEN integra_outbox`` (NOTIFY on commit from
+:func:`messaging.outbox.append`), with polling every ``poll_interval`` as the fallback and the
+only mechanism on SQLite. On PostgreSQL an advisory lock keeps one active relay per database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from messaging import topology
+from messaging.envelope import Envelope
+from messaging.outbox import NOTIFY_CHANNEL
+from messaging.signing import EnvelopeSigner, TenantKeys
+from messaging.store import OutboxMessage
+from messaging.transport import (
+    KombuPublisher,
+    OutgoingMessage,
+    PikaPublisher,
+    Publisher,
+    PublishResult,
+)
+
+log = logging.getLogger(__name__)
+
+#: Advisory lock key of the relay (one active relay per tenant database).
+RELAY_LOCK_KEY = 0x1A7E6A
+
+
+def envelope_from_row(data: dict[str, Any]) -> Envelope:
+    """Rebuild the envelope stored by :func:`messaging.outbox.append` (already validated)."""
+    return Envelope(
+        id=uuid.UUID(data["id"]),
+        type=data["type"],
+        version=data["version"],
+        tenant=data["tenant"],
+        sender=data["sender"],
+        recipient=data["recipient"],
+        correlation_id=uuid.UUID(data["correlation_id"]),
+        causation_id=uuid.UUID(data["causation_id"]) if data.get("causation_id") else None,
+        occurred_at=datetime.fromisoformat(data["occurred_at"]),
+        consent_id=uuid.UUID(data["consent_id"]) if data.get("consent_id") else None,
+        payload=data["payload"],
+    )
+
+
+class _Listener:
+    """PostgreSQL LISTEN on a dedicated connection; also holds the relay's advisory lock."""
+
+    def __init__(self, engine: Engine) -> None:
+        raw: Any = engine.raw_connection()
+        pg: Any = raw.driver_connection
+        raw.detach()  # LISTEN state must not go back to the pool
+        pg.autocommit = True
+        pg.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        self._pg: Any = pg
+
+    @property
+    def fileno(self) -> int:
+        return int(self._pg.pgconn.socket)
+
+    def try_lock(self) -> bool:
+        row = self._pg.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK_KEY,)).fetchone()
+        return bool(row and row[0])
+
+    def drain(self) -> None:
+        pgconn = self._pg.pgconn
+        pgconn.consume_input()
+        while pgconn.notifies() is not None:
+            pass
+
+    def close(self) -> None:
+        try:
+            self._pg.close()
+        except Exception:
+            log.debug("closing listener", exc_info=True)
+
+
+def _in_sequence_per_correlation(rows: list[OutboxMessage]) -> list[OutboxMessage]:
+    """Keep the commit order across referrals, but sequence order within each referral."""
+    slots: dict[uuid.UUID, list[int]] = {}
+    for index, row in enumerate(rows):
+        slots.setdefault(row.correlation_id, []).append(index)
+    ordered: list[OutboxMessage | None] = [None] * len(rows)
+    for indexes in slots.values():
+        members = sorted((rows[i] for i in indexes), key=lambda r: r.sequence)
+        for i, row in zip(indexes, members, strict=True):
+            ordered[i] = row
+    return [row for row in ordered if row is not None]
+
+
+class OutboxRelay:
+    """Publishes a tenant's outbox. Build one per tenant; :meth:`run` in its own thread."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        signer: EnvelopeSigner,
+        publisher: Publisher,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.engine = engine
+        self.signer = signer
+        self.publisher = publisher
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.max_backoff = max_backoff
+        self.stop_event = threading.Event()
+
+    @classmethod
+    def for_tenant(
+        cls,
+        settings: Any,
+        tenant: topology.TenantLike,
+        engine: Engine,
+        *,
+        party: str = topology.AGREEMENTS,
+        url: str | None = None,
+        **kwargs: Any,
+    ) -> OutboxRelay:
+        """The relay of a tenant's service on the configured transport (RabbitMQ or embedded)."""
+        signer = EnvelopeSigner(TenantKeys.load(settings, tenant.slug))
+        publisher: Publisher
+        if settings.broker_url or (url and not url.startswith("sqla+")):
+            window = kwargs.pop("window", 500)
+            publisher = PikaPublisher(
+                url or topology.broker_url(settings, tenant, party), window=window
+            )
+        else:
+            publisher = KombuPublisher(url or topology.embedded_url(settings, tenant), tenant)
+        return cls(engine, signer, publisher, **kwargs)
+
+    # one pass ---------------------------------------------------------------------------------
+
+    def _pending(self, session: Session) -> list[OutboxMessage]:
+        return list(
+            session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.sent_at.is_(None))
+                .order_by(OutboxMessage.created_at, OutboxMessage.sequence)
+                .limit(self.batch_size)
+            )
+        )
+
+    def _prepare(self, rows: list[OutboxMessage]) -> tuple[list[OutgoingMessage], dict[str, str]]:
+        """Sign rows into messages, holding back rows behind a failed one of their correlation."""
+        rows = _in_sequence_per_correlation(rows)
+        held: set[uuid.UUID] = set()
+        messages: list[OutgoingMessage] = []
+        errors: dict[str, str] = {}
+        for row in rows:
+            if row.correlation_id in held:
+                continue
+            if row.attempts > 0:
+                held.add(row.correlation_id)  # publish the failed row again, hold the rest
+            try:
+                envelope = envelope_from_row(row.envelope)
+                body = self.signer.sign(envelope, encrypt=row.encrypt)
+            except Exception as exc:
+                errors[str(row.id)] = f"cannot sign: {exc!r}"
+                held.add(row.correlation_id)
+                continue
+            messages.append(
+                OutgoingMessage(
+                    id=row.id,
+                    routing_key=envelope.routing_key,
+                    body=body,
+                    headers={
+                        "x-integra-tenant": envelope.tenant,
+                        "x-integra-version": envelope.version,
+                        "x-integra-sequence": row.sequence,
+                        "x-integra-sender": envelope.sender,
+                    },
+                    correlation_id=str(row.correlation_id),
+                    type=row.type,
+                )
+            )
+        return messages, errors
+
+    def publish_pending(self) -> tuple[int, int]:
+        """Publish one batch; returns (sent, failed). Does not reconnect or wait."""
+        with Session(self.engine) as session:
+            rows = self._pending(session)
+            if not rows:
+                return 0, 0
+            order = {row.id: (row.correlation_id, row.sequence) for row in rows}
+            messages, sign_errors = self._prepare(rows)
+            session.rollback()  # release the snapshot while publishing
+        result = self.publisher.publish(messages) if messages else PublishResult()
+        failed = {uuid.UUID(k): v for k, v in sign_errors.items()} | result.failed
+        # a confirmed row behind a failed one of the same correlation stays pending
+        first_failure: dict[uuid.UUID, int] = {}
+        for msg_id in failed:
+            corr, seq = order[msg_id]
+            first_failure[corr] = min(seq, first_failure.get(corr, seq))
+        sent = [
+            msg_id
+            for msg_id in result.confirmed
+            if order[msg_id][1] < first_failure.get(order[msg_id][0], 1 << 62)
+        ]
+        now = datetime.now(UTC)
+        with Session(self.engine) as session, session.begin():
+            if sent:
+                session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(sent))
+                    .values(sent_at=now, attempts=OutboxMessage.attempts + 1, last_error=None)
+                )
+            for msg_id, reason in failed.items():
+                session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == msg_id)
+                    .values(attempts=OutboxMessage.attempts + 1, last_error=reason[:2000])
+                )
+        if failed:
+            log.warning("relay: %d of %d messages not confirmed", len(failed), len(rows))
+        return len(sent), len(failed)
+
+    def drain(self, timeout: float = 30.0) -> int:
+        """Publish until the outbox is empty or ``timeout`` passes (tests, CLI). Returns sent."""
+        deadline = time.monotonic() + timeout
+        total = 0
+        while time.monotonic() < deadline:
+            sent, failed = self.publish_pending()
+            total += sent
+            if not sent and not failed:
+                break
+            if failed and not sent:
+                time.sleep(0.2)
+        return total
+
+    # the loop ---------------------------------------------------------------------------------
+
+    def run(self, on_idle: Callable[[], None] | None = None) -> None:
+        """Publish until :meth:`stop`; wake on NOTIFY or every ``poll_interval``."""
+        listener: _Listener | None = None
+        backoff = 0.0
+        try:
+            while not self.stop_event.is_set():
+                if listener is None and self.engine.dialect.name == "postgresql":
+                    try:
+                        listener = _Listener(self.engine)
+                        while not self.stop_event.is_set() and not listener.try_lock():
+                            self.publisher.idle(self.poll_interval)  # another relay is active
+                    except Exception:
+                        log.exception("relay: LISTEN failed; polling")
+                        listener = None
+                try:
+                    sent, failed = self.publish_pending()
+                except Exception:
+                    log.exception("relay: pass failed")
+                    sent, failed = 0, 1
+                if failed:
+                    backoff = min(self.max_backoff, max(0.1, backoff * 2))
+                    self.publisher.idle(backoff)
+                    continue
+                backoff = 0.0
+                if sent:
+                    continue  # there may be more
+                if on_idle is not None:
+                    on_idle()
+                if listener is not None:
+                    self.publisher.idle(self.poll_interval, listener.fileno, listener.drain)
+                else:
+                    self.publisher.idle(self.poll_interval)
+        finally:
+            if listener is not None:
+                listener.close()
+            self.publisher.close()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return (from any thread); it wakes from its wait at once."""
+        self.stop_event.set()
+        self.publisher.wake()

@@ -1,0 +1,260 @@
+"""Signing (JWS) and optional payload encryption (JWE) of envelopes, with per-tenant keys.
+
+Each tenant has its own key ring under ``settings.secrets_dir / <tenant>`` (file mode 0600,
+never committed), created by :func:`ensure_tenant_keys` when the tenant is provisioned. Keys
+carry a key id (``kid``) naming the tenant; rotation adds a new active key and keeps the old one
+*accepted* for verification until it is retired, so messages in flight stay valid.
+
+On the wire a message body is the compact JWS of the envelope's JSON. Receivers verify the
+signature, then that the envelope belongs to their tenant and is addressed to them, and only then
+validate the contract. Each check failing has its own reason code (see ``REJECTION_CODES``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from joserfc import jwe, jws
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet
+from joserfc.util import json_b64decode
+
+from messaging.contracts import ContractError, load_envelope, validate_envelope
+from messaging.envelope import Envelope
+
+SIGNING_ALG = "ES256"
+ENCRYPTION_ALG = "ECDH-ES+A256KW"
+ENCRYPTION_ENC = "A256GCM"
+KEYRING_FILE = "bus-keys.json"
+#: Parties that get an encryption key pair by default.
+DEFAULT_PARTIES = ("agreements", "auslaenderbehoerde", "jobcenter", "arbeitsagentur")
+
+ACTIVE, ACCEPTED, RETIRED = "active", "accepted", "retired"
+
+
+class _HasSecretsDir(Protocol):
+    @property
+    def secrets_dir(self) -> Path: ...
+
+
+def keyring_path(settings: _HasSecretsDir, tenant_slug: str) -> Path:
+    return settings.secrets_dir / tenant_slug / KEYRING_FILE
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def _new_key(kid: str, use: str) -> dict[str, Any]:
+    key = ECKey.generate_key("P-256", parameters={"kid": kid, "use": use}, private=True)
+    return dict(key.as_dict(private=True))
+
+
+def _write_private(path: Path, data: Mapping[str, Any]) -> None:
+    """Write atomically with mode 0600 from the first byte (no window with wider rights)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+    os.replace(tmp, path)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as fh:
+        data: dict[str, Any] = json.load(fh)
+    return data
+
+
+def ensure_tenant_keys(
+    settings: _HasSecretsDir, tenant_slug: str, parties: Iterable[str] = DEFAULT_PARTIES
+) -> Path:
+    """Create the tenant's key ring if missing (idempotent); add missing party keys.
+
+    Called when a tenant is provisioned. Returns the key ring's path.
+    """
+    path = keyring_path(settings, tenant_slug)
+    data: dict[str, Any] = (
+        _read(path) if path.exists() else {"tenant": tenant_slug, "signing": [], "encryption": {}}
+    )
+    changed = not path.exists()
+    if not any(k["status"] == ACTIVE for k in data["signing"]):
+        kid = f"{tenant_slug}.sig.{_now()}"
+        data["signing"].append({"status": ACTIVE, "jwk": _new_key(kid, "sig")})
+        changed = True
+    for party in parties:
+        if party not in data["encryption"]:
+            kid = f"{tenant_slug}.enc.{party}.{_now()}"
+            data["encryption"][party] = _new_key(kid, "enc")
+            changed = True
+    if changed:
+        _write_private(path, data)
+    return path
+
+
+def rotate_signing_key(settings: _HasSecretsDir, tenant_slug: str) -> str:
+    """Add a new active signing key; the previous ones stay accepted. Returns the new kid."""
+    path = ensure_tenant_keys(settings, tenant_slug)
+    data = _read(path)
+    for entry in data["signing"]:
+        if entry["status"] == ACTIVE:
+            entry["status"] = ACCEPTED
+    kid = f"{tenant_slug}.sig.{_now()}"
+    data["signing"].append({"status": ACTIVE, "jwk": _new_key(kid, "sig")})
+    _write_private(path, data)
+    return kid
+
+
+def retire_signing_key(settings: _HasSecretsDir, tenant_slug: str, kid: str) -> None:
+    """Stop accepting a rotated-out key (after messages signed with it have drained)."""
+    path = keyring_path(settings, tenant_slug)
+    data = _read(path)
+    for entry in data["signing"]:
+        if entry["jwk"]["kid"] == kid:
+            if entry["status"] == ACTIVE:
+                raise ValueError("the active key cannot be retired; rotate first")
+            entry["status"] = RETIRED
+            entry["jwk"] = {k: v for k, v in entry["jwk"].items() if k != "d"}
+    _write_private(path, data)
+
+
+@dataclass(frozen=True)
+class TenantKeys:
+    """The loaded key ring of one tenant."""
+
+    tenant: str
+    signing_key: ECKey
+    verification_keys: KeySet
+    encryption_keys: Mapping[str, ECKey]
+
+    @classmethod
+    def load(cls, settings: _HasSecretsDir, tenant_slug: str) -> TenantKeys:
+        path = keyring_path(settings, tenant_slug)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no key ring; provision the tenant first")
+        data = _read(path)
+        active = [e for e in data["signing"] if e["status"] == ACTIVE]
+        if len(active) != 1:
+            raise ValueError(f"{path}: expected exactly one active signing key")
+        accepted = [
+            ECKey.import_key({k: v for k, v in e["jwk"].items() if k != "d"})
+            for e in data["signing"]
+            if e["status"] in (ACTIVE, ACCEPTED)
+        ]
+        return cls(
+            tenant=tenant_slug,
+            signing_key=ECKey.import_key(active[0]["jwk"]),
+            verification_keys=KeySet(accepted),  # type: ignore[arg-type]
+            encryption_keys={p: ECKey.import_key(k) for p, k in data["encryption"].items()},
+        )
+
+
+class EnvelopeSigner:
+    """Turns an envelope into the signed bytes that travel (optionally encrypting the payload)."""
+
+    def __init__(self, keys: TenantKeys) -> None:
+        self.keys = keys
+
+    def sign(self, envelope: Envelope, *, encrypt: bool = False) -> bytes:
+        if envelope.tenant != self.keys.tenant:
+            raise ContractError("wrong_tenant", f"cannot sign for tenant {envelope.tenant}")
+        validate_envelope(envelope)
+        data = envelope.to_dict()
+        if encrypt:
+            key = self.keys.encryption_keys.get(envelope.recipient)
+            if key is None:
+                raise KeyError(f"no encryption key for {envelope.recipient}")
+            header = {"alg": ENCRYPTION_ALG, "enc": ENCRYPTION_ENC, "kid": key.kid}
+            plaintext = json.dumps(data.pop("payload"), separators=(",", ":")).encode()
+            data["payload"] = {"jwe": jwe.encrypt_compact(header, plaintext, key)}
+            data["encrypted"] = True
+        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        header = {"alg": SIGNING_ALG, "kid": self.keys.signing_key.kid, "typ": "integra+jws"}
+        return jws.serialize_compact(
+            header, body, self.keys.signing_key, algorithms=[SIGNING_ALG]
+        ).encode("ascii")
+
+
+class EnvelopeVerifier:
+    """Checks received bytes: signature, tenant, recipient, then the contract.
+
+    Unknown key ids trigger one re-read of the key ring (at most every ``reload_after``
+    seconds), so a rotation on another process is picked up without a restart.
+    """
+
+    def __init__(
+        self,
+        settings: _HasSecretsDir,
+        tenant_slug: str,
+        recipient: str,
+        *,
+        reload_after: float = 5.0,
+    ) -> None:
+        self._settings = settings
+        self.tenant = tenant_slug
+        self.recipient = recipient
+        self._reload_after = reload_after
+        self._keys = TenantKeys.load(settings, tenant_slug)
+        self._loaded_at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def _key_for(self, kid: str | None) -> ECKey | None:
+        for key in self._keys.verification_keys:
+            if key.kid == kid:
+                return key  # type: ignore[return-value]
+        return None
+
+    def verify(self, body: bytes) -> Envelope:
+        try:
+            token = body.decode("ascii")
+            header_part = token.split(".", 1)[0]
+            header = json_b64decode(header_part.encode("ascii"))
+        except (UnicodeDecodeError, ValueError, IndexError) as exc:
+            raise ContractError("malformed", "not a compact JWS") from exc
+        if not isinstance(header, dict) or header.get("alg") != SIGNING_ALG:
+            raise ContractError("malformed", "unexpected JWS header")
+        kid = header.get("kid")
+        key = self._key_for(kid)
+        if key is None:
+            with self._lock:
+                if time.monotonic() - self._loaded_at > self._reload_after:
+                    self._keys = TenantKeys.load(self._settings, self.tenant)
+                    self._loaded_at = time.monotonic()
+            key = self._key_for(kid)
+        if key is None:
+            raise ContractError("unknown_key", f"kid {kid!r} is not a key of {self.tenant}")
+        try:
+            obj = jws.deserialize_compact(token, key, algorithms=[SIGNING_ALG])
+        except JoseError as exc:
+            raise ContractError("invalid_signature", exc.error) from exc
+        try:
+            data = json.loads(obj.payload)
+        except ValueError as exc:
+            raise ContractError("malformed", "payload is not JSON") from exc
+        if not isinstance(data, dict):
+            raise ContractError("malformed", "envelope is not an object")
+        if data.get("tenant") != self.tenant:
+            raise ContractError("wrong_tenant", f"tenant {data.get('tenant')!r}")
+        if data.get("recipient") != self.recipient:
+            raise ContractError("wrong_recipient", f"recipient {data.get('recipient')!r}")
+        if data.pop("encrypted", False):
+            data["payload"] = self._decrypt(data.get("payload"))
+        return load_envelope(data)
+
+    def _decrypt(self, payload: Any) -> Any:
+        key = self._keys.encryption_keys.get(self.recipient)
+        if key is None or not isinstance(payload, dict) or "jwe" not in payload:
+            raise ContractError("malformed", "cannot decrypt payload")
+        try:
+            plaintext = jwe.decrypt_compact(payload["jwe"], key).plaintext
+        except JoseError as exc:
+            raise ContractError("invalid_signature", f"payload decryption: {exc.error}") from exc
+        return json.loads(plaintext or b"null")

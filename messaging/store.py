@@ -1,0 +1,141 @@
+"""The bus's tables in each tenant's database: outbox, inbox and the dead-letter log.
+
+They live beside the agreement service's tables so that a state change, its outgoing messages
+and a received message's effect commit in one transaction. The bus keeps its own declarative
+base, metadata and Alembic history (version table ``alembic_version_messaging``), so the
+agreement service's migrations and these evolve independently.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    JSON,
+    Connection,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+VERSION_TABLE = "alembic_version_messaging"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC timestamps on every backend (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; the bus stores aware UTC timestamps")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class BusBase(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class OutboxMessage(BusBase):
+    """A message waiting to be published (``sent_at`` is None) or already confirmed.
+
+    ``sequence`` numbers the messages of one correlation (referral) from 1; the unique
+    constraint makes two concurrent transactions on the same referral conflict instead of
+    interleaving, so the relay can keep per-referral order by publishing in sequence order.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        UniqueConstraint("correlation_id", "sequence", name="uq_outbox_messages_sequence"),
+        Index("ix_outbox_messages_pending", "sent_at", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    correlation_id: Mapped[uuid.UUID]
+    sequence: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    recipient: Mapped[str] = mapped_column(String(63))
+    envelope: Mapped[dict[str, Any]] = mapped_column(JSON)
+    encrypt: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class InboxMessage(BusBase):
+    """A message that took effect here; its id makes redeliveries change nothing."""
+
+    __tablename__ = "inbox_messages"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    consumer: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(100))
+    correlation_id: Mapped[uuid.UUID | None]
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeadLetter(BusBase):
+    """Audit entry of a message sent to the dead-letter queue, with the reason."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    message_id: Mapped[uuid.UUID | None]
+    consumer: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str | None] = mapped_column(String(100))
+    reason_code: Mapped[str] = mapped_column(String(50))
+    reason_text: Mapped[str | None] = mapped_column(Text)
+    dead_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def _alembic_config(connection: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(connection: Connection, revision: str = "head") -> None:
+    """Bring the bus tables of this tenant database to ``revision`` (the caller commits)."""
+    command.upgrade(_alembic_config(connection), revision)
+
+
+def downgrade(connection: Connection, revision: str = "base") -> None:
+    """Undo bus migrations down to ``revision`` (default: remove the bus tables)."""
+    command.downgrade(_alembic_config(connection), revision)

@@ -1,0 +1,213 @@
+"""The AMQP channel: the agency's system has its own queue pair in the tenant's vhost.
+
+``agency.<kind>.referrals`` carries Integra's signed messages to the agency (published to the
+exchange ``agency.<kind>.to-agency``); ``agency.<kind>.answers`` carries the agency's answers
+back (JSON, see ``services.connectors.agency_client``; published to
+``agency.<kind>.from-agency``). The agency's broker user may read only the first queue and
+write only to the second exchange, so the broker itself authenticates who answers. The
+queues and exchanges are declared by ``messaging.topology`` when the tenant is provisioned.
+
+The connector side uses kombu, so the same channel runs on RabbitMQ and on the embedded bus.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+import kombu
+from kombu.exceptions import KombuError, OperationalError
+
+from messaging.envelope import Envelope
+
+from .base import AgencyAnswer, DeliveryFailed
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE_SIGNED = "application/jose"
+CONTENT_TYPE_ANSWER = "application/json"
+
+
+def referrals_queue(kind: str) -> str:
+    return f"agency.{kind}.referrals"
+
+
+def answers_queue(kind: str) -> str:
+    return f"agency.{kind}.answers"
+
+
+def to_agency_exchange(kind: str) -> str:
+    return f"agency.{kind}.to-agency"
+
+
+def from_agency_exchange(kind: str) -> str:
+    return f"agency.{kind}.from-agency"
+
+
+def _answers(kind: str, *, declare: bool) -> kombu.Queue:
+    exchange = kombu.Exchange(from_agency_exchange(kind), type="direct", durable=True)
+    return kombu.Queue(
+        answers_queue(kind),
+        exchange=exchange,
+        routing_key=answers_queue(kind),
+        durable=True,
+        queue_arguments={"x-queue-type": "quorum"},
+        no_declare=not declare,
+    )
+
+
+def parse_answer(body: bytes | str, message_id: str | None = None) -> AgencyAnswer:
+    """The agency's JSON answer in canonical form; ValueError says what is wrong."""
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise ValueError(f"not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError("answer is not a JSON object")
+    missing = {"id", "type", "payload", "occurred_at"} - set(data)
+    if missing:
+        raise ValueError(f"missing fields {sorted(missing)}")
+    try:
+        occurred = datetime.fromisoformat(str(data["occurred_at"]))
+        answer_id = uuid.UUID(str(data["id"]))
+        correlation = uuid.UUID(str(data["correlation_id"])) if data.get("correlation_id") else None
+    except ValueError as exc:
+        raise ValueError(f"bad id or timestamp: {exc}") from exc
+    if occurred.tzinfo is None:
+        raise ValueError("occurred_at needs a UTC offset")
+    if not isinstance(data["payload"], dict):
+        raise ValueError("payload is not an object")
+    return AgencyAnswer(
+        message_id=answer_id,
+        type=str(data["type"]),
+        version=int(data.get("version", 1)),
+        payload=data["payload"],
+        occurred_at=occurred,
+        correlation_id=correlation,
+    )
+
+
+class AmqpChannel:
+    name = "amqp"
+
+    def __init__(self, url: str, kind: str, *, transport_options: dict[str, Any] | None = None):
+        self.url = url
+        self.kind = kind
+        options = {"confirm_publish": True, "confirm_timeout": 10}
+        if url.startswith("sqla+"):
+            options = {}
+        self.options = transport_options if transport_options is not None else options
+        self._connection: kombu.Connection | None = None
+
+    def _conn(self) -> kombu.Connection:
+        if self._connection is None:
+            if self.url.startswith("sqla+"):
+                from messaging.embedded import open_connection
+
+                self._connection = open_connection(self.url)
+            else:
+                self._connection = kombu.Connection(
+                    self.url, transport_options=self.options, connect_timeout=5
+                )
+                self._connection.ensure_connection(max_retries=1)
+        return self._connection
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.release()
+            except Exception:
+                log.debug("closing a broken connection failed", exc_info=True)
+        self._connection = None
+
+    def deliver(self, envelope: Envelope, signed: bytes) -> None:
+        try:
+            with self._conn().Producer() as producer:
+                producer.publish(
+                    signed,
+                    exchange=to_agency_exchange(self.kind),
+                    routing_key=referrals_queue(self.kind),
+                    content_type=CONTENT_TYPE_SIGNED,
+                    content_encoding="binary",
+                    delivery_mode=2,
+                    message_id=str(envelope.id),
+                    type=envelope.type,
+                    correlation_id=str(envelope.correlation_id),
+                    mandatory=not self.url.startswith("sqla+"),
+                    retry=False,
+                )
+        except (KombuError, OperationalError, OSError, ConnectionError) as exc:
+            self._drop()
+            raise DeliveryFailed(f"agency queue unreachable: {exc}") from exc
+        except Exception as exc:  # e.g. a nack or returned (unroutable) message
+            self._drop()
+            raise DeliveryFailed(f"agency queue refused the message: {exc!r}") from exc
+
+    def receive(self, limit: int = 100) -> list[AgencyAnswer]:
+        answers: list[AgencyAnswer] = []
+        try:
+            queue = self._conn().SimpleQueue(
+                _answers(self.kind, declare=self.url.startswith("sqla+")), no_ack=False
+            )
+        except (KombuError, OperationalError, OSError) as exc:
+            self._drop()
+            log.warning("agency %s answers unreachable: %s", self.kind, exc)
+            return answers
+        for _ in range(limit):
+            try:
+                message = queue.get(block=False)
+            except queue.Empty:
+                break
+            except (KombuError, OperationalError, OSError) as exc:
+                self._drop()
+                log.warning("agency %s answers: %s", self.kind, exc)
+                break
+            try:
+                answer = parse_answer(message.body, message.properties.get("message_id"))
+            except ValueError as exc:
+                log.warning("agency %s sent a malformed answer: %s", self.kind, exc)
+                self._return_to_sender(None, "malformed", str(exc))
+                message.ack()
+                continue
+            answers.append(
+                AgencyAnswer(**{**answer.__dict__, "handle": message})  # settle later
+            )
+        return answers
+
+    def settle(self, answer: AgencyAnswer) -> None:
+        answer.handle.ack()
+
+    def refuse(self, answer: AgencyAnswer, reason_code: str, reason_text: str) -> None:
+        self._return_to_sender(answer.message_id, reason_code, reason_text, answer.type)
+        answer.handle.ack()
+
+    def _return_to_sender(
+        self, message_id: uuid.UUID | None, code: str, text: str, message_type: str | None = None
+    ) -> None:
+        """A technical rejection back to the agency (like XInneres' ReturnToSender)."""
+        notice = {
+            "type": "message.rejected",
+            "version": 1,
+            "payload": {
+                "rejected_message_id": str(message_id) if message_id else None,
+                "rejected_type": message_type,
+                "reason_code": code,
+                "reason_text": text[:2000],
+            },
+        }
+        with self._conn().Producer() as producer:
+            producer.publish(
+                json.dumps(notice).encode(),
+                exchange=to_agency_exchange(self.kind),
+                routing_key=referrals_queue(self.kind),
+                content_type=CONTENT_TYPE_ANSWER,
+                delivery_mode=2,
+                message_id=str(uuid.uuid4()),
+                type="message.rejected",
+            )
+
+    def close(self) -> None:
+        self._drop()

@@ -1,0 +1,387 @@
+"""The exchange folder: XML file exchange with agency case software that imports files.
+
+Layout under ``base_dir``::
+
+    outgoing/    Integra writes, the agency imports (and removes) them
+    incoming/    the agency drops its answers
+    processed/   incoming files whose effect the caller committed
+    rejected/    incoming files refused, each beside a ``<name>.error.txt`` report
+
+Writers on both sides must make a file appear whole: Integra writes ``.<name>.<random>.tmp``,
+fsyncs it and renames it into place (``os.replace`` is atomic on one file system). Files named
+``*.tmp`` / ``*.part`` or starting with ``.`` are never read. A file that is not yet well-formed
+XML and was modified within ``settle_seconds`` is taken as still being written and left for the
+next poll; once older, it is rejected.
+
+Delivery is at least once: :meth:`XmlFolderChannel.poll` returns a file again until it is
+acknowledged, so the caller deduplicates by message id (the envelope id) and acknowledges only
+after committing the effect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from messaging.contracts import REJECTION_CODES
+from messaging.envelope import Envelope
+
+from .base import AgencyAnswer, DeliveryFailed
+from .xoev import (
+    MAX_DOCUMENT_BYTES,
+    Authority,
+    XmlChannelError,
+    envelope_to_xml,
+    rejection_envelope,
+    xml_to_envelope,
+)
+
+__all__ = ["IGNORED_SUFFIXES", "XmlFileChannel", "XmlFolderChannel"]
+
+log = logging.getLogger(__name__)
+
+IGNORED_SUFFIXES = (".tmp", ".part")
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    path: Path
+    mtime_ns: int
+
+
+class XmlFolderChannel:
+    """One exchange folder shared with one agency.
+
+    ``own_authority`` / ``partner_authority`` fill the header (``autor`` / ``leser``) of
+    delivered documents unless :meth:`deliver` is given others. ``on_reject`` is called after
+    :meth:`poll` set a refused file aside (for example to send a return-to-sender).
+    """
+
+    def __init__(
+        self,
+        base_dir: str | os.PathLike[str],
+        *,
+        own_authority: Authority | None = None,
+        partner_authority: Authority | None = None,
+        settle_seconds: float = 2.0,
+        max_bytes: int = MAX_DOCUMENT_BYTES,
+        on_reject: Callable[[Path, XmlChannelError], None] | None = None,
+    ) -> None:
+        self.base_dir = Path(base_dir)
+        self.outgoing = self.base_dir / "outgoing"
+        self.incoming = self.base_dir / "incoming"
+        self.processed = self.base_dir / "processed"
+        self.rejected = self.base_dir / "rejected"
+        self.own_authority = own_authority
+        self.partner_authority = partner_authority
+        self.settle_seconds = settle_seconds
+        self.max_bytes = max_bytes
+        self.on_reject = on_reject
+        for folder in (self.outgoing, self.incoming, self.processed, self.rejected):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    # --- outgoing --------------------------------------------------------------------------
+
+    @staticmethod
+    def file_name(envelope: Envelope) -> str:
+        """``<type>_<message id>.xml``: one name per message, so re-delivery is idempotent."""
+        return f"{envelope.type}_{envelope.id}.xml"
+
+    def deliver(
+        self,
+        envelope: Envelope,
+        *,
+        sender_authority: Authority | None = None,
+        recipient_authority: Authority | None = None,
+    ) -> Path:
+        """Write the envelope's document to ``outgoing/`` atomically; returns its path.
+
+        Idempotent: if a file for this message id is already there, nothing is written (the
+        document is a function of the envelope and the authorities, so it would be the same).
+        Raises :class:`XmlChannelError` for an envelope that cannot be written.
+        """
+        autor = sender_authority or self.own_authority
+        leser = recipient_authority or self.partner_authority
+        if autor is None or leser is None:
+            raise ValueError("sender and recipient authority are needed for the header")
+        target = self.outgoing / self.file_name(envelope)
+        if target.exists():
+            return target
+        data = envelope_to_xml(envelope, sender_authority=autor, recipient_authority=leser)
+        _atomic_write(target, data)
+        return target
+
+    # --- incoming --------------------------------------------------------------------------
+
+    def _candidates(self) -> list[_Candidate]:
+        found = []
+        with os.scandir(self.incoming) as entries:
+            for entry in entries:
+                name = entry.name
+                if name.startswith(".") or name.endswith(IGNORED_SUFFIXES):
+                    continue
+                if not name.endswith(".xml"):
+                    continue
+                try:
+                    if not entry.is_file(follow_symlinks=False):
+                        continue
+                    mtime_ns = entry.stat(follow_symlinks=False).st_mtime_ns
+                except FileNotFoundError:  # taken away meanwhile
+                    continue
+                found.append(_Candidate(Path(entry.path), mtime_ns))
+        found.sort(key=lambda c: (c.mtime_ns, c.path.name))
+        return found
+
+    def poll(self) -> list[tuple[Path, Envelope]]:
+        """Read ``incoming/`` in order (modification time, then name).
+
+        Returns the valid documents as ``(path, envelope)``; call :meth:`acknowledge` for each
+        once its effect is committed. Refused documents are moved to ``rejected/`` with a
+        report; a file still being written (not well-formed and younger than
+        ``settle_seconds``) is left for the next poll.
+        """
+        result: list[tuple[Path, Envelope]] = []
+        now_ns = time.time_ns()
+        for cand in self._candidates():
+            try:
+                data = _read_limited(cand.path, self.max_bytes)
+            except FileNotFoundError:
+                continue
+            except XmlChannelError as exc:
+                self._refused(cand.path, exc)
+                continue
+            try:
+                envelope = xml_to_envelope(data)
+            except XmlChannelError as exc:
+                young = now_ns - cand.mtime_ns < self.settle_seconds * 1e9
+                if exc.syntax_error and young:
+                    continue  # probably still being written; look again next time
+                self._refused(cand.path, exc)
+                continue
+            result.append((cand.path, envelope))
+        return result
+
+    def _refused(self, path: Path, error: XmlChannelError) -> None:
+        target = self.reject(path, error)
+        log.warning("exchange file %s rejected: %s", path.name, error)
+        if self.on_reject is not None:
+            self.on_reject(target, error)
+
+    def acknowledge(self, path: str | os.PathLike[str]) -> Path:
+        """Move a polled file to ``processed/``; call only after its effect is committed."""
+        source = Path(path)
+        target = _free_name(self.processed, source.name)
+        os.replace(source, target)
+        _fsync_dir(self.processed)
+        _fsync_dir(source.parent)
+        return target
+
+    def reject(self, path: str | os.PathLike[str], error: BaseException | str) -> Path:
+        """Move a file to ``rejected/`` beside a ``<name>.error.txt`` report; returns its path.
+
+        The report is written (atomically) before the file moves, so a crash in between leaves
+        the file in ``incoming/`` to be rejected again, never a file without its report.
+        """
+        source = Path(path)
+        target = _free_name(self.rejected, source.name)
+        _atomic_write(target.with_name(target.name + ".error.txt"), _report(source, error))
+        os.replace(source, target)
+        _fsync_dir(self.rejected)
+        _fsync_dir(source.parent)
+        return target
+
+    def outgoing_files(self) -> Iterator[Path]:
+        """The complete documents waiting in ``outgoing/`` (what the agency would see)."""
+        for p in sorted(self.outgoing.iterdir()):
+            if p.suffix == ".xml" and not p.name.startswith("."):
+                yield p
+
+
+class XmlFileChannel:
+    """The XML file exchange as a :class:`~services.connectors.channels.base.Channel`.
+
+    ``tenant`` and ``own_party`` (the party the agency answers, normally ``agreements``) name
+    the return-to-sender written for a file refused before its envelope could be read; the
+    agency's party is then ``partner_party`` (the agency kind).
+    """
+
+    name = "xml_file"
+
+    def __init__(
+        self,
+        base_dir: str | os.PathLike[str],
+        *,
+        tenant: str,
+        partner_party: str,
+        own_authority: Authority,
+        partner_authority: Authority,
+        own_party: str = "agreements",
+        settle_seconds: float = 2.0,
+    ) -> None:
+        self.tenant = tenant
+        self.own_party = own_party
+        self.partner_party = partner_party
+        self.folder = XmlFolderChannel(
+            base_dir,
+            own_authority=own_authority,
+            partner_authority=partner_authority,
+            settle_seconds=settle_seconds,
+            on_reject=self._file_refused,
+        )
+
+    def deliver(self, envelope: Envelope, signed: bytes | None = None) -> None:
+        """Write the document to ``outgoing/``. ``signed`` is not carried: transport security
+        of file exchange is the exchange folder's (OSCI/XTA in a real deployment)."""
+        try:
+            self.folder.deliver(envelope)
+        except XmlChannelError as exc:
+            raise DeliveryFailed(str(exc), retryable=False) from exc
+        except OSError as exc:
+            raise DeliveryFailed(f"exchange folder: {exc}", retryable=True) from exc
+
+    def receive(self, limit: int = 100) -> list[AgencyAnswer]:
+        answers = []
+        for path, envelope in self.folder.poll()[:limit]:
+            answers.append(
+                AgencyAnswer(
+                    message_id=envelope.id,
+                    type=envelope.type,
+                    version=envelope.version,
+                    payload=dict(envelope.payload),
+                    occurred_at=envelope.occurred_at,
+                    correlation_id=envelope.correlation_id,
+                    handle=(path, envelope),
+                )
+            )
+        return answers
+
+    def settle(self, answer: AgencyAnswer) -> None:
+        path, _ = answer.handle
+        self.folder.acknowledge(path)
+
+    def refuse(self, answer: AgencyAnswer, reason_code: str, reason_text: str) -> None:
+        """Return to sender (``outgoing/``), then set the file aside in ``rejected/``."""
+        path, envelope = answer.handle
+        self._return_to_sender(
+            envelope.id,
+            envelope.type,
+            reason_code,
+            reason_text,
+            recipient=envelope.sender,
+            correlation_id=envelope.correlation_id,
+        )
+        error: XmlChannelError | str = (
+            XmlChannelError(reason_code, reason_text, message_id=envelope.id)
+            if reason_code in REJECTION_CODES
+            else f"{reason_code}: {reason_text}"
+        )
+        self.folder.reject(path, error)
+
+    def close(self) -> None:
+        pass
+
+    def _file_refused(self, path: Path, error: XmlChannelError) -> None:
+        if error.message_id is None:
+            return  # nothing to name: the report in rejected/ is all there is
+        self._return_to_sender(error.message_id, error.message_type, error.code, error.describe())
+
+    def _return_to_sender(
+        self,
+        original_id: uuid.UUID,
+        original_type: str | None,
+        code: str,
+        text: str,
+        *,
+        recipient: str | None = None,
+        correlation_id: uuid.UUID | None = None,
+    ) -> None:
+        if code not in REJECTION_CODES:
+            code = "handler_failed"
+        notice = rejection_envelope(
+            original_id,
+            original_type,
+            code,
+            text,
+            tenant=self.tenant,
+            sender=self.own_party,
+            recipient=recipient or self.partner_party,
+            correlation_id=correlation_id,
+        )
+        self.folder.deliver(notice)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_dir(target.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read_limited(path: Path, max_bytes: int) -> bytes:
+    with path.open("rb") as fh:
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise XmlChannelError("oversized", f"more than {max_bytes} bytes")
+    return data
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """``folder/name``, or ``name.1``, ``name.2``… if taken: nothing there is overwritten."""
+    target = folder / name
+    n = 0
+    while target.exists() or target.with_name(target.name + ".error.txt").exists():
+        n += 1
+        target = folder / f"{name}.{n}"
+    return target
+
+
+def _report(source: Path, error: BaseException | str) -> bytes:
+    lines = [
+        f"file: {source.name}",
+        f"rejected_at: {datetime.now(UTC).isoformat()}",
+    ]
+    if isinstance(error, XmlChannelError):
+        lines += [
+            f"reason_code: {error.code}",
+            f"reason: {error.reason}",
+            f"line: {error.line if error.line is not None else '-'}",
+            f"element: {error.element or '-'}",
+            f"message_id: {error.message_id or '-'}",
+            f"message_type: {error.message_type or '-'}",
+        ]
+    else:
+        lines += ["reason_code: handler_failed", f"reason: {error}"]
+    return ("\n".join(lines) + "\n").encode("utf-8")

@@ -1,0 +1,151 @@
+"""Running connectors: their databases, channels, and the threads that drive them.
+
+``integra connector run <tenant> <kind>`` runs one connector alone; ``integra up`` runs all of
+them (and the partner simulators) in its one process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from messaging import store as bus_store
+from messaging import topology
+from messaging.consumer import MessageConsumer
+from messaging.relay import OutboxRelay
+from tenants.databases import create_tenant_engine, ensure_database
+from tenants.registry import PartnerEntry, Tenant
+
+from . import store
+from .channels.base import Channel
+from .service import SERVICE_CODES, Connector
+
+log = logging.getLogger(__name__)
+
+
+def exchange_dir(settings: Any, tenant: Tenant, kind: str) -> Path:
+    return Path(settings.var_dir) / "exchange" / tenant.slug / kind
+
+
+def integra_authority(tenant: Tenant) -> Any:
+    from .channels.xoev import Authority
+
+    return Authority("integra", tenant.slug, f"Integra – {tenant.name}")
+
+
+def partner_authority(partner: PartnerEntry) -> Any:
+    from .channels.xoev import Authority
+
+    praefix, _, kennung = (partner.authority_id or f"{partner.kind}:{partner.key}").partition(":")
+    return Authority(praefix, kennung or partner.key, partner.name)
+
+
+def connector_engine(settings: Any, tenant: Tenant, kind: str, pool_size: int = 3) -> Engine:
+    return create_tenant_engine(settings, tenant, pool_size=pool_size, service=SERVICE_CODES[kind])
+
+
+def provision_connector(settings: Any, tenant: Tenant, kind: str) -> None:
+    """The connector's own database with its tables and the bus's outbox and inbox."""
+    ensure_database(settings, tenant, service=SERVICE_CODES[kind])
+    engine = connector_engine(settings, tenant, kind, pool_size=1)
+    try:
+        with engine.begin() as connection:
+            store.upgrade(connection)
+        with engine.begin() as connection:
+            bus_store.upgrade(connection)
+    finally:
+        engine.dispose()
+
+
+def build_channel(settings: Any, tenant: Tenant, partner: PartnerEntry) -> Channel:
+    if partner.channel == "amqp":
+        from .channels.amqp import AmqpChannel
+
+        return AmqpChannel(topology.broker_url(settings, tenant, partner.kind), partner.kind)
+    if partner.channel == "webhook":
+        from .channels.webhook import WebhookChannel
+
+        return WebhookChannel(partner, tenant_slug=tenant.slug)
+    from .channels.files import XmlFileChannel
+
+    return XmlFileChannel(
+        exchange_dir(settings, tenant, partner.kind),
+        tenant=tenant.slug,
+        partner_party=partner.kind,
+        own_authority=integra_authority(tenant),
+        partner_authority=partner_authority(partner),
+        settle_seconds=0.5,
+    )
+
+
+class ConnectorRuntime:
+    """One connector with its consumer (bus → connector), relay (connector → bus) and
+    delivery loop (connector ↔ agency), each in its own thread."""
+
+    def __init__(
+        self,
+        settings: Any,
+        tenant: Tenant,
+        partner: PartnerEntry,
+        *,
+        webhook_url: str | None = None,
+        **connector_options: Any,
+    ) -> None:
+        if webhook_url is not None:
+            partner = dataclasses.replace(partner, webhook_url=webhook_url)
+        self.tenant = tenant
+        self.partner = partner
+        self.engine = connector_engine(settings, tenant, partner.kind)
+        self.channel = build_channel(settings, tenant, partner)
+        self.connector = Connector(
+            settings, tenant, partner, self.engine, self.channel, **connector_options
+        )
+        self.consumer = MessageConsumer(settings, tenant, partner.kind, self.engine)
+        self.connector.register_handlers(self.consumer)
+        self.relay = OutboxRelay.for_tenant(settings, tenant, self.engine, party=partner.kind)
+        self.threads: list[threading.Thread] = []
+
+    def callback_app(self) -> Any:
+        """The WSGI app of the webhook callback (mounted at /t/<tenant>/agency/<kind>)."""
+        from flask import Flask
+
+        from .channels.webhook import make_callback_blueprint
+
+        app = Flask(f"callback-{self.tenant.slug}-{self.partner.kind}")
+        app.register_blueprint(
+            make_callback_blueprint(
+                tenant_slug=self.tenant.slug,
+                kind=self.partner.kind,
+                intake=self.connector.intake,
+                settings=self.connector.settings,
+            ),
+            url_prefix="",
+        )
+        return app
+
+    def start(self) -> None:
+        self.threads = [
+            self.consumer.start_thread(),
+            _thread(self.relay.run, f"relay-{self.tenant.slug}-{self.partner.kind}"),
+            self.connector.start_thread(),
+        ]
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.connector.stop()
+        self.consumer.stop()
+        self.relay.stop()
+        for thread in self.threads:
+            thread.join(timeout)
+        self.channel.close()
+        self.engine.dispose()
+
+
+def _thread(target: Any, name: str) -> threading.Thread:
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    return thread

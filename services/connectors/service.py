@@ -1,0 +1,423 @@
+"""A connector: one per tenant and agency kind.
+
+It consumes the messages the agreement service addresses to its agency kind, delivers them
+through the agency's channel (in order per referral, retried with backoff, never after a
+withdrawal or revocation), and turns the agency's answers into canonical status messages for
+the agreement service. Everything it sends to the bus goes through its own outbox; everything
+it receives is recorded in its own inbox, in the same transaction as the effect.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, exists, select
+from sqlalchemy.orm import Session, aliased
+
+from messaging import outbox
+from messaging.contracts import ContractError, load_envelope, load_payload
+from messaging.envelope import Envelope
+from messaging.signing import EnvelopeSigner, TenantKeys
+from messaging.store import DeadLetter, InboxMessage, utcnow
+from messaging.topology import AGREEMENTS
+from tenants.registry import PartnerEntry, Tenant
+
+from .channels.base import AgencyAnswer, Channel, DeliveryFailed, IntakeResult
+from .store import AgencyDelivery, Delivery, RevokedConsent, TrackedReferral
+
+log = logging.getLogger(__name__)
+
+#: Database suffix of each kind's connector (PostgreSQL names stay under 63 characters).
+SERVICE_CODES = {"auslaenderbehoerde": "abh", "jobcenter": "jc", "arbeitsagentur": "aa"}
+
+#: Answers the agency may send, and whether each names a referral.
+ANSWER_TYPES = {
+    "referral.received": True,
+    "referral.accepted": True,
+    "referral.rejected": True,
+    "appointment.scheduled": True,
+    "measure.started": True,
+    "measure.completed": True,
+    "measure.aborted": True,
+    "status.answer": True,
+    "course_obligation.imposed": False,
+}
+FINAL_ANSWERS = {"referral.rejected", "measure.completed", "measure.aborted"}
+
+
+def backoff(attempts: int) -> timedelta:
+    """1 s, 2 s, 4 s ... capped at 5 minutes."""
+    return timedelta(seconds=min(300, 2 ** max(0, attempts - 1)))
+
+
+class Connector:
+    def __init__(
+        self,
+        settings: Any,
+        tenant: Tenant,
+        partner: PartnerEntry,
+        engine: Engine,
+        channel: Channel,
+        *,
+        delay_threshold: timedelta = timedelta(minutes=5),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.tenant = tenant
+        self.partner = partner
+        self.kind = partner.kind
+        self.engine = engine
+        self.channel = channel
+        self.delay_threshold = delay_threshold
+        self.clock = clock
+        self.signer = EnvelopeSigner(TenantKeys.load(settings, tenant.slug))
+        self.stop_event = threading.Event()
+        self.wake_event = threading.Event()
+
+    # --- messages from the agreement service (consumer handlers) -----------------------------
+
+    def register_handlers(self, consumer: Any) -> None:
+        consumer.register("referral.requested", self.on_referral_requested)
+        consumer.register("referral.withdrawn", self.on_referral_withdrawn)
+        consumer.register("consent.revoked", self.on_consent_revoked)
+
+    def _queue_for_agency(
+        self, session: Session, envelope: Envelope, referral_id: uuid.UUID
+    ) -> None:
+        last = session.scalar(
+            select(AgencyDelivery.sequence)
+            .where(AgencyDelivery.referral_id == referral_id)
+            .order_by(AgencyDelivery.sequence.desc())
+            .limit(1)
+        )
+        session.add(
+            AgencyDelivery(
+                message_id=envelope.id,
+                referral_id=referral_id,
+                sequence=(last or 0) + 1,
+                type=envelope.type,
+                envelope=envelope.to_dict(),
+                next_attempt_at=self.clock(),
+            )
+        )
+        self.wake_event.set()
+
+    def on_referral_requested(self, session: Session, envelope: Envelope) -> None:
+        payload = load_payload(envelope)
+        assert envelope.consent_id is not None  # the contract requires it
+        referral_id: uuid.UUID = payload["referral_id"]
+        if session.get(TrackedReferral, referral_id) is not None:
+            return  # the same referral requested twice: already carried
+        revoked = session.get(RevokedConsent, envelope.consent_id)
+        tracked = TrackedReferral(
+            referral_id=referral_id,
+            consent_id=envelope.consent_id,
+            purpose=payload["purpose"],
+            received_at=self.clock(),
+            closed=revoked is not None,
+        )
+        session.add(tracked)
+        if revoked is not None:
+            log.info("referral %s: consent revoked before delivery; not sent", referral_id)
+            return
+        self._queue_for_agency(session, envelope, referral_id)
+
+    def _cancel_pending(self, session: Session, referral_id: uuid.UUID) -> bool:
+        """Cancel what the agency has not received; True if the request itself never left."""
+        pending = list(
+            session.scalars(
+                select(AgencyDelivery).where(
+                    AgencyDelivery.referral_id == referral_id,
+                    AgencyDelivery.status == Delivery.PENDING,
+                )
+            )
+        )
+        for delivery in pending:
+            delivery.status = Delivery.CANCELLED
+        return any(d.type == "referral.requested" for d in pending)
+
+    def on_referral_withdrawn(self, session: Session, envelope: Envelope) -> None:
+        payload = load_payload(envelope)
+        referral_id: uuid.UUID = payload["referral_id"]
+        tracked = session.get(TrackedReferral, referral_id)
+        if tracked is None:
+            return  # never carried: nothing to withdraw at the agency
+        tracked.closed = True
+        if not self._cancel_pending(session, referral_id):
+            self._queue_for_agency(session, envelope, referral_id)
+
+    def on_consent_revoked(self, session: Session, envelope: Envelope) -> None:
+        payload = load_payload(envelope)
+        assert envelope.consent_id is not None
+        if session.get(RevokedConsent, envelope.consent_id) is None:
+            session.add(
+                RevokedConsent(consent_id=envelope.consent_id, revoked_at=payload["revoked_at"])
+            )
+        delivered_any = False
+        for tracked in session.scalars(
+            select(TrackedReferral).where(TrackedReferral.consent_id == envelope.consent_id)
+        ):
+            tracked.closed = True
+            never_left = self._cancel_pending(session, tracked.referral_id)
+            delivered_any = delivered_any or not never_left
+        if delivered_any:
+            # The agency received data under this consent: it must erase it.
+            self._queue_for_agency(session, envelope, envelope.correlation_id)
+
+    # --- delivery to the agency --------------------------------------------------------------
+
+    def _due(self, session: Session, limit: int) -> list[AgencyDelivery]:
+        earlier = aliased(AgencyDelivery)
+        blocked = exists().where(
+            earlier.referral_id == AgencyDelivery.referral_id,
+            earlier.sequence < AgencyDelivery.sequence,
+            earlier.status == Delivery.PENDING,
+        )
+        return list(
+            session.scalars(
+                select(AgencyDelivery)
+                .where(
+                    AgencyDelivery.status == Delivery.PENDING,
+                    AgencyDelivery.next_attempt_at <= self.clock(),
+                    ~blocked,
+                )
+                .order_by(AgencyDelivery.created_at, AgencyDelivery.sequence)
+                .limit(limit)
+            )
+        )
+
+    def _report(
+        self,
+        session: Session,
+        referral_id: uuid.UUID,
+        message_type: str,
+        payload: dict[str, Any],
+        consent_id: uuid.UUID | None = None,
+    ) -> None:
+        outbox.append(
+            session,
+            Envelope(
+                type=message_type,
+                version=1,
+                tenant=self.tenant.slug,
+                sender=self.kind,
+                recipient=AGREEMENTS,
+                correlation_id=referral_id,
+                consent_id=consent_id,
+                payload=payload,
+            ),
+        )
+
+    def deliver_due(self, limit: int = 50) -> int:
+        """One pass over due deliveries; returns how many the agency took."""
+        delivered = 0
+        with Session(self.engine) as session:
+            due = [(d.message_id, d.envelope) for d in self._due(session, limit)]
+        for message_id, data in due:
+            if self.stop_event.is_set():
+                break
+            envelope = load_envelope(data)
+            error: DeliveryFailed | None = None
+            try:
+                self.channel.deliver(envelope, self.signer.sign(envelope))
+            except DeliveryFailed as exc:
+                error = exc
+            except Exception as exc:  # a channel bug must not stop the other deliveries
+                log.exception("channel %s failed on %s", self.channel.name, message_id)
+                error = DeliveryFailed(f"{type(exc).__name__}: {exc}")
+            with Session(self.engine) as session, session.begin():
+                delivery = session.get(AgencyDelivery, message_id, with_for_update=True)
+                if delivery is None or delivery.status != Delivery.PENDING:
+                    continue  # cancelled meanwhile; if delivered anyway, the agency is told
+                delivery.attempts += 1
+                now = self.clock()
+                if error is None:
+                    delivery.status = Delivery.DELIVERED
+                    delivery.delivered_at = now
+                    delivery.last_error = None
+                    delivered += 1
+                    if delivery.type == "referral.requested":
+                        self._report(
+                            session,
+                            delivery.referral_id,
+                            "referral.delivered",
+                            {
+                                "referral_id": str(delivery.referral_id),
+                                "delivered_at": now.isoformat(),
+                                "channel": self.channel.name,
+                            },
+                        )
+                    continue
+                delivery.last_error = error.reason[:2000]
+                if not error.retryable:
+                    delivery.status = Delivery.FAILED
+                    self._report(
+                        session,
+                        delivery.referral_id,
+                        "delivery.failed",
+                        {
+                            "referral_id": str(delivery.referral_id),
+                            "failed_at": now.isoformat(),
+                            "reason": error.reason[:2000],
+                        },
+                    )
+                    continue
+                delivery.next_attempt_at = now + backoff(delivery.attempts)
+                if (
+                    delivery.delay_reported_at is None
+                    and now - delivery.created_at >= self.delay_threshold
+                    and delivery.type == "referral.requested"
+                ):
+                    delivery.delay_reported_at = now
+                    self._report(
+                        session,
+                        delivery.referral_id,
+                        "delivery.delayed",
+                        {
+                            "referral_id": str(delivery.referral_id),
+                            "since": delivery.created_at.isoformat(),
+                            "attempts": delivery.attempts,
+                            "last_error": error.reason[:500],
+                        },
+                    )
+        return delivered
+
+    # --- answers from the agency -------------------------------------------------------------
+
+    def intake(self, answer: AgencyAnswer) -> IntakeResult:
+        """Turn one agency answer into a status message for the agreement service.
+
+        Committed with the answer's id in the inbox: the same answer twice has one effect.
+        """
+        with Session(self.engine) as session, session.begin():
+            if session.get(InboxMessage, answer.message_id) is not None:
+                return IntakeResult.duplicate()
+            refusal = self._check_answer(session, answer)
+            if refusal is not None:
+                session.add(
+                    DeadLetter(
+                        message_id=answer.message_id,
+                        consumer=f"agency.{self.kind}",
+                        type=answer.type,
+                        reason_code=refusal.reason_code or "refused",
+                        reason_text=refusal.reason_text,
+                    )
+                )
+                log.warning(
+                    "answer %s from %s refused: %s",
+                    answer.message_id,
+                    self.kind,
+                    refusal.reason_code,
+                )
+                return refusal
+            referral_id = answer.payload.get("referral_id")
+            tracked = (
+                session.get(TrackedReferral, uuid.UUID(str(referral_id))) if referral_id else None
+            )
+            envelope = Envelope(
+                id=answer.message_id,
+                type=answer.type,
+                version=answer.version,
+                tenant=self.tenant.slug,
+                sender=self.kind,
+                recipient=AGREEMENTS,
+                correlation_id=tracked.referral_id if tracked else answer.message_id,
+                occurred_at=answer.occurred_at,
+                consent_id=tracked.consent_id if tracked else None,
+                payload=answer.payload,
+            )
+            if answer.type == "course_obligation.imposed":
+                # An agency-initiated notice carries identity data by law (§ 44a), not by a
+                # referral's consent: it names its own obligation id as consent reference.
+                envelope = Envelope(**{**envelope.__dict__, "consent_id": answer.message_id})
+            try:
+                outbox.append(session, envelope)
+            except ContractError as exc:
+                session.rollback()
+                return self._refuse_after_rollback(answer, exc.code, str(exc.detail))
+            session.add(
+                InboxMessage(
+                    id=answer.message_id,
+                    consumer=f"agency.{self.kind}",
+                    type=answer.type,
+                    correlation_id=envelope.correlation_id,
+                )
+            )
+            if tracked is not None and answer.type in FINAL_ANSWERS:
+                tracked.closed = True
+        return IntakeResult.accepted()
+
+    def _refuse_after_rollback(self, answer: AgencyAnswer, code: str, text: str) -> IntakeResult:
+        with Session(self.engine) as session, session.begin():
+            session.add(
+                DeadLetter(
+                    message_id=answer.message_id,
+                    consumer=f"agency.{self.kind}",
+                    type=answer.type,
+                    reason_code=code,
+                    reason_text=text[:2000],
+                )
+            )
+        return IntakeResult.refused(code, text)
+
+    def _check_answer(self, session: Session, answer: AgencyAnswer) -> IntakeResult | None:
+        if answer.type not in ANSWER_TYPES:
+            return IntakeResult.refused("unknown_type", f"{answer.type} is not an answer")
+        if not ANSWER_TYPES[answer.type]:
+            return None
+        referral_id = answer.payload.get("referral_id")
+        try:
+            tracked = session.get(TrackedReferral, uuid.UUID(str(referral_id)))
+        except ValueError:
+            tracked = None
+        if tracked is None:
+            return IntakeResult.refused(
+                "unknown_referral",
+                f"no referral {referral_id} was sent to this {self.kind}",
+            )
+        return None
+
+    def poll_answers(self, limit: int = 100) -> int:
+        """Pull channels: take waiting answers, settle or refuse each. Returns accepted."""
+        accepted = 0
+        for answer in self.channel.receive(limit):
+            result = self.intake(answer)
+            if result.outcome == "refused":
+                self.channel.refuse(
+                    answer, result.reason_code or "refused", result.reason_text or ""
+                )
+            else:
+                self.channel.settle(answer)
+                accepted += result.outcome == "accepted"
+        return accepted
+
+    # --- running -----------------------------------------------------------------------------
+
+    def run(self, poll_interval: float = 0.5) -> None:
+        """Deliver and poll until :meth:`stop`."""
+        while not self.stop_event.is_set():
+            busy = 0
+            try:
+                busy += self.deliver_due()
+                busy += self.poll_answers()
+            except Exception:
+                log.exception("connector %s/%s: pass failed", self.tenant.slug, self.kind)
+            if not busy:
+                self.wake_event.wait(poll_interval)
+                self.wake_event.clear()
+
+    def start_thread(self) -> threading.Thread:
+        thread = threading.Thread(
+            target=self.run, name=f"connector-{self.tenant.slug}-{self.kind}", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.wake_event.set()

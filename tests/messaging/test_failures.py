@@ -1,0 +1,191 @@
+"""Nothing is lost and nothing takes effect twice when connections or processes die."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+import pika
+import pika.exceptions
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from deploy.settings import Settings
+from messaging import outbox, topology
+from messaging.consumer import MessageConsumer
+from messaging.relay import OutboxRelay
+from messaging.signing import EnvelopeSigner, TenantKeys, ensure_tenant_keys
+from messaging.store import InboxMessage, OutboxMessage
+from tenants.registry import Tenant
+
+from .conftest import make_tenant
+from .factories import referral_requested
+from .helpers import count, effects, publish_raw, record_effect, running, wait_for
+from .proxy import CuttableProxy
+
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
+
+
+def via(url: str, port: int) -> str:
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc.rsplit(":", 1)[0] + f":{port}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def test_cut_connections_mid_stream_lose_nothing(
+    settings: Settings, bus: Tenant, pg_engine: Engine
+) -> None:
+    total = 1500
+    proxy = CuttableProxy(("127.0.0.1", 5672))
+    relay = OutboxRelay.for_tenant(
+        settings,
+        bus,
+        pg_engine,
+        url=via(topology.broker_url(settings, bus, "agreements"), proxy.port),
+        batch_size=100,
+        poll_interval=0.2,
+        max_backoff=0.5,
+    )
+    consumer = MessageConsumer(
+        settings,
+        bus,
+        "jobcenter",
+        pg_engine,
+        url=via(topology.broker_url(settings, bus, "jobcenter"), proxy.port),
+        prefetch=50,
+    )
+    consumer.register("referral.requested", record_effect)
+    relay_thread = threading.Thread(target=relay.run, daemon=True)
+    try:
+        with running(consumer):
+            relay_thread.start()
+            for chunk in range(15):
+                with Session(pg_engine) as session, session.begin():
+                    for _ in range(total // 15):
+                        outbox.append(session, referral_requested(bus.slug))
+                if chunk % 3 == 2:
+                    proxy.cut()
+                time.sleep(0.05)
+            proxy.cut()
+            wait_for(lambda: count(pg_engine, InboxMessage) == total, timeout=60)
+    finally:
+        relay.stop()
+        relay_thread.join(10)
+        proxy.close()
+    assert proxy.cuts >= 5
+    got = effects(pg_engine)
+    assert len(got) == total
+    assert len({e.message_id for e in got}) == total
+    with Session(pg_engine) as session:
+        assert all(r.sent_at for r in session.scalars(select(OutboxMessage)))
+
+
+KILLER = """
+import os, signal, sys
+from pathlib import Path
+from sqlalchemy import create_engine, event
+from sqlalchemy.orm import Session
+sys.path.insert(0, {root!r})
+from tests.messaging.conftest import make_settings, make_tenant
+from tests.messaging.helpers import record_effect
+from messaging.consumer import MessageConsumer
+
+settings = make_settings(Path({home!r}))
+tenant = make_tenant({slug!r}, {vhost!r})
+engine = create_engine({db!r})
+
+def handle_then_die(session, envelope):
+    record_effect(session, envelope)
+    # SIGKILL right after the commit, before the acknowledgement can be sent
+    event.listen(session, "after_commit", lambda s: os.kill(os.getpid(), signal.SIGKILL))
+
+consumer = MessageConsumer(settings, tenant, "jobcenter", engine)
+consumer.register("referral.requested", handle_then_die)
+consumer.run()
+"""
+
+
+def test_consumer_killed_before_ack_gets_message_again_with_one_effect(
+    settings: Settings, bus: Tenant, pg_engine: Engine, tmp_path: Path
+) -> None:
+    envelope = referral_requested(bus.slug)
+    signer = EnvelopeSigner(TenantKeys.load(settings, bus.slug))
+    publish_raw(settings, bus, [(envelope.routing_key, signer.sign(envelope), str(envelope.id))])
+    script = KILLER.format(
+        root=str(Path(__file__).resolve().parents[2]),
+        home=str(settings.home),
+        slug=bus.slug,
+        vhost=bus.vhost,
+        db=pg_engine.url.render_as_string(hide_password=False),
+    )
+    proc = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script], timeout=30, capture_output=True, check=False
+    )
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    assert count(pg_engine, InboxMessage) == 1  # committed, but never acknowledged
+
+    seen = []
+
+    def again(session: Session, env: object) -> None:
+        seen.append(env)
+
+    consumer = MessageConsumer(settings, bus, "jobcenter", pg_engine)
+    consumer.register("referral.requested", again)
+    redelivered = []
+    original_process = consumer.process
+
+    def spy(deliveries):  # type: ignore[no-untyped-def]
+        redelivered.extend(d.redelivered for d in deliveries)
+        return original_process(deliveries)
+
+    consumer.process = spy  # type: ignore[method-assign]
+    with running(consumer):
+        wait_for(lambda: redelivered == [True])
+        time.sleep(0.2)
+    assert seen == []  # the inbox knew it: no second effect
+    assert len(effects(pg_engine)) == 1
+
+
+def test_tenant_users_reach_only_their_own_vhost_and_queue(
+    settings: Settings, bus: Tenant, pg_engine: Engine
+) -> None:
+    other = make_tenant()
+    ensure_tenant_keys(settings, other.slug)
+    topology.provision_tenant_bus(settings, other)
+    try:
+        a_url = topology.broker_url(settings, bus, "agreements")
+        parts = urllib.parse.urlsplit(a_url)
+        a_on_b = urllib.parse.urlunsplit(parts._replace(path="/" + urllib.parse.quote(other.vhost, safe="")))
+        with pytest.raises(pika.exceptions.AMQPConnectionError):
+            pika.BlockingConnection(pika.URLParameters(a_on_b))
+        # on its own vhost: may publish to the exchange, may not read another party's queue
+        conn = pika.BlockingConnection(pika.URLParameters(a_url))
+        try:
+            channel = conn.channel()
+            channel.confirm_delivery()
+            channel.basic_publish(
+                topology.EVENTS_EXCHANGE, "jobcenter.status.query", b"x", mandatory=True
+            )
+            with pytest.raises(pika.exceptions.ChannelClosedByBroker) as exc:
+                conn.channel().basic_get("jobcenter.inbox")
+            assert exc.value.reply_code == 403
+            with pytest.raises(pika.exceptions.ChannelClosedByBroker) as exc:
+                conn.channel().queue_declare("sneaky", durable=True)
+            assert exc.value.reply_code == 403
+        finally:
+            conn.close()
+        # and B's user cannot publish into A's vhost
+        b_parts = urllib.parse.urlsplit(topology.broker_url(settings, other, "jobcenter"))
+        b_on_a = urllib.parse.urlunsplit(
+            b_parts._replace(path="/" + urllib.parse.quote(bus.vhost, safe=""))
+        )
+        with pytest.raises(pika.exceptions.AMQPConnectionError):
+            pika.BlockingConnection(pika.URLParameters(b_on_a))
+    finally:
+        topology.deprovision_tenant_bus(settings, other)

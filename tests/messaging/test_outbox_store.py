@@ -1,0 +1,65 @@
+"""Outbox appends and the bus migrations (SQLite here; PostgreSQL in the integration tests)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import Engine, create_engine, inspect, select
+from sqlalchemy.orm import Session
+
+from messaging import outbox, store
+from messaging.contracts import ContractError
+from messaging.envelope import Envelope
+from messaging.store import OutboxMessage
+
+from .factories import referral_requested
+
+
+def test_upgrade_and_downgrade_use_their_own_version_table() -> None:
+    engine = create_engine("sqlite://")
+    with engine.begin() as conn:
+        store.upgrade(conn)
+        store.upgrade(conn)  # idempotent
+    tables = set(inspect(engine).get_table_names())
+    assert {"outbox_messages", "inbox_messages", "dead_letters", store.VERSION_TABLE} <= tables
+    assert "alembic_version" not in tables  # the agreement service's table is left alone
+    with engine.begin() as conn:
+        store.downgrade(conn)
+    assert set(inspect(engine).get_table_names()) == {store.VERSION_TABLE}
+
+
+@pytest.mark.postgres
+def test_migrations_on_postgres(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
+        store.downgrade(conn)
+        store.upgrade(conn)
+    assert "outbox_messages" in inspect(pg_engine).get_table_names()
+
+
+def test_append_numbers_messages_per_referral_without_flushing(sqlite_engine: Engine) -> None:
+    a, b = uuid.uuid4(), uuid.uuid4()
+    with Session(sqlite_engine) as session, session.begin():
+        rows = [
+            outbox.append(session, referral_requested("essen", correlation_id=corr))
+            for corr in (a, a, b, a)
+        ]
+        assert [r.sequence for r in rows] == [1, 2, 1, 3]
+    with Session(sqlite_engine) as session, session.begin():
+        later = outbox.append(session, referral_requested("essen", correlation_id=a))
+        assert later.sequence == 4
+
+
+def test_rolled_back_change_sends_nothing(sqlite_engine: Engine) -> None:
+    with Session(sqlite_engine) as session:
+        outbox.append(session, referral_requested("essen"))
+        session.rollback()
+    with Session(sqlite_engine) as session:
+        assert session.scalars(select(OutboxMessage)).all() == []
+
+
+def test_invalid_message_fails_the_operation_not_the_receiver(sqlite_engine: Engine) -> None:
+    good = referral_requested("essen")
+    bad = Envelope(**{**good.__dict__, "payload": {**good.payload, "purpose": "holiday"}})
+    with Session(sqlite_engine) as session, pytest.raises(ContractError):
+        outbox.append(session, bad)
