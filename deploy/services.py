@@ -113,9 +113,17 @@ class TenantServices:
         for simulator in self.simulators.values():
             simulator.start_thread()
 
-    def stop(self) -> None:
+    def signal_stop(self) -> None:
+        """Ask every thread to stop without waiting (stopping many tenants at once)."""
         for simulator in self.simulators.values():
             simulator.stop()
+        for runtime in self.connectors.values():
+            runtime.signal_stop()
+        if self.agreement_bus is not None:
+            self.agreement_bus.signal_stop()
+
+    def stop(self) -> None:
+        self.signal_stop()
         for runtime in self.connectors.values():
             runtime.stop()
         if self.agreement_bus is not None:

@@ -130,6 +130,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except ValueError:
             raise ConfigurationError(f"{key}: not a whole number: {values[key]!r}") from None
 
+    port = _int("INTEGRA_PORT")
+    if not 1 <= port <= 65535:
+        raise ConfigurationError(f"INTEGRA_PORT: {port} is not a TCP port (1-65535)")
+    token_lifetime = _int("INTEGRA_TOKEN_LIFETIME")
+    if token_lifetime < 1:
+        raise ConfigurationError("INTEGRA_TOKEN_LIFETIME: must be at least 1 second")
+    broker_url = values["INTEGRA_BROKER_URL"]
+    if broker_url and not broker_url.startswith(("amqp://", "amqps://")):
+        raise ConfigurationError("INTEGRA_BROKER_URL: must be an amqp:// or amqps:// URL")
+
     tenants_dir = (
         Path(values["INTEGRA_TENANTS_DIR"])
         if values["INTEGRA_TENANTS_DIR"]
@@ -139,11 +149,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         home=home,
         database_url=db_url,
         database_prefix=prefix.lower(),
-        broker_url=values["INTEGRA_BROKER_URL"],
+        broker_url=broker_url,
         broker_management_url=values["INTEGRA_BROKER_MANAGEMENT_URL"] or "",
-        port=_int("INTEGRA_PORT"),
+        port=port,
         host=values["INTEGRA_HOST"] or "127.0.0.1",
         tenants_dir=tenants_dir,
         domain=values["INTEGRA_DOMAIN"],
-        token_lifetime=_int("INTEGRA_TOKEN_LIFETIME"),
+        token_lifetime=token_lifetime,
     )

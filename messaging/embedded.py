@@ -15,7 +15,6 @@ inbox, so pending messages survive SIGKILL and still take effect once.
 from __future__ import annotations
 
 import logging
-import socket
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-POLLING_INTERVAL = 0.1
+POLLING_INTERVAL = 1.0  # idle cost: every consumer of every tenant polls its SQLite file
 
 
 def open_connection(url: str) -> Any:
@@ -43,7 +42,9 @@ def open_connection(url: str) -> Any:
     import kombu
     from sqlalchemy.orm import configure_mappers
 
-    conn = kombu.Connection(url)
+    # Several services of a tenant share its bus file: wait for SQLite's write lock instead of
+    # failing with "database is locked" (the options go to kombu's create_engine).
+    conn = kombu.Connection(url, transport_options={"connect_args": {"timeout": 30}})
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=SADeprecationWarning)
         channel: Any = conn.default_channel
@@ -138,7 +139,7 @@ class KombuRunner(_Runner):
                         conn.drain_events(timeout=0.5)
                         while len(buffer) < consumer.prefetch:
                             conn.drain_events(timeout=0)
-                    except (TimeoutError, socket.timeout):
+                    except TimeoutError:
                         pass
                     if buffer:
                         batch, buffer[:] = list(buffer), []

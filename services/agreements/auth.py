@@ -80,6 +80,25 @@ class StoredToken(TokenMixin):
         return OAuthClient(self.client)
 
 
+class TenantAuthorizationServer(AuthorizationServer):
+    """authlib's server, answering every client-authentication failure alike (401, one
+    message), so the token endpoint does not tell which client ids exist."""
+
+    def handle_error_response(self, request: Any, error: Any) -> Any:
+        if getattr(error, "error", None) == "invalid_client":
+            return self.handle_response(
+                401,
+                {"error": "invalid_client", "error_description": "Client authentication failed."},
+                [
+                    ("Content-Type", "application/json"),
+                    ("WWW-Authenticate", 'Basic realm="integra"'),
+                    ("Cache-Control", "no-store"),
+                    ("Pragma", "no-cache"),
+                ],
+            )
+        return super().handle_error_response(request, error)
+
+
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
@@ -140,7 +159,7 @@ class Unauthenticated(DomainError):
 def init_auth(app: Flask, token_lifetime: int) -> None:
     """The token endpoint (/oauth/token) and the bearer-token protector of this tenant."""
     app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {"client_credentials": token_lifetime}
-    server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
+    server = TenantAuthorizationServer(app, query_client=_query_client, save_token=_save_token)
     server.register_grant(ClientCredentialsGrant)
 
     @app.post("/oauth/token")

@@ -63,8 +63,11 @@ class AgreementBus:
         relay.start()
         self.threads = [self.consumer.start_thread(), relay]
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def signal_stop(self) -> None:
         self.consumer.stop()
         self.relay.stop()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.signal_stop()
         for thread in self.threads:
             thread.join(timeout)

@@ -135,10 +135,13 @@ class ConnectorRuntime:
             self.connector.start_thread(),
         ]
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def signal_stop(self) -> None:
         self.connector.stop()
         self.consumer.stop()
         self.relay.stop()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.signal_stop()
         for thread in self.threads:
             thread.join(timeout)
         self.channel.close()

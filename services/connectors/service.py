@@ -398,7 +398,7 @@ class Connector:
 
     # --- running -----------------------------------------------------------------------------
 
-    def run(self, poll_interval: float = 0.5) -> None:
+    def run(self, poll_interval: float = 1.0) -> None:
         """Deliver and poll until :meth:`stop`."""
         while not self.stop_event.is_set():
             busy = 0

@@ -41,56 +41,44 @@ class AmqpAgencyAdapter:
         self.kind = agency.kind
         self.stop_event = threading.Event()
 
-    def pump(self, connection: kombu.Connection) -> int:
+    def pump(self, connection: kombu.Connection, inbound: Any) -> int:
         moved = 0
-        inbound = connection.SimpleQueue(
-            kombu.Queue(
-                referrals_queue(self.kind),
-                no_declare=not self.url.startswith("sqla+"),
-                queue_arguments={"x-queue-type": "quorum"},
-                durable=True,
-            ),
-            no_ack=False,
-        )
-        try:
-            while True:
-                try:
-                    message = inbound.get(block=False)
-                except inbound.Empty:
-                    break
-                try:
-                    if message.content_type == "application/json":
-                        envelope = json.loads(message.body)
-                    else:
-                        envelope = verify_tenant_message(self.keys, message.body)
-                    self.agency.on_message(envelope)
-                except Exception:
-                    log.exception("simulated %s could not read a message", self.kind)
-                message.ack()
-                moved += 1
-            answers = self.agency.due_answers()
-            if answers:
-                exchange = kombu.Exchange(
-                    from_agency_exchange(self.kind), type="direct", durable=True, no_declare=True
-                )
-                with connection.Producer() as producer:
-                    for answer in answers:
-                        producer.publish(
-                            json.dumps(answer).encode(),
-                            exchange=exchange,
-                            routing_key=answers_queue(self.kind),
-                            content_type="application/json",
-                            content_encoding="utf-8",
-                            delivery_mode=2,
-                            message_id=answer["id"],
-                            type=answer["type"],
-                        )
-                        moved += 1
-        finally:
-            inbound.close()
+        while True:
+            try:
+                message = inbound.get(block=False)
+            except inbound.Empty:
+                break
+            try:
+                if message.content_type == "application/json":
+                    envelope = json.loads(message.body)
+                else:
+                    envelope = verify_tenant_message(self.keys, message.body)
+                self.agency.on_message(envelope)
+            except Exception:
+                log.exception("simulated %s could not read a message", self.kind)
+            message.ack()
+            moved += 1
+        answers = self.agency.due_answers()
+        if answers:
+            exchange = kombu.Exchange(
+                from_agency_exchange(self.kind), type="direct", durable=True, no_declare=True
+            )
+            with connection.Producer() as producer:
+                for answer in answers:
+                    producer.publish(
+                        json.dumps(answer).encode(),
+                        exchange=exchange,
+                        routing_key=answers_queue(self.kind),
+                        content_type="application/json",
+                        content_encoding="utf-8",
+                        delivery_mode=2,
+                        message_id=answer["id"],
+                        type=answer["type"],
+                    )
+                    moved += 1
         return moved
 
-    def run(self, interval: float = 0.05) -> None:
+    def run(self, interval: float = 0.25) -> None:
         while not self.stop_event.is_set():
             try:
                 if self.url.startswith("sqla+"):
@@ -100,8 +88,17 @@ class AmqpAgencyAdapter:
                 else:
                     opened = kombu.Connection(self.url, connect_timeout=5)
                 with opened as connection:
+                    inbound = connection.SimpleQueue(
+                        kombu.Queue(
+                            referrals_queue(self.kind),
+                            no_declare=not self.url.startswith("sqla+"),
+                            queue_arguments={"x-queue-type": "quorum"},
+                            durable=True,
+                        ),
+                        no_ack=False,
+                    )
                     while not self.stop_event.is_set():
-                        if not self.pump(connection):
+                        if not self.pump(connection, inbound):
                             self.stop_event.wait(interval)
             except Exception:
                 log.exception("simulated %s: connection problem; retrying", self.kind)
@@ -260,7 +257,7 @@ class XmlAgencyAdapter:
             moved += 1
         return moved
 
-    def run(self, interval: float = 0.1) -> None:
+    def run(self, interval: float = 0.25) -> None:
         while not self.stop_event.is_set():
             try:
                 busy = self.pump()

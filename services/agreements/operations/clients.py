@@ -70,11 +70,32 @@ def update_client(
         )
     for key, value in changes.items():
         setattr(client, key, value)
+    _check_record(client, set(changes))
     session.flush()
     audit.record(
         session, principal, "update", "client", client.id, client.id, fields=sorted(changes)
     )
     return client
+
+
+def _check_record(client: Client, changed: set[str]) -> None:
+    """Rules over the whole record, after a partial update merged into it; the error names
+    the field the caller changed."""
+    problems: dict[str, list[str]] = {}
+    if client.arrival_date < client.birth_date:
+        if "arrival_date" in changed:
+            problems["arrival_date"] = ["must not be before the birth date"]
+        else:
+            problems["birth_date"] = ["must not be after the arrival date"]
+    if client.course_obligation and not client.course_obligation_imposed_by:
+        problems["course_obligation_imposed_by"] = ["name who imposed the § 44a obligation"]
+    if problems:
+        raise InvalidInput(
+            "invalid_input",
+            "Die Eingaben sind ungültig.",
+            "The input is invalid.",
+            fields=problems,
+        )
 
 
 def list_clients(

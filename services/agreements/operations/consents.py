@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
-from ..errors import InvalidTransition
+from ..errors import InvalidInput, InvalidTransition
 from ..models import Consent
 from ..principal import Principal
 from . import audit
@@ -52,7 +52,15 @@ def revoke_consent(
             "Die Einwilligung wurde bereits widerrufen.",
             "The consent has already been revoked.",
         )
-    consent.revoked_at = at or utcnow()
+    at = at or utcnow()
+    if at < consent.signed_at:
+        raise InvalidInput(
+            "invalid_input",
+            "Der Widerruf kann nicht vor der Einwilligung liegen.",
+            "A revocation cannot precede the consent.",
+            fields={"revoked_at": ["must not be before signed_at"]},
+        )
+    consent.revoked_at = at
     session.flush()
     audit.record(session, principal, "revoke", "consent", consent.id, consent.client_id)
     revoke_covered_referrals(session, principal, consent)

@@ -140,3 +140,9 @@ class CloseInputSchema(StrictSchema):
     outcome = one_of(CloseOutcome, required=True)
     balance = text(8000)
     goals = fields.List(fields.Nested(AttainmentInputSchema), validate=validate.Length(max=20))
+
+    @validates_schema
+    def each_goal_once(self, data: dict[str, Any], **_: Any) -> None:
+        ids = [entry["goal_id"] for entry in data.get("goals") or []]
+        if len(ids) != len(set(ids)):
+            raise ValidationError("each goal at most once", "goals")

@@ -154,7 +154,14 @@ class ConsentSchema(Schema):
 
 
 class RevokeInputSchema(StrictSchema):
-    revoked_at = aware_datetime()
+    revoked_at = aware_datetime(metadata={"description": "default: now; not in the future"})
+
+    @validates_schema
+    def not_in_future(self, data: dict[str, Any], **_: Any) -> None:
+        from ..db import utcnow
+
+        if data.get("revoked_at") and data["revoked_at"] > utcnow():
+            raise ValidationError("must not be in the future", "revoked_at")
 
 
 class AssessmentFieldSchema(StrictSchema):

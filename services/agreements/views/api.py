@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from werkzeug.exceptions import UnsupportedMediaType
 
 from ..auth import authenticate_request
 from ..context import commit, current_principal, db_session, tenant_context
@@ -17,7 +19,16 @@ from ..schemas import clients as client_schemas
 from ..schemas import referrals as referral_schemas
 from ..schemas.common import ApiErrorSchema
 
-ERRORS = (400, 401, 403, 404, 409, 422)
+ERRORS = (400, 401, 403, 404, 409, 415, 422)
+
+
+def _require_json_body() -> None:
+    """A body that is not JSON is refused (415), never read as "no fields given"."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    has_body = bool(request.content_length) or bool(request.headers.get("Transfer-Encoding"))
+    if has_body and not request.is_json:
+        raise UnsupportedMediaType()
 
 
 def _documented_errors(blp: Blueprint, *codes: int) -> Any:
@@ -43,6 +54,7 @@ def make_api_blueprint() -> Blueprint:
     @blp.before_request
     def _authenticate() -> None:
         authenticate_request()
+        _require_json_body()
 
     @blp.route("/clients")
     class Clients(MethodView):

@@ -101,6 +101,7 @@ class AmqpChannel:
             options = {}
         self.options = transport_options if transport_options is not None else options
         self._connection: kombu.Connection | None = None
+        self._answers: Any = None
 
     def _conn(self) -> kombu.Connection:
         if self._connection is None:
@@ -116,6 +117,7 @@ class AmqpChannel:
         return self._connection
 
     def _drop(self) -> None:
+        self._answers = None
         if self._connection is not None:
             try:
                 self._connection.release()
@@ -149,9 +151,11 @@ class AmqpChannel:
     def receive(self, limit: int = 100) -> list[AgencyAnswer]:
         answers: list[AgencyAnswer] = []
         try:
-            queue = self._conn().SimpleQueue(
-                _answers(self.kind, declare=self.url.startswith("sqla+")), no_ack=False
-            )
+            if self._answers is None:
+                self._answers = self._conn().SimpleQueue(
+                    _answers(self.kind, declare=self.url.startswith("sqla+")), no_ack=False
+                )
+            queue = self._answers
         except (KombuError, OperationalError, OSError) as exc:
             self._drop()
             log.warning("agency %s answers unreachable: %s", self.kind, exc)
