@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import secrets
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -191,3 +192,70 @@ def save_credentials(settings: Settings, slug: str, entry: dict[str, Any]) -> No
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=stat.S_IRUSR | stat.S_IWUSR, exist_ok=True)
     path.write_text(json.dumps(stored, indent=2))
+
+
+# -- demo staff logins for the portal ------------------------------------------------------------
+
+
+def logins_path(settings: Settings) -> Path:
+    return settings.secrets_dir / "demo-logins.json"
+
+
+def stored_logins(settings: Settings) -> dict[str, Any]:
+    path = logins_path(settings)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def create_demo_logins(session: Session, tenant: Tenant) -> list[dict[str, str]]:
+    """Portal users of a tenant (flushed, not committed): a counsellor per office and a
+    tenant admin, each with a generated password. Only argon2 hashes go to the database."""
+    from services.agreements.identity.staff import create_user
+
+    logins = []
+    office_list = session.scalars(select(Office).where(Office.active).order_by(Office.key))
+    for office in office_list:
+        username = f"beratung-{office.key}"
+        password = secrets.token_urlsafe(12)
+        create_user(session, username, f"Demo-Beratung {office.key}", Role.COUNSELLOR,
+                    office.key, password)  # fmt: skip
+        logins.append({"username": username, "password": password, "role": "counsellor",
+                       "office": office.key})  # fmt: skip
+    password = secrets.token_urlsafe(12)
+    create_user(session, "admin", f"Demo-Administration {tenant.name}", Role.TENANT_ADMIN,
+                None, password)  # fmt: skip
+    logins.append({"username": "admin", "password": password, "role": "tenant_admin"})
+    return logins
+
+
+def seed_demo_logins(settings: Settings, tenants: list[Tenant]) -> dict[str, Any]:
+    """Create the demo logins of every tenant that has none yet; returns all of them."""
+    from tenants.databases import create_tenant_engine
+
+    known = stored_logins(settings)
+    for tenant in tenants:
+        if tenant.slug in known:
+            continue
+        engine = create_tenant_engine(settings, tenant, pool_size=1)
+        try:
+            with Session(engine, info={"tenant": tenant.slug}) as session, session.begin():
+                logins = create_demo_logins(session, tenant)
+        finally:
+            engine.dispose()
+        known[tenant.slug] = logins
+        path = logins_path(settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=stat.S_IRUSR | stat.S_IWUSR, exist_ok=True)
+        path.write_text(json.dumps(known, indent=2))
+    return known
+
+
+def print_logins(logins: dict[str, Any], base: str) -> None:
+    import click
+
+    click.echo("")
+    click.echo("Demo portal logins (generated for this installation):")
+    for slug, entries in sorted(logins.items()):
+        click.echo(f"  {base}/t/{slug}/")
+        for entry in entries:
+            where = f" ({entry['office']})" if entry.get("office") else ""
+            click.echo(f"    {entry['username']:32} {entry['password']}  {entry['role']}{where}")

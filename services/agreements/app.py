@@ -15,6 +15,7 @@ from tenants.registry import Tenant
 
 from .auth import init_auth
 from .context import EXTENSION, TenantContext, close_session
+from .portal import make_portal_blueprint
 from .views.api import make_api_blueprint
 from .views.errors import IntegraApi, register_error_handlers
 
@@ -61,4 +62,5 @@ def create_app(settings: Settings, tenant: Tenant, *, engine: Engine | None = No
         },
     )
     api.register_blueprint(make_api_blueprint())
+    app.register_blueprint(make_portal_blueprint())
     return app

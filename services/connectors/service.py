@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, exists, select
+from sqlalchemy import Engine, event, exists, select
 from sqlalchemy.orm import Session, aliased
 
 from messaging import outbox
@@ -105,7 +105,8 @@ class Connector:
                 next_attempt_at=self.clock(),
             )
         )
-        self.wake_event.set()
+        # Wake the delivery loop once this transaction is committed, not before.
+        event.listen(session, "after_commit", lambda _s: self.wake_event.set(), once=True)
 
     def on_referral_requested(self, session: Session, envelope: Envelope) -> None:
         payload = load_payload(envelope)
@@ -213,11 +214,17 @@ class Connector:
             ),
         )
 
-    def deliver_due(self, limit: int = 50) -> int:
-        """One pass over due deliveries; returns how many the agency took."""
-        delivered = 0
+    def deliver_due(self, limit: int = 200) -> int:
+        """One pass over due deliveries; returns how many the agency took.
+
+        Messages go out one by one (each channel says whether the agency took it); the
+        outcomes of the pass are recorded in one transaction.
+        """
         with Session(self.engine) as session:
             due = [(d.message_id, d.envelope) for d in self._due(session, limit)]
+        if not due:
+            return 0
+        outcomes: list[tuple[uuid.UUID, DeliveryFailed | None]] = []
         for message_id, data in due:
             if self.stop_event.is_set():
                 break
@@ -230,62 +237,70 @@ class Connector:
             except Exception as exc:  # a channel bug must not stop the other deliveries
                 log.exception("channel %s failed on %s", self.channel.name, message_id)
                 error = DeliveryFailed(f"{type(exc).__name__}: {exc}")
-            with Session(self.engine) as session, session.begin():
+            outcomes.append((message_id, error))
+        delivered = 0
+        with Session(self.engine) as session, session.begin():
+            for message_id, error in outcomes:
                 delivery = session.get(AgencyDelivery, message_id, with_for_update=True)
                 if delivery is None or delivery.status != Delivery.PENDING:
                     continue  # cancelled meanwhile; if delivered anyway, the agency is told
-                delivery.attempts += 1
-                now = self.clock()
-                if error is None:
-                    delivery.status = Delivery.DELIVERED
-                    delivery.delivered_at = now
-                    delivery.last_error = None
-                    delivered += 1
-                    if delivery.type == "referral.requested":
-                        self._report(
-                            session,
-                            delivery.referral_id,
-                            "referral.delivered",
-                            {
-                                "referral_id": str(delivery.referral_id),
-                                "delivered_at": now.isoformat(),
-                                "channel": self.channel.name,
-                            },
-                        )
-                    continue
-                delivery.last_error = error.reason[:2000]
-                if not error.retryable:
-                    delivery.status = Delivery.FAILED
-                    self._report(
-                        session,
-                        delivery.referral_id,
-                        "delivery.failed",
-                        {
-                            "referral_id": str(delivery.referral_id),
-                            "failed_at": now.isoformat(),
-                            "reason": error.reason[:2000],
-                        },
-                    )
-                    continue
-                delivery.next_attempt_at = now + backoff(delivery.attempts)
-                if (
-                    delivery.delay_reported_at is None
-                    and now - delivery.created_at >= self.delay_threshold
-                    and delivery.type == "referral.requested"
-                ):
-                    delivery.delay_reported_at = now
-                    self._report(
-                        session,
-                        delivery.referral_id,
-                        "delivery.delayed",
-                        {
-                            "referral_id": str(delivery.referral_id),
-                            "since": delivery.created_at.isoformat(),
-                            "attempts": delivery.attempts,
-                            "last_error": error.reason[:500],
-                        },
-                    )
+                delivered += self._record_attempt(session, delivery, error)
         return delivered
+
+    def _record_attempt(
+        self, session: Session, delivery: AgencyDelivery, error: DeliveryFailed | None
+    ) -> int:
+        delivery.attempts += 1
+        now = self.clock()
+        if error is None:
+            delivery.status = Delivery.DELIVERED
+            delivery.delivered_at = now
+            delivery.last_error = None
+            if delivery.type == "referral.requested":
+                self._report(
+                    session,
+                    delivery.referral_id,
+                    "referral.delivered",
+                    {
+                        "referral_id": str(delivery.referral_id),
+                        "delivered_at": now.isoformat(),
+                        "channel": self.channel.name,
+                    },
+                )
+            return 1
+        delivery.last_error = error.reason[:2000]
+        if not error.retryable:
+            delivery.status = Delivery.FAILED
+            self._report(
+                session,
+                delivery.referral_id,
+                "delivery.failed",
+                {
+                    "referral_id": str(delivery.referral_id),
+                    "failed_at": now.isoformat(),
+                    "reason": error.reason[:2000],
+                },
+            )
+            return 0
+        delivery.next_attempt_at = now + backoff(delivery.attempts)
+        if (
+            delivery.delay_reported_at is None
+            and now - delivery.created_at >= self.delay_threshold
+            and delivery.type == "referral.requested"
+        ):
+            delivery.delay_reported_at = now
+            self._report(
+                session,
+                delivery.referral_id,
+                "delivery.delayed",
+                {
+                    "referral_id": str(delivery.referral_id),
+                    "since": delivery.created_at.isoformat(),
+                    "attempts": delivery.attempts,
+                    "last_error": error.reason[:500],
+                },
+            )
+        return 0
 
     # --- answers from the agency -------------------------------------------------------------
 
@@ -398,8 +413,11 @@ class Connector:
 
     # --- running -----------------------------------------------------------------------------
 
-    def run(self, poll_interval: float = 1.0) -> None:
-        """Deliver and poll until :meth:`stop`."""
+    def run(self, poll_interval: float | None = None) -> None:
+        """Deliver and poll until :meth:`stop`. Pull channels are polled every 0.1 s on a
+        broker, every second on the embedded default (where every poll is a SQLite query)."""
+        if poll_interval is None:
+            poll_interval = 0.1 if self.settings.broker_url else 1.0
         while not self.stop_event.is_set():
             busy = 0
             try:

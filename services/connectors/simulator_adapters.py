@@ -78,7 +78,9 @@ class AmqpAgencyAdapter:
                     moved += 1
         return moved
 
-    def run(self, interval: float = 0.25) -> None:
+    def run(self, interval: float | None = None) -> None:
+        if interval is None:
+            interval = 0.5 if self.url.startswith("sqla+") else 0.02
         while not self.stop_event.is_set():
             try:
                 if self.url.startswith("sqla+"):

@@ -1,0 +1,85 @@
+"""Tenant administration: staff users and roles; offices and partner agencies as the
+tenant's registry file defines them (changed there, by the operator, not here)."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from ..context import commit, db_session, tenant_context
+from ..errors import DomainError, NotFound
+from ..identity import staff
+from ..models import Office, User
+from ..models.vocabulary import Role
+from ..operations import audit, offices
+from . import forms, labels
+
+
+def _require_admin() -> None:
+    g.principal.require_role(Role.TENANT_ADMIN)
+
+
+def register(bp: Blueprint) -> None:
+    @bp.route("/admin/users", methods=["GET", "POST"])
+    def admin_users() -> ResponseReturnValue:
+        _require_admin()
+        session = db_session()
+        errors: dict[str, str] = {}
+        if request.method == "POST":
+            try:
+                role = Role(forms.text(request.form, "role"))
+            except ValueError:
+                errors["role"] = "unknown role"
+            else:
+                try:
+                    user = staff.create_user(
+                        session,
+                        forms.text(request.form, "username"),
+                        forms.text(request.form, "display_name"),
+                        role,
+                        forms.optional(request.form, "office"),
+                        request.form.get("password") or "",
+                    )
+                except DomainError as error:
+                    session.rollback()
+                    errors = {k: " ".join(v) for k, v in error.fields.items()} or {"_": error.en}
+                else:
+                    audit.record(session, g.principal, "create", "user", user.id, None,
+                                 role=str(role))  # fmt: skip
+                    commit()
+                    return redirect(url_for("portal.admin_users"))
+        users = list(session.scalars(select(User).order_by(User.username)))
+        office_names = {o.id: o.name for o in session.scalars(select(Office))}
+        html = render_template(
+            "portal/admin_users.html", users=users, office_names=office_names,
+            offices=offices.list_offices(session), errors=errors, form=request.form,
+            labels=labels, roles=list(Role),
+        )  # fmt: skip
+        commit()
+        return html, (422 if errors else 200)
+
+    @bp.post("/admin/users/<uuid:user_id>/deactivate")
+    def admin_user_deactivate(user_id: uuid.UUID) -> ResponseReturnValue:
+        _require_admin()
+        session = db_session()
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound("user")
+        user.active = False
+        staff.revoke_user_sessions(session, user.id)
+        audit.record(session, g.principal, "deactivate", "user", user.id, None)
+        commit()
+        return redirect(url_for("portal.admin_users"))
+
+    @bp.get("/admin/offices")
+    def admin_offices() -> ResponseReturnValue:
+        _require_admin()
+        return render_template(
+            "portal/admin_offices.html",
+            offices=offices.list_offices(db_session()),
+            partners=tenant_context().tenant.partners,
+            labels=labels,
+        )

@@ -1,0 +1,31 @@
+"""The counsellor's start page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+
+from ..context import commit, db_session
+from ..db import utcnow
+from ..models.vocabulary import CASE_ROLES, Role
+from . import queries
+
+
+def register(bp: Blueprint) -> None:
+    @bp.get("/")
+    def dashboard() -> ResponseReturnValue:
+        principal = g.principal
+        if principal.role not in CASE_ROLES:
+            if principal.role == Role.TENANT_ADMIN:
+                return redirect(url_for("portal.admin_users"))
+            return render_template("portal/no_cases.html")
+        session = db_session()
+        page = render_template(
+            "portal/dashboard.html",
+            my_cases=queries.my_cases(session, principal),
+            reviews_due=queries.reviews_due(session, principal, utcnow().date()),
+            waiting=queries.referrals_waiting(session, principal),
+            delayed=queries.delayed_deliveries(session, principal),
+        )
+        commit()
+        return page

@@ -1,0 +1,118 @@
+"""Read-only views for the dashboard that no API operation offers yet. Each query is scoped
+through ``operations.scope`` (the counsellor's office) and audits the cases it shows.
+
+(Candidates to move into ``operations`` once the API wants them too.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..db import utcnow
+from ..models import Agreement, Client, Goal, Referral, Review, Step
+from ..models.vocabulary import AgreementStatus, ReferralStatus, StepStatus
+from ..operations import audit
+from ..operations.scope import visible_clients
+from ..principal import Principal
+
+#: An active agreement is due for review after this long without one ...
+REVIEW_INTERVAL = timedelta(days=90)
+#: ... or when an open step falls due within this horizon.
+STEP_HORIZON = timedelta(days=14)
+WAITING_FOR_ANSWER = (ReferralStatus.REQUESTED, ReferralStatus.SENT, ReferralStatus.RECEIVED)
+#: Not handed to the agency's channel after this long: a delivery problem, never silent.
+DELIVERY_DELAY = timedelta(minutes=15)
+LIMIT = 10
+
+
+@dataclass(frozen=True)
+class ReviewDue:
+    agreement: Agreement
+    client: Client
+    last_review: datetime | None
+    next_step_due: date | None
+
+
+@dataclass(frozen=True)
+class ReferralRow:
+    referral: Referral
+    client: Client
+
+
+def my_cases(session: Session, principal: Principal) -> list[Client]:
+    clients = list(
+        session.scalars(
+            visible_clients(principal)
+            .where(Client.created_by == principal.actor)
+            .order_by(Client.updated_at.desc())
+            .limit(LIMIT)
+        )
+    )
+    audit.record_reads(session, principal, "client", (c.id for c in clients))
+    return clients
+
+
+def reviews_due(session: Session, principal: Principal, today: date) -> list[ReviewDue]:
+    office_id = principal.require_case_access()
+    last_review = (
+        select(Review.agreement_id, func.max(Review.created_at).label("at"))
+        .group_by(Review.agreement_id)
+        .subquery()
+    )
+    next_step = (
+        select(Goal.agreement_id, func.min(Step.due_date).label("due"))
+        .join(Step, Step.goal_id == Goal.id)
+        .where(Step.status == StepStatus.OPEN)
+        .group_by(Goal.agreement_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Agreement, Client, last_review.c.at, next_step.c.due)
+        .join(Client, Agreement.client_id == Client.id)
+        .outerjoin(last_review, last_review.c.agreement_id == Agreement.id)
+        .outerjoin(next_step, next_step.c.agreement_id == Agreement.id)
+        .where(Client.office_id == office_id, Agreement.status == AgreementStatus.ACTIVE)
+        .order_by(next_step.c.due.asc().nulls_last())
+    ).all()
+    now = utcnow()
+    due = []
+    for agreement, client, reviewed_at, step_due in rows:
+        since = reviewed_at or agreement.activated_at or agreement.created_at
+        if (step_due is not None and step_due <= today + STEP_HORIZON) or (
+            since is not None and now - since >= REVIEW_INTERVAL
+        ):
+            due.append(ReviewDue(agreement, client, reviewed_at, step_due))
+    due = due[:LIMIT]
+    audit.record_reads(session, principal, "agreement", (d.client.id for d in due))
+    return due
+
+
+def _referrals(session: Session, principal: Principal, *conditions: object) -> list[ReferralRow]:
+    office_id = principal.require_case_access()
+    rows = session.execute(
+        select(Referral, Client)
+        .join(Client, Referral.client_id == Client.id)
+        .where(Client.office_id == office_id, *conditions)  # type: ignore[arg-type]
+        .order_by(Referral.updated_at.asc())
+        .limit(LIMIT)
+    ).all()
+    result = [ReferralRow(referral, client) for referral, client in rows]
+    audit.record_reads(session, principal, "referral", (r.client.id for r in result))
+    return result
+
+
+def referrals_waiting(session: Session, principal: Principal) -> list[ReferralRow]:
+    return _referrals(session, principal, Referral.status.in_(WAITING_FOR_ANSWER))
+
+
+def delayed_deliveries(session: Session, principal: Principal) -> list[ReferralRow]:
+    return _referrals(
+        session,
+        principal,
+        Referral.status == ReferralStatus.REQUESTED,
+        Referral.created_at <= utcnow() - DELIVERY_DELAY,
+    )

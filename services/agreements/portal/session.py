@@ -1,0 +1,100 @@
+"""Who is logged in, per request: the server-side session behind the cookie, the principal,
+the language, and CSRF enforcement on every form post of the portal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+
+from gateway.security import csrf_token, csrf_valid
+
+from ..context import commit, db_session, tenant_context
+from ..identity import staff
+from ..identity.provider import tenant_keys
+from ..models import User
+from . import labels
+from .errors import PortalError
+
+SESSION_COOKIE = "integra_session"
+LANG_COOKIE = "integra_lang"
+LANGUAGES = ("de", "en")
+
+#: Reachable without a session (the login flow itself and the static assets).
+PUBLIC_ENDPOINTS = frozenset(
+    {"portal.login", "portal.auth_callback", "portal.logged_out", "portal.language",
+     "portal.static"}
+)  # fmt: skip
+#: Must not open a database transaction before its own work (see login.auth_callback).
+NO_SESSION_LOOKUP = frozenset({"portal.auth_callback", "portal.static"})
+
+
+def select_locale() -> str:
+    lang = request.cookies.get(LANG_COOKIE)
+    return lang if lang in LANGUAGES else "de"
+
+
+def here() -> str:
+    """The current page as a path including the tenant's prefix (for ``next=``)."""
+    return request.script_root + request.full_path.rstrip("?")
+
+
+def current_user() -> User | None:
+    user: User | None = g.get("staff_user")
+    return user
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path inside this tenant: never an absolute URL (no open redirect)."""
+    root = request.script_root + "/"
+    if value and value.startswith(root) and not value.startswith("//") and "\\" not in value:
+        return value
+    return url_for("portal.dashboard")
+
+
+def _csrf_key() -> bytes:
+    return tenant_keys().derive("portal-csrf")
+
+
+def portal_csrf_token() -> str:
+    return csrf_token(_csrf_key(), request.cookies.get(SESSION_COOKIE, ""))
+
+
+def install_session_handling(bp: Blueprint) -> None:
+    @bp.before_request
+    def _load_session() -> ResponseReturnValue | None:
+        g.staff_user = None
+        if request.endpoint in NO_SESSION_LOOKUP:
+            return None
+        cookie = request.cookies.get(SESSION_COOKIE)
+        found = staff.active_session(db_session(), cookie) if cookie else None
+        if found is not None:
+            row, user = found
+            g.staff_session, g.staff_user = row, user
+            g.principal = staff.principal_of(user, tenant_context().tenant.slug)
+            commit()  # last_seen_at
+        if request.endpoint in PUBLIC_ENDPOINTS:
+            return None
+        if found is None:
+            return redirect(
+                url_for("portal.login", next=here() if request.method == "GET" else None)
+            )
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not csrf_valid(
+            _csrf_key(), cookie, request.form.get("csrf_token")
+        ):
+            raise PortalError("csrf", 400)
+        return None
+
+    @bp.app_context_processor
+    def _template_globals() -> dict[str, Any]:
+        return {
+            "current_user": current_user,
+            "csrf_token": portal_csrf_token,
+            "tenant": tenant_context().tenant,
+            "current_lang": select_locale,
+            "here": here,
+            "label": labels.label,
+            "labels": labels,
+            "language_name": lambda code: labels.LANGUAGE_NAMES.get(code, code),
+        }
