@@ -283,5 +283,50 @@ def up(ctx: Context, port: int | None, no_demo: bool, threads: int) -> None:
     sys.exit(run_platform(ctx.settings, ctx.registry, port=port, demo=not no_demo, threads=threads))
 
 
+@main.group("connector")
+def connector_group() -> None:
+    """Connector services (one per tenant and agency kind)."""
+
+
+@connector_group.command("run")
+@click.argument("slug")
+@click.argument("kind", type=click.Choice(["auslaenderbehoerde", "jobcenter", "arbeitsagentur"]))
+@click.option("--port", type=int, default=0, help="Serve the webhook callback on this port.")
+@pass_context
+def connector_run(ctx: Context, slug: str, kind: str, port: int) -> None:
+    """Run one connector alone: its consumer, relay and delivery loop (and, for a webhook
+    partner, its callback endpoint at /t/<tenant>/agency/<kind>/callback)."""
+    import signal as signals
+    import threading
+
+    from services.connectors.runtime import ConnectorRuntime
+    from tenants.provisioning import provision_tenant
+
+    tenant = ctx.tenant(slug)
+    partner = tenant.partner(kind)
+    if partner is None:
+        raise click.ClickException(f"{slug} has no {kind} partner in its registry file")
+    provision_tenant(ctx.settings, tenant)  # idempotent: keys, bus, the connector's database
+    runtime = ConnectorRuntime(ctx.settings, tenant, partner)
+    stop = threading.Event()
+    signals.signal(signals.SIGTERM, lambda *_: stop.set())
+    signals.signal(signals.SIGINT, lambda *_: stop.set())
+    runtime.start()
+    server = None
+    if partner.channel == "webhook" and port:
+        from waitress.server import create_server
+        from werkzeug.exceptions import NotFound
+        from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+        app = DispatcherMiddleware(NotFound(), {f"/t/{slug}": runtime.callback_app()})
+        server = create_server(app, host=ctx.settings.host, port=port)
+        threading.Thread(target=server.run, daemon=True).start()
+    click.echo(f"connector {slug}/{kind} running over {partner.channel}; Ctrl-C stops it")
+    stop.wait()
+    if server is not None:
+        server.close()
+    runtime.stop()
+
+
 if __name__ == "__main__":
     main()

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from messaging import topology
@@ -47,6 +47,13 @@ DEAD_QUEUE_HEADER = "x-integra-dead-queue"
 DEAD_AT_HEADER = "x-integra-dead-at"
 
 Handler = Callable[[Session, Envelope], None]
+
+
+class DatabaseUnavailable(Exception):
+    """The tenant database kept failing: leave the batch unacknowledged, back off, retry.
+
+    Raised instead of dead-lettering, so an outage never sends valid messages to the DLQ.
+    """
 
 
 @dataclass
@@ -153,18 +160,18 @@ class MessageConsumer:
             )
         return Outcome(delivery, envelope)
 
-    def _apply(self, session: Session, outcome: Outcome) -> None:
+    def _apply(self, session: Session, outcome: Outcome) -> dict[str, Any]:
+        """Run the handler; return the inbox row to insert in the same transaction."""
         envelope = outcome.envelope
         assert envelope is not None
         self.handlers[envelope.type](session, envelope)
-        session.add(
-            InboxMessage(
-                id=envelope.id,
-                consumer=self.queue.name,
-                type=envelope.type,
-                correlation_id=envelope.correlation_id,
-            )
-        )
+        return {
+            "id": envelope.id,
+            "consumer": self.queue.name,
+            "type": envelope.type,
+            "correlation_id": envelope.correlation_id,
+            "received_at": datetime.now(UTC),
+        }
 
     def _seen(self, session: Session, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
         return set(session.scalars(select(InboxMessage.id).where(InboxMessage.id.in_(ids))))
@@ -188,18 +195,22 @@ class MessageConsumer:
     def _apply_batch(self, valid: list[Outcome]) -> None:
         with Session(self.engine) as session, session.begin():
             seen = self._seen(session, [o.envelope.id for o in valid if o.envelope])
+            inbox = []
             for outcome in valid:
                 assert outcome.envelope is not None
                 if outcome.envelope.id in seen:
                     outcome.duplicate = True
                     continue
                 seen.add(outcome.envelope.id)
-                self._apply(session, outcome)
+                inbox.append(self._apply(session, outcome))
+            if inbox:
+                session.execute(insert(InboxMessage), inbox)
 
     def _apply_alone(self, outcome: Outcome) -> None:
         assert outcome.envelope is not None
         outcome.duplicate = False
         last_error = ""
+        unavailable: Exception | None = None
         for attempt in range(len(self.retry_delays) + 1):
             if self.stop_event.is_set() and attempt:
                 break
@@ -208,14 +219,19 @@ class MessageConsumer:
                     if self._seen(session, [outcome.envelope.id]):
                         outcome.duplicate = True
                         return
-                    self._apply(session, outcome)
+                    session.execute(insert(InboxMessage), [self._apply(session, outcome)])
                 return
             except IntegrityError as exc:
                 last_error = f"{type(exc).__name__}: {exc.orig!r}"  # maybe a concurrent duplicate
+            except (OperationalError, InterfaceError) as exc:
+                unavailable = exc  # the database, not the message, is the problem
+                last_error = f"{type(exc).__name__}: {exc}"
             except Exception as exc:
                 last_error = f"{type(exc).__name__}: {exc}"
             if attempt < len(self.retry_delays):
                 time.sleep(self.retry_delays[attempt])
+        if unavailable is not None:
+            raise DatabaseUnavailable(last_error) from unavailable
         outcome.dead_reason = "handler_failed"
         outcome.dead_detail = last_error[:1000]
 

@@ -8,8 +8,10 @@ refused, before a message enters the outbox and again when it is received.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -425,21 +427,100 @@ def contract_for(message_type: str, version: int) -> Contract:
     return schema
 
 
-class EnvelopeSchema(_Strict):
-    id = fields.UUID(required=True)
-    type = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    tenant = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    sender = fields.String(required=True, validate=PARTY)
-    recipient = fields.String(required=True, validate=PARTY)
-    correlation_id = fields.UUID(required=True)
-    causation_id = fields.UUID(load_default=None, allow_none=True)
-    occurred_at = fields.AwareDateTime(required=True)
-    consent_id = fields.UUID(load_default=None, allow_none=True)
-    payload = fields.Dict(keys=fields.String(), required=True)
+ENVELOPE_FIELDS = frozenset(
+    {
+        "id",
+        "type",
+        "version",
+        "tenant",
+        "sender",
+        "recipient",
+        "correlation_id",
+        "causation_id",
+        "occurred_at",
+        "consent_id",
+        "payload",
+    }
+)
+_PARTY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 
-_ENVELOPE = EnvelopeSchema()
+def _parse_envelope(data: Mapping[str, Any]) -> Envelope:
+    """Strictly parse the envelope's own fields (the payload is the contract's business).
+
+    Hand-written rather than a marshmallow schema: it runs for every received message and is
+    a fixed, small structure; the rules are the same (unknown and missing keys refused, UUIDs,
+    aware timestamps, party names).
+    """
+    errors: dict[str, str] = {}
+    keys = set(data)
+    for key in sorted(keys - ENVELOPE_FIELDS):
+        errors[key] = "Unknown field."
+    required = ENVELOPE_FIELDS - {"causation_id", "consent_id"}
+    for key in sorted(required - keys):
+        errors[key] = "Missing data for required field."
+    if errors:
+        raise ContractError("malformed", errors)
+
+    def uuid_of(key: str, optional: bool = False) -> uuid.UUID | None:
+        value = data.get(key)
+        if value is None and optional:
+            return None
+        if isinstance(value, str):
+            try:
+                return uuid.UUID(value)
+            except ValueError:
+                pass
+        errors[key] = "Not a valid UUID."
+        return None
+
+    def text_of(key: str, pattern: re.Pattern[str] | None = None) -> str:
+        value = data.get(key)
+        if not isinstance(value, str) or not 0 < len(value) <= 100:
+            errors[key] = "Not a valid string."
+            return ""
+        if pattern is not None and not pattern.match(value):
+            errors[key] = "must be a party name"
+        return value
+
+    message_id = uuid_of("id")
+    correlation_id = uuid_of("correlation_id")
+    causation_id = uuid_of("causation_id", optional=True)
+    consent_id = uuid_of("consent_id", optional=True)
+    message_type = text_of("type")
+    tenant = text_of("tenant")
+    sender = text_of("sender", _PARTY_RE)
+    recipient = text_of("recipient", _PARTY_RE)
+    version = data.get("version")
+    if type(version) is not int or version < 1:
+        errors["version"] = "Not a valid integer."
+    occurred_at: datetime | None = None
+    raw_time = data.get("occurred_at")
+    try:
+        occurred_at = datetime.fromisoformat(raw_time) if isinstance(raw_time, str) else None
+    except ValueError:
+        occurred_at = None
+    if occurred_at is None or occurred_at.tzinfo is None:
+        errors["occurred_at"] = "Not a valid aware datetime."
+    payload = data.get("payload")
+    if not isinstance(payload, dict) or not all(isinstance(k, str) for k in payload):
+        errors["payload"] = "Not a valid mapping type."
+    if errors:
+        raise ContractError("malformed", errors)
+    assert message_id and correlation_id and occurred_at and isinstance(version, int)
+    return Envelope(
+        id=message_id,
+        type=message_type,
+        version=version,
+        tenant=tenant,
+        sender=sender,
+        recipient=recipient,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        occurred_at=occurred_at,
+        consent_id=consent_id,
+        payload=payload,  # type: ignore[arg-type]
+    )
 
 
 def load_payload(envelope: Envelope) -> dict[str, Any]:
@@ -454,20 +535,23 @@ def load_payload(envelope: Envelope) -> dict[str, Any]:
     return result
 
 
+def _dump(message_type: str, version: int, data: Mapping[str, Any]) -> dict[str, Any]:
+    wire: dict[str, Any] = contract_for(message_type, version).dump(data)
+    return {k: v for k, v in wire.items() if v is not None or k in data}
+
+
 def dump_payload(message_type: str, version: int, data: Mapping[str, Any]) -> dict[str, Any]:
     """The wire (JSON) form of a payload given with typed values; validated on the way."""
-    schema = contract_for(message_type, version)
-    wire: dict[str, Any] = schema.dump(data)
-    wire = {k: v for k, v in wire.items() if v is not None or k in data}
+    wire = _dump(message_type, version, data)
     try:
-        schema.load(wire)
+        contract_for(message_type, version).load(wire)
     except ValidationError as exc:
         raise ContractError("schema_invalid", exc.messages) from exc
     return wire
 
 
 def validate_envelope(envelope: Envelope) -> None:
-    """Check an outgoing envelope against its contract (raises ContractError)."""
+    """Check an envelope against its contract (raises ContractError)."""
     load_payload(envelope)
 
 
@@ -475,12 +559,8 @@ def load_envelope(data: Any) -> Envelope:
     """Parse and fully validate a received envelope (JSON form); raises ContractError."""
     if not isinstance(data, Mapping):
         raise ContractError("malformed", "envelope is not an object")
-    try:
-        loaded = _ENVELOPE.load(data)
-    except ValidationError as exc:
-        raise ContractError("malformed", exc.messages) from exc
-    envelope = Envelope(**loaded)
-    load_payload(envelope)
+    envelope = _parse_envelope(data)
+    validate_envelope(envelope)
     return envelope
 
 
@@ -506,7 +586,7 @@ def new_envelope(
         correlation_id=correlation_id,
         causation_id=causation_id,
         consent_id=consent_id,
-        payload=dump_payload(message_type, version, payload),
+        payload=_dump(message_type, version, payload),  # validated once, just below
     )
     validate_envelope(envelope)
     return envelope

@@ -62,7 +62,9 @@ def _entry(dead_queue: str, headers: dict[str, Any], props: dict[str, Any]) -> D
     if reason is None:  # dead-lettered by the broker itself (delivery limit)
         deaths = headers.get("x-death") or [{}]
         reason = str(deaths[0].get("reason", "unknown"))
-    consumer_queue = str(headers.get("x-integra-dead-queue") or dead_queue[: -len(".dead")] + ".inbox")
+    consumer_queue = str(
+        headers.get("x-integra-dead-queue") or dead_queue[: -len(".dead")] + ".inbox"
+    )
     return DeadLetterEntry(
         queue=dead_queue,
         consumer_queue=consumer_queue,
@@ -227,7 +229,8 @@ def dlq_replay(
 
 
 def _replay_headers(headers: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in headers.items() if not k.startswith("x-integra-dead") and k != "x-death"}
+    dropped = ("x-integra-dead", "x-integra-dlq-seq", "x-death")
+    out = {k: v for k, v in headers.items() if not k.startswith(dropped)}
     out[REPLAYED_HEADER] = int(headers.get(REPLAYED_HEADER, 0)) + 1
     if "x-integra-dead-queue" in headers:
         out["x-integra-dead-queue"] = headers["x-integra-dead-queue"]
@@ -258,7 +261,9 @@ def status(settings: Any, tenant: topology.TenantLike, engine: Engine) -> BusSta
         for name in names:
             q = by_name.get(name, {})
             depths.append(
-                QueueDepth(name, int(q.get("messages_ready", 0)), int(q.get("messages_unacknowledged", 0)))
+                QueueDepth(
+                    name, int(q.get("messages_ready", 0)), int(q.get("messages_unacknowledged", 0))
+                )
             )
     else:
         from messaging.embedded import open_connection

@@ -16,6 +16,7 @@ from messaging.store import OutboxMessage
 
 #: PostgreSQL channel the relay LISTENs on; NOTIFY fires on commit only.
 NOTIFY_CHANNEL = "integra_outbox"
+_NOTIFIED = "integra_outbox_notified"
 
 
 def _next_sequence(session: Session, envelope: Envelope) -> int:
@@ -53,6 +54,17 @@ def append(session: Session, envelope: Envelope, *, encrypt: bool = False) -> Ou
         attempts=0,
     )
     session.add(row)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    _notify_once(session)
     return row
+
+
+def _notify_once(session: Session) -> None:
+    """Wake the relay on commit (PostgreSQL); once per transaction is enough."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    transaction = session.get_transaction()
+    marker = id(transaction)
+    if session.info.get(_NOTIFIED) == marker:
+        return
+    session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    session.info[_NOTIFIED] = marker

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Links a returned dead letter (mandatory publish) to its confirm.
+DLQ_SEQ_HEADER = "x-integra-dlq-seq"
+
 
 class PikaRunner(_Runner):
     def __init__(self, consumer: MessageConsumer) -> None:
@@ -37,7 +40,9 @@ class PikaRunner(_Runner):
         self.channel: Any = None
         self.publish_seq = 0
         self.awaiting_confirm: dict[int, int] = {}
+        self.returned: set[int] = set()
         self.consumed = False
+        self.processing_failed = False
 
     # ioloop thread ---------------------------------------------------------------------------
 
@@ -48,11 +53,16 @@ class PikaRunner(_Runner):
         try:
             while not self.consumer.stop_event.is_set():
                 self.consumed = False
+                self.processing_failed = False
                 self._connect_and_consume()
                 if self.consumer.stop_event.is_set():
                     break
-                # a connection that worked resets the backoff; failing connects double it
-                backoff = 0.1 if self.consumed else min(30.0, backoff * 2 or 0.1)
+                # a connection that worked resets the backoff; failing connects (or a database
+                # that keeps failing) double it
+                if self.consumed and not self.processing_failed:
+                    backoff = 0.1
+                else:
+                    backoff = min(30.0, max(1.0 if self.processing_failed else 0.1, backoff * 2))
                 log.warning("consumer %s: reconnecting in %.1fs", self.consumer.queue.name, backoff)
                 self.consumer.stop_event.wait(backoff)
         finally:
@@ -64,6 +74,7 @@ class PikaRunner(_Runner):
         generation = self.generation
         self.publish_seq = 0
         self.awaiting_confirm = {}
+        self.returned = set()
         self._clear_work()
 
         def on_open(conn: Any) -> None:
@@ -71,6 +82,7 @@ class PikaRunner(_Runner):
 
         def on_channel(channel: Any) -> None:
             self.channel = channel
+            channel.add_on_return_callback(self._on_return)
             channel.add_on_close_callback(lambda ch, exc: self._close(f"channel closed: {exc!r}"))
             channel.basic_qos(prefetch_count=self.consumer.prefetch, callback=lambda _f: confirm())
 
@@ -148,6 +160,8 @@ class PikaRunner(_Runner):
                 continue
             self.publish_seq += 1
             self.awaiting_confirm[self.publish_seq] = tag
+            headers = self.consumer.dead_letter_headers(outcome)
+            headers[DLQ_SEQ_HEADER] = self.publish_seq
             channel.basic_publish(
                 topology.DEAD_EXCHANGE,
                 self.consumer.queue.name,
@@ -158,7 +172,7 @@ class PikaRunner(_Runner):
                     type=props.type,
                     content_type=props.content_type,
                     delivery_mode=2,
-                    headers=self.consumer.dead_letter_headers(outcome),
+                    headers=headers,
                 ),
                 mandatory=True,
             )
@@ -174,17 +188,24 @@ class PikaRunner(_Runner):
             delivery_tag = self.awaiting_confirm.pop(seq, None)
             if delivery_tag is None or self.channel is None:
                 continue
-            if isinstance(method, Basic.Ack):
+            if isinstance(method, Basic.Ack) and seq not in self.returned:
                 self.channel.basic_ack(delivery_tag)  # the DLQ has it: drop the original
-            else:
+            else:  # the dead letter was refused or unroutable: keep the original
+                log.error("consumer %s: dead letter not stored", self.consumer.queue.name)
                 self.channel.basic_nack(delivery_tag, requeue=True)
+            self.returned.discard(seq)
+
+    def _on_return(self, channel: Any, method: Any, props: Any, body: bytes) -> None:
+        seq = (props.headers or {}).get(DLQ_SEQ_HEADER)
+        if isinstance(seq, int):
+            self.returned.add(seq)
 
     def wake(self) -> None:
         conn = self.conn
         if conn is not None:
             try:
                 conn.ioloop.add_callback_threadsafe(functools.partial(self._close, "stopping"))
-            except Exception:  # noqa: BLE001 - already closed
+            except Exception:
                 log.debug("wake", exc_info=True)
 
     # worker thread ---------------------------------------------------------------------------
@@ -201,8 +222,9 @@ class PikaRunner(_Runner):
                 continue
             try:
                 outcomes = self.consumer.process(batch)
-            except Exception:  # noqa: BLE001 - e.g. database down: leave unacked, reconnect
+            except Exception:
                 log.exception("consumer %s: batch failed", self.consumer.queue.name)
+                self.processing_failed = True
                 conn = self.conn
                 if conn is not None:
                     conn.ioloop.add_callback_threadsafe(
@@ -213,5 +235,5 @@ class PikaRunner(_Runner):
             if conn is not None:
                 try:
                     conn.ioloop.add_callback_threadsafe(functools.partial(self._settle, outcomes))
-                except Exception:  # noqa: BLE001 - connection gone; broker redelivers
+                except Exception:
                     log.debug("settle after close", exc_info=True)

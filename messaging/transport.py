@@ -83,6 +83,7 @@ class PikaPublisher:
         self._error: str | None = None
         self._state: _BatchState | None = None
         self._wake = threading.Event()
+        self._idle_loop: Any = None
 
     # connection lifecycle -------------------------------------------------------------------
 
@@ -276,7 +277,7 @@ class PikaPublisher:
 
     def wake(self) -> None:
         self._wake.set()
-        loop = getattr(self, "_idle_loop", None)
+        loop = self._idle_loop
         if loop is not None:
             try:
                 loop.add_callback_threadsafe(loop.stop)

@@ -23,9 +23,7 @@ def read(path: Path) -> dict[str, Any]:
 
 
 def test_every_declared_contract_has_a_golden_example() -> None:
-    missing = [
-        f"{t}/{v}.json" for (t, v) in CONTRACTS if not (GOLDEN / t / f"{v}.json").exists()
-    ]
+    missing = [f"{t}/{v}.json" for (t, v) in CONTRACTS if not (GOLDEN / t / f"{v}.json").exists()]
     assert missing == []
 
 

@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import os
 import socket
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, String, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from deploy.settings import Settings
 from messaging import store, topology
 from messaging.signing import ensure_tenant_keys
 from tenants.registry import BusEntry, DatabaseEntry, IdentityEntry, PartnerEntry, Tenant
 
-RABBIT_HOST, RABBIT_PORT = "127.0.0.1", 5672
 PG_ADMIN_URL = os.environ.get(
     "INTEGRA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -80,7 +81,8 @@ def make_tenant(slug: str | None = None, vhost: str | None = None) -> Tenant:
 
 @pytest.fixture(scope="session")
 def rabbitmq_available() -> bool:
-    return _reachable(RABBIT_HOST, RABBIT_PORT)
+    url = urllib.parse.urlsplit(BROKER_URL)
+    return _reachable(url.hostname or "127.0.0.1", url.port or 5672)
 
 
 @pytest.fixture
@@ -90,7 +92,8 @@ def rabbitmq(rabbitmq_available: bool) -> None:
 
 @pytest.fixture(scope="session")
 def postgres_available() -> bool:
-    return _reachable("127.0.0.1", 5432)
+    url = make_url(PG_ADMIN_URL)
+    return _reachable(url.host or "127.0.0.1", url.port or 5432)
 
 
 @pytest.fixture
@@ -167,9 +170,6 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 # --- a stand-in for a service's state: one row per effect ----------------------------------
-
-from sqlalchemy import String  # noqa: E402
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column  # noqa: E402
 
 
 class EffectBase(DeclarativeBase):

@@ -90,7 +90,9 @@ def publish_raw(
             )
 
 
-def dead_letters(settings: Settings, tenant: Tenant, party: str) -> list[tuple[dict[str, Any], bytes]]:
+def dead_letters(
+    settings: Settings, tenant: Tenant, party: str
+) -> list[tuple[dict[str, Any], bytes]]:
     """Take everything from a party's dead-letter queue."""
     out = []
     with admin_channel(settings, tenant) as channel:

@@ -47,7 +47,11 @@ def test_client_data_must_match_the_consented_categories() -> None:
                 "referral_id": uuid.uuid4(),
                 "data_categories": ["identity"],
                 "client": {
-                    "identity": {"given_name": "A", "family_name": "B", "birth_date": date(1990, 1, 1)},
+                    "identity": {
+                        "given_name": "A",
+                        "family_name": "B",
+                        "birth_date": date(1990, 1, 1),
+                    },
                     "health": {"note": "not consented"},
                 },
                 "purpose": "work",

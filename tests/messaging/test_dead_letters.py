@@ -115,3 +115,27 @@ def test_handler_that_keeps_failing_is_dead_lettered_after_retries(
     dlq = dead_letters(settings, bus, "jobcenter")
     assert [h[DEAD_REASON_HEADER] for h, _ in dlq] == ["handler_failed"]
     assert "cannot handle this one" in dlq[0][0]["x-integra-dead-detail"]
+
+
+def test_database_outage_is_retried_not_dead_lettered(
+    settings: Settings, bus: Tenant, pg_engine: Engine
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    calls: list[int] = []
+
+    def database_down_at_first(session: Session, envelope: Envelope) -> None:
+        calls.append(1)
+        if len(calls) <= 3:  # the batch attempt and both single attempts of the first delivery
+            raise OperationalError("INSERT ...", {}, ConnectionError("server closed"))
+        record_effect(session, envelope)
+
+    envelope = referral_requested(bus.slug)
+    signer = EnvelopeSigner(TenantKeys.load(settings, bus.slug))
+    consumer = MessageConsumer(settings, bus, "jobcenter", pg_engine, retry_delays=(0.01,))
+    consumer.register("referral.requested", database_down_at_first)
+    with running(consumer):
+        publish_raw(settings, bus, [(envelope.routing_key, signer.sign(envelope), None)])
+        wait_for(lambda: count(pg_engine, InboxMessage) == 1)
+    assert count(pg_engine, DeadLetter) == 0
+    assert [e.message_id for e in effects(pg_engine)] == [envelope.id]

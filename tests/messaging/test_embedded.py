@@ -130,7 +130,7 @@ def test_pending_messages_survive_sigkill_and_take_effect_once(
         vhost=tenant.vhost,
         db=db,
     )
-    proc = subprocess.run(  # noqa: S603
+    proc = subprocess.run(
         [sys.executable, "-c", script], timeout=60, capture_output=True, check=False
     )
     assert proc.returncode == -9, proc.stderr.decode()[-3000:]

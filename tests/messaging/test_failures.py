@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -124,7 +123,7 @@ def test_consumer_killed_before_ack_gets_message_again_with_one_effect(
         vhost=bus.vhost,
         db=pg_engine.url.render_as_string(hide_password=False),
     )
-    proc = subprocess.run(  # noqa: S603
+    proc = subprocess.run(
         [sys.executable, "-c", script], timeout=30, capture_output=True, check=False
     )
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
@@ -158,10 +157,15 @@ def test_tenant_users_reach_only_their_own_vhost_and_queue(
     other = make_tenant()
     ensure_tenant_keys(settings, other.slug)
     topology.provision_tenant_bus(settings, other)
+    passwords = topology.service_credentials(settings, other)
+    topology.provision_tenant_bus(settings, other)  # idempotent: same users, same passwords
+    assert topology.service_credentials(settings, other) == passwords
     try:
         a_url = topology.broker_url(settings, bus, "agreements")
         parts = urllib.parse.urlsplit(a_url)
-        a_on_b = urllib.parse.urlunsplit(parts._replace(path="/" + urllib.parse.quote(other.vhost, safe="")))
+        a_on_b = urllib.parse.urlunsplit(
+            parts._replace(path="/" + urllib.parse.quote(other.vhost, safe=""))
+        )
         with pytest.raises(pika.exceptions.AMQPConnectionError):
             pika.BlockingConnection(pika.URLParameters(a_on_b))
         # on its own vhost: may publish to the exchange, may not read another party's queue

@@ -78,3 +78,25 @@ def test_status_shows_outbox_lag_and_queue_depths(
         f"{p}.{kind}" for p in topology.parties(bus) for kind in ("inbox", "dead")
     }
     wait_for(lambda: queue_depth(settings, bus, "jobcenter.inbox") == 3)
+
+
+def test_message_that_keeps_killing_its_consumer_reaches_the_dlq(
+    settings: Settings, bus: Tenant
+) -> None:
+    """The quorum queue's delivery limit: redelivered too often → dead-lettered by the broker."""
+    from messaging.topology import DELIVERY_LIMIT
+
+    from .helpers import admin_channel
+
+    envelope = referral_requested(bus.slug)
+    signer = EnvelopeSigner(TenantKeys.load(settings, bus.slug))
+    publish_raw(settings, bus, [(envelope.routing_key, signer.sign(envelope), str(envelope.id))])
+    with admin_channel(settings, bus) as channel:
+        for _ in range(DELIVERY_LIMIT + 1):  # each requeue stands for a consumer that died
+            method, _props, _body = channel.basic_get("jobcenter.inbox")
+            assert method is not None
+            channel.basic_nack(method.delivery_tag, requeue=True)
+    wait_for(lambda: queue_depth(settings, bus, "jobcenter.dead") == 1)
+    (entry,) = dlq_list(settings, bus)
+    assert (entry.message_id, entry.reason) == (str(envelope.id), "delivery_limit")
+    assert entry.consumer_queue == "jobcenter.inbox"

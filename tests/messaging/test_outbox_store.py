@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
@@ -10,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from messaging import outbox, store
 from messaging.contracts import ContractError
-from messaging.envelope import Envelope
 from messaging.store import OutboxMessage
 
 from .factories import referral_requested
@@ -60,6 +60,6 @@ def test_rolled_back_change_sends_nothing(sqlite_engine: Engine) -> None:
 
 def test_invalid_message_fails_the_operation_not_the_receiver(sqlite_engine: Engine) -> None:
     good = referral_requested("essen")
-    bad = Envelope(**{**good.__dict__, "payload": {**good.payload, "purpose": "holiday"}})
+    bad = dataclasses.replace(good, payload={**good.payload, "purpose": "holiday"})
     with Session(sqlite_engine) as session, pytest.raises(ContractError):
         outbox.append(session, bad)

@@ -96,7 +96,13 @@ def test_duplicate_delivery_has_one_effect(
         publish_raw(
             settings,
             bus,
-            [(marker.routing_key, EnvelopeSigner(TenantKeys.load(settings, bus.slug)).sign(marker), None)],
+            [
+                (
+                    marker.routing_key,
+                    EnvelopeSigner(TenantKeys.load(settings, bus.slug)).sign(marker),
+                    None,
+                )
+            ],
         )
         wait_for(lambda: count(pg_engine, InboxMessage) == 2)
     assert [e.message_id for e in effects(pg_engine)] == [envelope.id, marker.id]
