@@ -159,13 +159,21 @@ class Connector:
             session.add(
                 RevokedConsent(consent_id=envelope.consent_id, revoked_at=payload["revoked_at"])
             )
-        delivered_any = False
+        referral_ids = []
         for tracked in session.scalars(
             select(TrackedReferral).where(TrackedReferral.consent_id == envelope.consent_id)
         ):
             tracked.closed = True
-            never_left = self._cancel_pending(session, tracked.referral_id)
-            delivered_any = delivered_any or not never_left
+            self._cancel_pending(session, tracked.referral_id)
+            referral_ids.append(tracked.referral_id)
+        delivered_any = referral_ids and session.scalar(
+            select(AgencyDelivery.message_id)
+            .where(
+                AgencyDelivery.referral_id.in_(referral_ids),
+                AgencyDelivery.status == Delivery.DELIVERED,
+            )
+            .limit(1)
+        )
         if delivered_any:
             # The agency received data under this consent: it must erase it.
             self._queue_for_agency(session, envelope, envelope.correlation_id)
