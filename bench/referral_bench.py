@@ -235,9 +235,11 @@ def run_referrals(
 
 
 def report(name: str, throughput: float, latencies: list[float]) -> None:
+    p50 = percentile(latencies, 0.5) * 1000
+    p99 = percentile(latencies, 0.99) * 1000
     print(
-        f"  {name:34} {throughput:9.1f} round trips/s   p50 {percentile(latencies, 0.5) * 1000:7.1f} ms"
-        f"   p99 {percentile(latencies, 0.99) * 1000:7.1f} ms   n={len(latencies)}"
+        f"  {name:34} {throughput:9.1f} round trips/s   p50 {p50:7.1f} ms"
+        f"   p99 {p99:7.1f} ms   n={len(latencies)}"
     )
 
 

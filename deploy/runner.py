@@ -79,8 +79,10 @@ def start_background_services(
         services = TenantServices(settings, tenant, f"http://127.0.0.1:{port}")
         services.start(dispatcher)
         started.append(services)
-    click.echo(f"Bus: relay and consumer per tenant, {sum(len(t.partners) for t in tenants)} "
-               "connectors with partner simulators")
+    click.echo(
+        f"Bus: relay and consumer per tenant, {sum(len(t.partners) for t in tenants)} "
+        "connectors with partner simulators"
+    )
     return started
 
 

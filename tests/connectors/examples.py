@@ -234,24 +234,34 @@ def course_obligation_imposed() -> Envelope:
 def referral_delivered() -> Envelope:
     return _env(
         "referral.delivered",
-        {"referral_id": REFERRAL, "delivered_at": datetime(2026, 3, 1, 9, 0, tzinfo=UTC),
-         "channel": "xml_file"},
+        {
+            "referral_id": REFERRAL,
+            "delivered_at": datetime(2026, 3, 1, 9, 0, tzinfo=UTC),
+            "channel": "xml_file",
+        },
     )
 
 
 def delivery_delayed() -> Envelope:
     return _env(
         "delivery.delayed",
-        {"referral_id": REFERRAL, "since": datetime(2026, 3, 1, 9, 0, tzinfo=UTC),
-         "attempts": 4, "last_error": "exchange folder not writable"},
+        {
+            "referral_id": REFERRAL,
+            "since": datetime(2026, 3, 1, 9, 0, tzinfo=UTC),
+            "attempts": 4,
+            "last_error": "exchange folder not writable",
+        },
     )
 
 
 def delivery_failed() -> Envelope:
     return _env(
         "delivery.failed",
-        {"referral_id": REFERRAL, "failed_at": datetime(2026, 3, 1, 9, 5, tzinfo=UTC),
-         "reason": "HTTP 400: unknown office"},
+        {
+            "referral_id": REFERRAL,
+            "failed_at": datetime(2026, 3, 1, 9, 5, tzinfo=UTC),
+            "reason": "HTTP 400: unknown office",
+        },
     )
 
 
