@@ -179,14 +179,17 @@ def tenant_export(ctx: Context, slug: str, output: Path) -> None:
 @click.option("--yes", is_flag=True, help="Really drop the tenant's database.")
 @pass_context
 def tenant_delete(ctx: Context, slug: str, yes: bool) -> None:
-    """Drop a tenant's database and role. Export it first; this cannot be undone."""
+    """Drop all of a tenant's databases and roles and its bus vhost. Export it first; this
+    cannot be undone."""
     from tenants.provisioning import deprovision_tenant
 
     tenant = ctx.tenant(slug)
     if not yes:
         raise click.ClickException("refusing without --yes: this deletes all of the tenant's data")
     deprovision_tenant(ctx.settings, tenant)
-    click.echo(f"{slug}: database dropped; remove {slug}.toml from the registry to forget it")
+    click.echo(
+        f"{slug}: databases and bus dropped; remove {slug}.toml from the registry to forget it"
+    )
 
 
 @tenant_group.group("api-client")

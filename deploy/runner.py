@@ -118,6 +118,9 @@ def run_platform(
 
     def shutdown(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: shutting down", signum)
+        # Background services first: simulators stop answering before the HTTP side closes.
+        for services in background:
+            services.signal_stop()
         stop.set()
 
     signal.signal(signal.SIGTERM, shutdown)

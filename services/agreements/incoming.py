@@ -75,6 +75,10 @@ def handle_status(session: Session, envelope: Envelope) -> None:
     status, time_field = STATUS_MESSAGES[envelope.type]
     payload = load_payload(envelope)
     referral = _referral_for(session, envelope, payload["referral_id"])
+    if status == ReferralStatus.SENT and referral.status != ReferralStatus.REQUESTED:
+        # The connector's delivery notice can arrive after the agency's first answer (both
+        # race through different outboxes); any later status already implies "sent".
+        return
     at: datetime = payload[time_field] if time_field != "starts_at" else envelope.occurred_at
     apply_agency_status(
         session,
