@@ -6,21 +6,20 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pika
 import pytest
-from sqlalchemy.orm import Session
 
 from messaging import topology
 from messaging.signing import TenantKeys
-from services.agreements.models.vocabulary import Role
-from services.agreements.operations.api_clients import create_api_client
 from services.connectors.agency_client import AgencyClient, ReceivedMessage
-from tenants.databases import create_tenant_engine
 from tests.fixtures.factories import client_body, consent_body
-from tests.fixtures.live import LiveApi, LivePlatform, start_live_platform
-from tests.fixtures.services import AMQP_URL, need_service
+from tests.fixtures.live import (
+    LiveApi,
+    LivePlatform,
+    counsellor_api,
+    live_on_postgres_and_rabbitmq,
+)
 
 KIND = "arbeitsagentur"  # Freiburg's employment agency uses the AMQP channel
 
@@ -29,33 +28,14 @@ KIND = "arbeitsagentur"  # Freiburg's employment agency uses the AMQP channel
 def live(
     tmp_path_factory: pytest.TempPathFactory, postgres_url: str, run_id: str
 ) -> Iterator[LivePlatform]:
-    need_service("RabbitMQ", "127.0.0.1", 5672)
-    home: Path = tmp_path_factory.mktemp("agency")
-    yield from start_live_platform(
-        home,
-        {
-            "INTEGRA_DATABASE_URL": postgres_url,
-            "INTEGRA_DATABASE_PREFIX": f"iagency_{run_id}",
-            "INTEGRA_BROKER_URL": AMQP_URL,
-        },
-        ("freiburg",),
-        f"iagency-{run_id}",
-        simulate=False,  # this test is the agency
+    yield from live_on_postgres_and_rabbitmq(
+        tmp_path_factory, postgres_url, run_id, "agency", simulate=False
     )
 
 
 @pytest.fixture(scope="module")
 def api(live: LivePlatform) -> LiveApi:
-    tenant = live.registry.require("freiburg")
-    engine = create_tenant_engine(live.settings, tenant, pool_size=1)
-    with Session(engine) as session, session.begin():
-        session.info["tenant"] = "freiburg"
-        issued = create_api_client(session, "agency", Role.COUNSELLOR, tenant.offices[0].key)
-    engine.dispose()
-    return LiveApi(
-        f"{live.base_url}/t/freiburg/api/v1",
-        live.token("freiburg", issued.client_id, issued.client_secret),
-    )
+    return counsellor_api(live)
 
 
 @pytest.fixture

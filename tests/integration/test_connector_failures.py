@@ -7,7 +7,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,32 +14,28 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from messaging.store import DeadLetter
-from services.agreements.models.vocabulary import Role
-from services.agreements.operations.api_clients import create_api_client
 from services.connectors.channels.webhook import post_answer, sign_answer
 from services.connectors.partner_keys import load_partner_private_key
 from services.connectors.runtime import connector_engine
-from tenants.databases import create_tenant_engine
 from tests.fixtures.factories import client_body, consent_body
-from tests.fixtures.live import LiveApi, LivePlatform, fast_rules, start_live_platform
-from tests.fixtures.services import AMQP_URL, need_service
+from tests.fixtures.live import (
+    LiveApi,
+    LivePlatform,
+    counsellor_api,
+    fast_rules,
+    live_on_postgres_and_rabbitmq,
+)
 
 
 @pytest.fixture(scope="module")
 def live(
     tmp_path_factory: pytest.TempPathFactory, postgres_url: str, run_id: str
 ) -> Iterator[LivePlatform]:
-    need_service("RabbitMQ", "127.0.0.1", 5672)
-    home: Path = tmp_path_factory.mktemp("failures")
-    yield from start_live_platform(
-        home,
-        {
-            "INTEGRA_DATABASE_URL": postgres_url,
-            "INTEGRA_DATABASE_PREFIX": f"ifail_{run_id}",
-            "INTEGRA_BROKER_URL": AMQP_URL,
-        },
-        ("freiburg",),
-        f"ifail-{run_id}",
+    yield from live_on_postgres_and_rabbitmq(
+        tmp_path_factory,
+        postgres_url,
+        run_id,
+        "fail",
         rules=fast_rules(),
         delay_threshold=timedelta(seconds=1),
     )
@@ -48,16 +43,7 @@ def live(
 
 @pytest.fixture(scope="module")
 def api(live: LivePlatform) -> LiveApi:
-    tenant = live.registry.require("freiburg")
-    engine = create_tenant_engine(live.settings, tenant, pool_size=1)
-    with Session(engine) as session, session.begin():
-        session.info["tenant"] = "freiburg"
-        issued = create_api_client(session, "failures", Role.COUNSELLOR, tenant.offices[0].key)
-    engine.dispose()
-    return LiveApi(
-        f"{live.base_url}/t/freiburg/api/v1",
-        live.token("freiburg", issued.client_id, issued.client_secret),
-    )
+    return counsellor_api(live)
 
 
 def _refer(api: LiveApi, kind: str = "jobcenter", purpose: str = "work") -> dict[str, Any]:

@@ -5,18 +5,18 @@ in order, into the referral's status history."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.orm import Session
 
-from services.agreements.models.vocabulary import Role
-from services.agreements.operations.api_clients import create_api_client
-from tenants.databases import create_tenant_engine
 from tests.fixtures.factories import client_body, consent_body
-from tests.fixtures.live import LiveApi, LivePlatform, fast_rules, start_live_platform
-from tests.fixtures.services import AMQP_URL, need_service
+from tests.fixtures.live import (
+    LiveApi,
+    LivePlatform,
+    counsellor_api,
+    fast_rules,
+    live_on_postgres_and_rabbitmq,
+)
 
 FULL_LOOP = ["requested", "sent", "received", "accepted", "scheduled", "started", "completed"]
 
@@ -25,31 +25,14 @@ FULL_LOOP = ["requested", "sent", "received", "accepted", "scheduled", "started"
 def live(
     tmp_path_factory: pytest.TempPathFactory, postgres_url: str, run_id: str
 ) -> Iterator[LivePlatform]:
-    need_service("RabbitMQ", "127.0.0.1", 5672)
-    home: Path = tmp_path_factory.mktemp("live")
-    yield from start_live_platform(
-        home,
-        {
-            "INTEGRA_DATABASE_URL": postgres_url,
-            "INTEGRA_DATABASE_PREFIX": f"iloop_{run_id}",
-            "INTEGRA_BROKER_URL": AMQP_URL,
-        },
-        ("freiburg",),
-        f"itest-{run_id}",
-        rules=fast_rules(),
+    yield from live_on_postgres_and_rabbitmq(
+        tmp_path_factory, postgres_url, run_id, "loop", rules=fast_rules()
     )
 
 
 @pytest.fixture(scope="module")
 def api(live: LivePlatform) -> LiveApi:
-    tenant = live.registry.require("freiburg")
-    engine = create_tenant_engine(live.settings, tenant, pool_size=1)
-    with Session(engine) as session, session.begin():
-        session.info["tenant"] = "freiburg"
-        issued = create_api_client(session, "loop test", Role.COUNSELLOR, tenant.offices[0].key)
-    engine.dispose()
-    token = live.token("freiburg", issued.client_id, issued.client_secret)
-    return LiveApi(f"{live.base_url}/t/freiburg/api/v1", token)
+    return counsellor_api(live)
 
 
 def _refer(api: LiveApi, kind: str, purpose: str, **client: Any) -> tuple[dict[str, Any], str]:
