@@ -60,7 +60,7 @@ def register(bp: Blueprint) -> None:
             db_session(), g.principal, page=page_number, page_size=PAGE_SIZE, q=q,
             agreement_status=status,
         )  # fmt: skip
-        current = {c.id: clients.current_agreement(db_session(), c.id) for c in page.items}
+        current = clients.current_agreements(db_session(), [c.id for c in page.items])
         html = render_template(
             "portal/clients.html",
             page=page,
