@@ -341,28 +341,9 @@ def provision(settings: Any) -> tuple[str, str]:
 def drop_databases(settings: Any) -> list[str]:
     """Every database and role under the benchmark's own prefix (the tenant's and any a
     service created beside it)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.pool import NullPool
+    from tenants.databases import drop_prefix
 
-    engine = create_engine(settings.database_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    pattern = settings.database_prefix.replace("_", r"\_") + r"\_%"
-    try:
-        with engine.connect() as conn:
-            names = list(
-                conn.execute(
-                    text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": pattern}
-                ).scalars()
-            )
-            for name in names:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            roles = conn.execute(
-                text("SELECT rolname FROM pg_roles WHERE rolname LIKE :p"), {"p": pattern}
-            ).scalars()
-            for role in list(roles):
-                conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
-    finally:
-        engine.dispose()
-    return names
+    return drop_prefix(settings)
 
 
 def obtain_token(base: str, client_id: str, secret: str) -> str:

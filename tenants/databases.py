@@ -177,3 +177,31 @@ def drop_database(settings: Settings, tenant: Tenant, service: str | None = None
             conn.execute(text(f"DROP ROLE IF EXISTS {_quote(name)}"))
     finally:
         admin.dispose()
+
+
+def drop_prefix(settings: Settings) -> list[str]:
+    """Drop every database and role named under ``settings.database_prefix`` on the server of
+    INTEGRA_DATABASE_URL; returns the databases dropped. For benchmark and test runs, which
+    each work under a prefix of their own, and to find what a tenant deletion left behind."""
+    assert settings.database_url is not None
+    engine = create_engine(settings.database_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    pattern = settings.database_prefix.replace("_", r"\_") + r"\_%"
+    try:
+        with engine.connect() as conn:
+            names = list(
+                conn.execute(
+                    text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": pattern}
+                ).scalars()
+            )
+            for name in names:
+                conn.execute(text(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)"))
+            roles = list(
+                conn.execute(
+                    text("SELECT rolname FROM pg_roles WHERE rolname LIKE :p"), {"p": pattern}
+                ).scalars()
+            )
+            for role in roles:
+                conn.execute(text(f"DROP ROLE IF EXISTS {_quote(role)}"))
+    finally:
+        engine.dispose()
+    return names

@@ -24,7 +24,7 @@ from deploy.settings import Settings, load_settings
 from gateway.dispatch import TenantDispatcher
 from services.agreements.app import create_app
 from services.agreements.models import ApiClient
-from tenants.databases import create_tenant_engine, tenant_identifier
+from tenants.databases import create_tenant_engine, drop_prefix, tenant_identifier
 from tenants.provisioning import deprovision_tenant
 from tenants.registry import Registry, load_registry
 from tests.fixtures.platform import obtain_token
@@ -58,26 +58,7 @@ def cli_env(
 def drop_leftovers(settings: Settings) -> list[str]:
     """Drop (and name) databases and roles under this module's prefix that dropping the
     tenants left behind: deleting a tenant must not leave any of its data."""
-    assert settings.database_url is not None
-    engine = create_engine(settings.database_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    pattern = settings.database_prefix.replace("_", r"\_") + r"\_%"
-    try:
-        with engine.connect() as conn:
-            names = list(
-                conn.execute(
-                    text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": pattern}
-                ).scalars()
-            )
-            for name in names:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            roles = conn.execute(
-                text("SELECT rolname FROM pg_roles WHERE rolname LIKE :p"), {"p": pattern}
-            ).scalars()
-            for role in list(roles):
-                conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
-    finally:
-        engine.dispose()
-    return names
+    return drop_prefix(settings)
 
 
 @pytest.fixture(scope="module")
