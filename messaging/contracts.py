@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
@@ -166,6 +167,16 @@ class ReferralRequestedV1(Contract):
         declared = set(data.get("data_categories", []))
         if sent != declared:
             raise ValidationError("client data must match data_categories exactly", "client")
+
+
+class ReferralRequestedV2(ReferralRequestedV1):
+    """v1 and the end of the consent's validity: the connector checks it before every
+    delivery attempt, so a referral waiting for an unreachable agency is not handed over once
+    the consent has expired. ``None``: the consent has no end (it can still be revoked)."""
+
+    version = 2
+
+    consent_expires_at = fields.AwareDateTime(required=True, allow_none=True)
 
 
 class ReferralReceivedV1(Contract):
@@ -388,10 +399,32 @@ class DeliveryFailedV1(Contract):
     reason = _text(2000, required=True)
 
 
+#: Why a referral will never reach the agency (delivery.failed v2).
+DELIVERY_FAILURE_CODES = (
+    "agency_refused",  # the agency's channel refused it for good (e.g. HTTP 400)
+    "consent_expired",  # the consent ended before the agency took it
+    "consent_revoked",  # the consent was revoked before the agency took it
+)
+
+
+class DeliveryFailedV2(Contract):
+    """The referral will never reach the agency, and why: refused for good by the agency, or
+    not handed over because the client's consent expired or was revoked first."""
+
+    message_type = "delivery.failed"
+    version = 2
+
+    referral_id = _referral_id()
+    failed_at = fields.AwareDateTime(required=True)
+    reason_code = fields.String(required=True, validate=validate.OneOf(DELIVERY_FAILURE_CODES))
+    reason = _text(2000, load_default=None, allow_none=True)
+
+
 CONTRACTS: Mapping[tuple[str, int], type[Contract]] = {
     (schema.message_type, schema.version): schema
     for schema in (
         ReferralRequestedV1,
+        ReferralRequestedV2,
         ReferralReceivedV1,
         ReferralAcceptedV1,
         ReferralRejectedV1,
@@ -408,6 +441,7 @@ CONTRACTS: Mapping[tuple[str, int], type[Contract]] = {
         ReferralDeliveredV1,
         DeliveryDelayedV1,
         DeliveryFailedV1,
+        DeliveryFailedV2,
     )
 }
 MESSAGE_TYPES: frozenset[str] = frozenset(t for t, _ in CONTRACTS)
@@ -550,9 +584,19 @@ def dump_payload(message_type: str, version: int, data: Mapping[str, Any]) -> di
     return wire
 
 
+#: Envelopes :func:`new_envelope` built and validated, by identity (envelopes are frozen and
+#: their payloads produced by the contract's own dump, so checking them again finds nothing).
+_VALIDATED: weakref.WeakValueDictionary[int, Envelope] = weakref.WeakValueDictionary()
+
+
 def validate_envelope(envelope: Envelope) -> None:
     """Check an envelope against its contract (raises ContractError)."""
     load_payload(envelope)
+
+
+def is_validated(envelope: Envelope) -> bool:
+    """True for an envelope :func:`new_envelope` returned (this very object)."""
+    return _VALIDATED.get(id(envelope)) is envelope
 
 
 def load_envelope(data: Any) -> Envelope:
@@ -589,4 +633,5 @@ def new_envelope(
         payload=_dump(message_type, version, payload),  # validated once, just below
     )
     validate_envelope(envelope)
+    _VALIDATED[id(envelope)] = envelope
     return envelope

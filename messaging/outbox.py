@@ -7,45 +7,61 @@ rolled-back change never sends anything and a committed one is never lost.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, text
+from typing import Any
+
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from messaging.contracts import validate_envelope
+from messaging.contracts import is_validated, validate_envelope
 from messaging.envelope import Envelope
 from messaging.store import OutboxMessage
 
-#: PostgreSQL channel the relay LISTENs on; NOTIFY fires on commit only.
+#: PostgreSQL channel the relay LISTENs on. A trigger on the outbox table (migration 0002)
+#: notifies it; PostgreSQL delivers the notification on commit only.
 NOTIFY_CHANNEL = "integra_outbox"
-_NOTIFIED = "integra_outbox_notified"
+_ADDED = "integra_outbox_added"
 
 
-def _next_sequence(session: Session, envelope: Envelope) -> int:
+def _assign_sequences(session: Session, _context: Any, _instances: Any) -> None:
+    """Before a flush: number the new outbox rows per correlation, in the order they were added.
+
+    One query for all correlations of the flush, so the rows can still be inserted in one batch.
+    Two concurrent transactions on the same correlation collide on the unique constraint
+    instead of interleaving.
+    """
     pending = [
-        obj.sequence
-        for obj in session.new
-        if isinstance(obj, OutboxMessage) and obj.correlation_id == envelope.correlation_id
+        obj for obj in session.new if isinstance(obj, OutboxMessage) and obj.sequence is None
     ]
+    if not pending:
+        return
+    pending.sort(key=lambda row: session.info[_ADDED][id(row)])
+    correlations = {row.correlation_id for row in pending}
     with session.no_autoflush:
-        stored = session.scalar(
-            select(func.max(OutboxMessage.sequence)).where(
-                OutboxMessage.correlation_id == envelope.correlation_id
+        stored: dict[Any, int] = {
+            correlation: last
+            for correlation, last in session.execute(
+                select(OutboxMessage.correlation_id, func.max(OutboxMessage.sequence))
+                .where(OutboxMessage.correlation_id.in_(correlations))
+                .group_by(OutboxMessage.correlation_id)
             )
-        )
-    return max([stored or 0, *pending]) + 1
+        }
+    for row in pending:
+        row.sequence = stored[row.correlation_id] = (stored.get(row.correlation_id) or 0) + 1
 
 
 def append(session: Session, envelope: Envelope, *, encrypt: bool = False) -> OutboxMessage:
     """Add ``envelope`` to the outbox in the caller's transaction (no commit, no flush).
 
-    The envelope is validated against its contract here, so an invalid message fails the
-    operation that produced it instead of dead-lettering at the receiver. ``encrypt`` asks the
-    relay to encrypt the payload to the recipient (JWE).
+    The envelope is validated against its contract here (unless
+    :func:`messaging.contracts.new_envelope` built and validated it), so an invalid message
+    fails the operation that produced it instead of dead-lettering at the receiver.
+    ``encrypt`` asks the relay to encrypt the payload to the recipient (JWE).
     """
-    validate_envelope(envelope)
+    if not is_validated(envelope):
+        validate_envelope(envelope)
     row = OutboxMessage(
         id=envelope.id,
         correlation_id=envelope.correlation_id,
-        sequence=_next_sequence(session, envelope),
         type=envelope.type,
         version=envelope.version,
         recipient=envelope.recipient,
@@ -53,18 +69,10 @@ def append(session: Session, envelope: Envelope, *, encrypt: bool = False) -> Ou
         encrypt=encrypt,
         attempts=0,
     )
+    added = session.info.get(_ADDED)
+    if added is None:
+        added = session.info[_ADDED] = {}
+        event.listen(session, "before_flush", _assign_sequences)
+    added[id(row)] = len(added)
     session.add(row)
-    _notify_once(session)
     return row
-
-
-def _notify_once(session: Session) -> None:
-    """Wake the relay on commit (PostgreSQL); once per transaction is enough."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    transaction = session.get_transaction()
-    marker = id(transaction)
-    if session.info.get(_NOTIFIED) == marker:
-        return
-    session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
-    session.info[_NOTIFIED] = marker

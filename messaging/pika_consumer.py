@@ -151,6 +151,13 @@ class PikaRunner(_Runner):
 
     def _settle(self, outcomes: list[Outcome]) -> None:
         channel = self.channel
+        if channel is None or not channel.is_open:
+            return  # the channel is gone; the broker redelivers
+        current = [o for o in outcomes if o.delivery.token[0] == self.generation]
+        if current and not self.awaiting_confirm and not any(o.dead for o in current):
+            # Deliveries come in tag order and every earlier one is settled: one ack for all.
+            channel.basic_ack(max(o.delivery.token[1] for o in current), multiple=True)
+            return
         for outcome in outcomes:
             generation, tag, props = outcome.delivery.token
             if generation != self.generation or channel is None or not channel.is_open:

@@ -7,8 +7,8 @@ sequence order, and when one of them fails the ones behind it wait for it (they 
 published nor marked sent before it). Anything not confirmed stays pending and is published
 again after a reconnect; receivers drop the duplicates through their inbox.
 
-Wake-ups: PostgreSQL ``LISTEN integra_outbox`` (NOTIFY on commit from
-:func:`messaging.outbox.append`), with polling every ``poll_interval`` as the fallback and the
+Wake-ups: PostgreSQL ``LISTEN integra_outbox`` (NOTIFY on commit, from a trigger on the
+outbox table), with polling every ``poll_interval`` as the fallback and the
 only mechanism on SQLite. On PostgreSQL an advisory lock keeps one active relay per database.
 """
 
@@ -26,7 +26,6 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from messaging import topology
-from messaging.envelope import Envelope
 from messaging.outbox import NOTIFY_CHANNEL
 from messaging.signing import EnvelopeSigner, TenantKeys
 from messaging.store import OutboxMessage
@@ -42,23 +41,6 @@ log = logging.getLogger(__name__)
 
 #: Advisory lock key of the relay (one active relay per tenant database).
 RELAY_LOCK_KEY = 0x1A7E6A
-
-
-def envelope_from_row(data: dict[str, Any]) -> Envelope:
-    """Rebuild the envelope stored by :func:`messaging.outbox.append` (already validated)."""
-    return Envelope(
-        id=uuid.UUID(data["id"]),
-        type=data["type"],
-        version=data["version"],
-        tenant=data["tenant"],
-        sender=data["sender"],
-        recipient=data["recipient"],
-        correlation_id=uuid.UUID(data["correlation_id"]),
-        causation_id=uuid.UUID(data["causation_id"]) if data.get("causation_id") else None,
-        occurred_at=datetime.fromisoformat(data["occurred_at"]),
-        consent_id=uuid.UUID(data["consent_id"]) if data.get("consent_id") else None,
-        payload=data["payload"],
-    )
 
 
 class _Listener:
@@ -182,9 +164,9 @@ class OutboxRelay:
                 continue
             if row.attempts > 0:
                 held.add(row.correlation_id)  # publish the failed row again, hold the rest
+            data = row.envelope
             try:
-                envelope = envelope_from_row(row.envelope)
-                body = self.signer.sign(envelope, encrypt=row.encrypt, validate=False)
+                body = self.signer.sign_data(data, encrypt=row.encrypt)
             except Exception as exc:
                 errors[str(row.id)] = f"cannot sign: {exc!r}"
                 held.add(row.correlation_id)
@@ -192,13 +174,13 @@ class OutboxRelay:
             messages.append(
                 OutgoingMessage(
                     id=row.id,
-                    routing_key=envelope.routing_key,
+                    routing_key=f"{data['recipient']}.{data['type']}",
                     body=body,
                     headers={
-                        "x-integra-tenant": envelope.tenant,
-                        "x-integra-version": envelope.version,
+                        "x-integra-tenant": data["tenant"],
+                        "x-integra-version": data["version"],
                         "x-integra-sequence": row.sequence,
-                        "x-integra-sender": envelope.sender,
+                        "x-integra-sender": data["sender"],
                     },
                     correlation_id=str(row.correlation_id),
                     type=row.type,

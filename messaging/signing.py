@@ -166,15 +166,20 @@ class EnvelopeSigner:
     def sign(self, envelope: Envelope, *, encrypt: bool = False, validate: bool = True) -> bytes:
         """The compact JWS of the envelope. ``validate=False`` only for envelopes that were
         validated before they were stored (the outbox relay)."""
-        if envelope.tenant != self.keys.tenant:
-            raise ContractError("wrong_tenant", f"cannot sign for tenant {envelope.tenant}")
         if validate:
             validate_envelope(envelope)
-        data = envelope.to_dict()
+        return self.sign_data(envelope.to_dict(), encrypt=encrypt)
+
+    def sign_data(self, data: Mapping[str, Any], *, encrypt: bool = False) -> bytes:
+        """The compact JWS of an envelope in its JSON form (:meth:`Envelope.to_dict`), as the
+        outbox stores it; validated when it was stored, so not again here."""
+        if data["tenant"] != self.keys.tenant:
+            raise ContractError("wrong_tenant", f"cannot sign for tenant {data['tenant']}")
         if encrypt:
-            key = self.keys.encryption_keys.get(envelope.recipient)
+            data = dict(data)
+            key = self.keys.encryption_keys.get(data["recipient"])
             if key is None:
-                raise KeyError(f"no encryption key for {envelope.recipient}")
+                raise KeyError(f"no encryption key for {data['recipient']}")
             header = {"alg": ENCRYPTION_ALG, "enc": ENCRYPTION_ENC, "kid": key.kid}
             plaintext = json.dumps(data.pop("payload"), separators=(",", ":")).encode()
             data["payload"] = {"jwe": jwe.encrypt_compact(header, plaintext, key)}

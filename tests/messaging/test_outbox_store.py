@@ -1,9 +1,10 @@
-"""Outbox appends and the bus migrations (SQLite here; PostgreSQL in the integration tests)."""
+"""Outbox appends and the bus migrations (SQLite, and PostgreSQL where marked)."""
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, inspect, select
@@ -37,16 +38,24 @@ def test_migrations_on_postgres(pg_engine: Engine) -> None:
     assert "outbox_messages" in inspect(pg_engine).get_table_names()
 
 
-def test_append_numbers_messages_per_referral_without_flushing(sqlite_engine: Engine) -> None:
+@pytest.mark.parametrize("engine_name", ["sqlite_engine", "pg_engine"])
+def test_append_numbers_messages_per_referral_in_order_added(
+    engine_name: str, request: pytest.FixtureRequest
+) -> None:
+    """The INSERT computes the sequence, so rows added in one session before any flush still
+    count up per referral in the order they were added."""
+    engine: Engine = request.getfixturevalue(engine_name)
     a, b = uuid.uuid4(), uuid.uuid4()
-    with Session(sqlite_engine) as session, session.begin():
+    with Session(engine) as session, session.begin():
         rows = [
             outbox.append(session, referral_requested("essen", correlation_id=corr))
             for corr in (a, a, b, a)
         ]
+        session.flush()
         assert [r.sequence for r in rows] == [1, 2, 1, 3]
-    with Session(sqlite_engine) as session, session.begin():
+    with Session(engine) as session, session.begin():
         later = outbox.append(session, referral_requested("essen", correlation_id=a))
+        session.flush()
         assert later.sequence == 4
 
 
@@ -63,3 +72,26 @@ def test_invalid_message_fails_the_operation_not_the_receiver(sqlite_engine: Eng
     bad = dataclasses.replace(good, payload={**good.payload, "purpose": "holiday"})
     with Session(sqlite_engine) as session, pytest.raises(ContractError):
         outbox.append(session, bad)
+
+
+@pytest.mark.postgres
+def test_outbox_insert_notifies_the_relay_on_commit_only(pg_engine: Engine) -> None:
+    raw: Any = pg_engine.raw_connection()
+    listener: Any = raw.driver_connection
+    listener.autocommit = True
+    listener.execute(f"LISTEN {outbox.NOTIFY_CHANNEL}")
+    try:
+        with Session(pg_engine) as session:
+            outbox.append(session, referral_requested("essen"))
+            session.flush()
+            session.rollback()
+        assert list(listener.notifies(timeout=0.3, stop_after=1)) == []
+        with Session(pg_engine) as session, session.begin():
+            outbox.append(session, referral_requested("essen"))
+            outbox.append(session, referral_requested("essen"))
+        received = list(listener.notifies(timeout=2, stop_after=1))
+        assert [n.channel for n in received] == [outbox.NOTIFY_CHANNEL]
+        assert list(listener.notifies(timeout=0.3, stop_after=1)) == []  # one per transaction
+    finally:
+        listener.execute(f"UNLISTEN {outbox.NOTIFY_CHANNEL}")
+        raw.close()
