@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import shutil
 import subprocess
 import sys
 import threading
@@ -24,6 +25,7 @@ from messaging.relay import OutboxRelay
 from messaging.signing import EnvelopeSigner, TenantKeys, ensure_tenant_keys
 from messaging.store import InboxMessage, OutboxMessage
 from tenants.registry import Tenant
+from tests.fixtures.services import services_required
 
 from .conftest import make_tenant
 from .factories import referral_requested
@@ -92,6 +94,80 @@ def test_cut_connections_mid_stream_lose_nothing(
         relay_thread.join(10)
         proxy.close()
     assert proxy.cuts >= 5
+    got = effects(pg_engine)
+    assert len(got) == total
+    assert len({e.message_id for e in got}) == total
+    with Session(pg_engine) as session:
+        assert all(r.sent_at for r in session.scalars(select(OutboxMessage)))
+
+
+def _rabbitmqctl() -> str:
+    """The local broker's control tool, if this test may restart the broker (CI: must)."""
+    path = shutil.which("rabbitmqctl")
+    ok = path is not None and (
+        subprocess.run([path, "status"], capture_output=True, timeout=60, check=False).returncode
+        == 0
+    )
+    if not ok:
+        message = "rabbitmqctl cannot control the local RabbitMQ node"
+        if services_required():
+            pytest.fail(message + " (INTEGRA_REQUIRE_SERVICES=1)")
+        pytest.skip(message)
+    assert path is not None
+    return path
+
+
+def _broker_back(rabbitmqctl: str, settings: Settings) -> None:
+    subprocess.run([rabbitmqctl, "await_startup"], check=True, capture_output=True, timeout=120)
+    admin = topology.BrokerAdmin.from_settings(settings)
+    deadline = time.monotonic() + 60
+    while True:  # the fixtures' teardown needs the management API
+        try:
+            admin.request("GET", "overview")
+            return
+        except topology.ProvisioningError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def test_broker_restart_mid_stream_loses_nothing(
+    settings: Settings, bus: Tenant, pg_engine: Engine
+) -> None:
+    """RabbitMQ itself stops and starts again (its application, as a restart of the service
+    does) while outbox rows keep being committed: every message takes effect exactly once."""
+    rabbitmqctl = _rabbitmqctl()
+    total = 600
+    relay = OutboxRelay.for_tenant(
+        settings, bus, pg_engine, batch_size=50, poll_interval=0.2, max_backoff=0.5
+    )
+    consumer = MessageConsumer(settings, bus, "jobcenter", pg_engine, prefetch=20)
+    consumer.register("referral.requested", record_effect)
+    relay_thread = threading.Thread(target=relay.run, daemon=True)
+    restarted = False
+    try:
+        with running(consumer):
+            relay_thread.start()
+            for chunk in range(12):
+                with Session(pg_engine) as session, session.begin():
+                    for _ in range(total // 12):
+                        outbox.append(session, referral_requested(bus.slug))
+                if chunk == 4:
+                    # some messages are through, some in flight, some still in the outbox
+                    wait_for(lambda: count(pg_engine, InboxMessage) > 0, timeout=30)
+                    subprocess.run([rabbitmqctl, "stop_app"], check=True, capture_output=True)
+                    restarted = True
+                if chunk == 7:  # rows committed while the broker was down wait in the outbox
+                    subprocess.run([rabbitmqctl, "start_app"], check=True, capture_output=True)
+                    _broker_back(rabbitmqctl, settings)
+                time.sleep(0.05)
+            wait_for(lambda: count(pg_engine, InboxMessage) == total, timeout=90)
+    finally:
+        if restarted:
+            subprocess.run([rabbitmqctl, "start_app"], capture_output=True, check=False)
+            _broker_back(rabbitmqctl, settings)
+        relay.stop()
+        relay_thread.join(10)
     got = effects(pg_engine)
     assert len(got) == total
     assert len({e.message_id for e in got}) == total

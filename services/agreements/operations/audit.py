@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
@@ -16,7 +16,7 @@ from ..models import AuditEvent
 from ..principal import Principal
 
 GENESIS = "0" * 64
-_PREV = "integra.audit_prev_hash"
+_PENDING = "integra.audit_pending"
 #: Any constant; serialises appends to one tenant's chain on PostgreSQL.
 _ADVISORY_LOCK_KEY = 0x41554449  # "AUDI"; must differ from the relay lock (messaging.relay)
 
@@ -39,19 +39,45 @@ def _digest(event: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _previous_hash(session: Session) -> str:
-    """The chain head, read once per transaction under a lock that serialises appends.
-
-    The cached head is tied to the transaction it was read in: after a commit or rollback
-    another writer may have extended the chain.
-    """
-    cached = session.info.get(_PREV)
-    if cached is not None and cached[0] is session.get_transaction():
-        return str(cached[1])
+def _chain_head(session: Session) -> str:
+    """The chain's last hash, under a lock that serialises appends until this commit."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
     last = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     return last or GENESIS
+
+
+def _pending(session: Session) -> list[AuditEvent]:
+    pending: list[AuditEvent] | None = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = []
+        event.listen(session, "before_commit", _chain_pending)
+        event.listen(session, "after_rollback", _drop_pending)
+    return pending
+
+
+def _chain_pending(session: Session) -> None:
+    """Link this transaction's events to the chain and add them, just before the commit.
+
+    The chain's lock is taken here, at the end, not when the first event is recorded: it is
+    held for the head query, the insert and the commit only, so requests that read case data
+    (and so append read events) run side by side instead of one after another.
+    """
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    previous = _chain_head(session)
+    for entry in pending:
+        entry.prev_hash = previous
+        entry.hash = previous = _digest(entry)
+    session.add_all(pending)
+    pending.clear()
+
+
+def _drop_pending(session: Session) -> None:
+    pending = session.info.get(_PENDING)
+    if pending:
+        pending.clear()  # the change they describe was rolled back too
 
 
 def record(
@@ -63,8 +89,12 @@ def record(
     client_id: uuid.UUID | None,
     **detail: Any,
 ) -> AuditEvent:
-    """Append one audit event (who, when, what, which case, which tenant)."""
-    event = AuditEvent(
+    """Record one audit event (who, when, what, which case, which tenant).
+
+    The event is chained and written when the transaction commits, with the change it
+    describes; a rolled-back transaction leaves neither.
+    """
+    entry = AuditEvent(
         at=utcnow(),
         tenant=principal.tenant,
         actor=principal.actor,
@@ -75,12 +105,9 @@ def record(
         object_id=str(object_id) if object_id is not None else None,
         client_id=client_id,
         detail=detail,
-        prev_hash=_previous_hash(session),
     )
-    event.hash = _digest(event)
-    session.info[_PREV] = (session.get_transaction(), event.hash)
-    session.add(event)
-    return event
+    _pending(session).append(entry)
+    return entry
 
 
 def record_reads(
@@ -94,8 +121,8 @@ def record_reads(
 def verify_chain(session: Session) -> tuple[bool, int | None]:
     """Walk the chain; returns (intact, id of the first broken event)."""
     previous = GENESIS
-    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)):
-        if event.prev_hash != previous or _digest(event) != event.hash:
-            return False, event.id
-        previous = event.hash
+    for entry in session.scalars(select(AuditEvent).order_by(AuditEvent.id)):
+        if entry.prev_hash != previous or _digest(entry) != entry.hash:
+            return False, entry.id
+        previous = entry.hash
     return True, None
