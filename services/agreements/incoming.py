@@ -92,19 +92,27 @@ def handle_status(session: Session, envelope: Envelope) -> None:
 
 
 def handle_delivery_problem(session: Session, envelope: Envelope) -> None:
+    """A connector reports a delayed delivery, or one that will never happen and why (the
+    agency refused it, or the consent expired or was revoked before the agency took it)."""
     payload = load_payload(envelope)
     referral = _referral_for(session, envelope, payload["referral_id"])
+    reason_code = envelope.type.replace(".", "_")
     if envelope.type == "delivery.delayed":
         note = (
             f"Zustellung verzögert seit {payload['since'].isoformat()}, "
             f"{payload['attempts']} Versuche: {payload.get('last_error') or ''}"
         )
-    else:
+    elif payload.get("reason_code", "agency_refused") == "agency_refused":  # v1: always
         note = f"Zustellung gescheitert: {payload.get('reason') or ''}"
+    else:
+        # The consent expired or was revoked before the agency took the referral: the code
+        # says it was never sent and why (``not_sent_consent_expired``), the note when.
+        reason_code = f"not_sent_{payload['reason_code']}"
+        note = payload.get("reason") or ""
     note_delivery_problem(
         session,
         referral.id,
-        reason_code=envelope.type.replace(".", "_"),
+        reason_code=reason_code,
         note=note.strip(),
         at=payload[DELIVERY_PROBLEMS[envelope.type]],
         message_id=envelope.id,

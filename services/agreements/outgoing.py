@@ -2,7 +2,8 @@
 transaction: a referral and its changes reach the agency exactly when they are committed.
 
 A referral carries only the data categories the client consented to for that agency kind
-(data minimisation happens here, at the source, and the connector checks again).
+(data minimisation happens here, at the source, and the connector checks again); it also
+carries the consent's end, which the connector checks before every delivery attempt.
 """
 
 from __future__ import annotations
@@ -84,22 +85,25 @@ def _append(
     payload: dict[str, Any],
     *,
     consent_id: uuid.UUID | None = None,
+    version: int = 1,
 ) -> Envelope:
     envelope = Envelope(
         type=message_type,
-        version=1,
+        version=version,
         tenant=_tenant(session),
         sender=AGREEMENTS,
         recipient=referral.recipient_kind,
         correlation_id=referral.id,
         consent_id=consent_id,
-        payload=dump_payload(message_type, 1, payload),
+        payload=dump_payload(message_type, version, payload),
     )
     outbox.append(session, envelope)
     return envelope
 
 
 def referral_requested(session: Session, referral: Referral) -> Envelope:
+    """The referral with the consented data and the consent's end (contract v2): the
+    connector hands it over only while the consent is valid, however long delivery takes."""
     client = session.get(Client, referral.client_id)
     consent = session.get(Consent, referral.consent_id)
     assert client is not None and consent is not None
@@ -116,8 +120,10 @@ def referral_requested(session: Session, referral: Referral) -> Envelope:
             "purpose": referral.purpose,
             "step": {"description": step.description, "due_date": step.due_date} if step else None,
             "note": referral.note or None,
+            "consent_expires_at": consent.expires_at,
         },
         consent_id=consent.id,
+        version=2,
     )
 
 

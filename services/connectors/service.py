@@ -2,17 +2,20 @@
 
 It consumes the messages the agreement service addresses to its agency kind, delivers them
 through the agency's channel (in order per referral, retried with backoff, never after a
-withdrawal or revocation), and turns the agency's answers into canonical status messages for
-the agreement service. Everything it sends to the bus goes through its own outbox; everything
+withdrawal or revocation, and a referral only while its consent is valid: checked right before
+every attempt), and turns the agency's answers into canonical status messages for the
+agreement service. Everything it sends to the bus goes through its own outbox; everything
 it receives is recorded in its own inbox, in the same transaction as the effect.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,6 +56,24 @@ FINAL_ANSWERS = {"referral.rejected", "measure.completed", "measure.aborted"}
 def backoff(attempts: int) -> timedelta:
     """1 s, 2 s, 4 s ... capped at 5 minutes."""
     return timedelta(seconds=min(300, 2 ** max(0, attempts - 1)))
+
+
+@dataclass(frozen=True)
+class ConsentLapsed:
+    """The client's consent no longer allows handing the referral to the agency."""
+
+    reason_code: str  # consent_expired | consent_revoked (delivery.failed v2)
+    reason: str  # what lapsed when, e.g. "consent expired at 2026-11-08T23:00:00+00:00"
+
+
+def for_agency(envelope: Envelope) -> Envelope:
+    """The form the agency receives. A referral request goes out as contract v1: the consent's
+    end is for the connector to enforce, and partners keep the contract they implemented
+    (their XML schema, their AMQP client) when the bus's contract gains a version."""
+    if (envelope.type, envelope.version) != ("referral.requested", 2):
+        return envelope
+    payload = {k: v for k, v in envelope.payload.items() if k != "consent_expires_at"}
+    return dataclasses.replace(envelope, version=1, payload=payload)
 
 
 class Connector:
@@ -114,19 +135,66 @@ class Connector:
         referral_id: uuid.UUID = payload["referral_id"]
         if session.get(TrackedReferral, referral_id) is not None:
             return  # the same referral requested twice: already carried
-        revoked = session.get(RevokedConsent, envelope.consent_id)
         tracked = TrackedReferral(
             referral_id=referral_id,
             consent_id=envelope.consent_id,
             purpose=payload["purpose"],
             received_at=self.clock(),
-            closed=revoked is not None,
         )
         session.add(tracked)
-        if revoked is not None:
-            log.info("referral %s: consent revoked before delivery; not sent", referral_id)
+        lapsed = self._consent_lapsed(
+            session, envelope.consent_id, payload.get("consent_expires_at")
+        )
+        if lapsed is not None:
+            # Not even kept for a later attempt: the data never enters the delivery queue.
+            self._not_sent(session, tracked, lapsed)
             return
         self._queue_for_agency(session, envelope, referral_id)
+
+    def _consent_lapsed(
+        self, session: Session, consent_id: uuid.UUID, expires_at: datetime | None
+    ) -> ConsentLapsed | None:
+        """Why the consent no longer allows delivery, at this moment by the connector's clock
+        (revocations are known from consent.revoked messages); None while it is valid."""
+        revoked = session.get(RevokedConsent, consent_id)
+        if revoked is not None:
+            return ConsentLapsed(
+                "consent_revoked", f"consent revoked at {revoked.revoked_at.isoformat()}"
+            )
+        if expires_at is not None and self.clock() >= expires_at:
+            return ConsentLapsed("consent_expired", f"consent expired at {expires_at.isoformat()}")
+        return None
+
+    def _not_sent(self, session: Session, tracked: TrackedReferral, lapsed: ConsentLapsed) -> None:
+        """Close a referral the agency never received and tell the agreement service why, so
+        the referral's history says it was not sent (delivery.failed v2)."""
+        tracked.closed = True
+        log.info("referral %s not sent: %s", tracked.referral_id, lapsed.reason)
+        self._report(
+            session,
+            tracked.referral_id,
+            "delivery.failed",
+            {
+                "referral_id": str(tracked.referral_id),
+                "failed_at": self.clock().isoformat(),
+                "reason_code": lapsed.reason_code,
+                "reason": lapsed.reason,
+            },
+            version=2,
+        )
+
+    def _agency_has_request(self, session: Session, referral_id: uuid.UUID) -> bool:
+        """Whether the agency took the referral request (so it must hear of its end)."""
+        delivered = session.scalar(
+            select(AgencyDelivery.message_id)
+            .where(
+                AgencyDelivery.referral_id == referral_id,
+                AgencyDelivery.type == "referral.requested",
+                AgencyDelivery.status == Delivery.DELIVERED,
+            )
+            .limit(1)
+        )
+        return delivered is not None
 
     def _cancel_pending(self, session: Session, referral_id: uuid.UUID) -> bool:
         """Cancel what the agency has not received; True if the request itself never left."""
@@ -149,7 +217,19 @@ class Connector:
         if tracked is None:
             return  # never carried: nothing to withdraw at the agency
         tracked.closed = True
-        if not self._cancel_pending(session, referral_id):
+        if self._cancel_pending(session, referral_id):
+            if payload["reason_code"] == "consent_revoked":
+                self._not_sent(
+                    session,
+                    tracked,
+                    ConsentLapsed(
+                        "consent_revoked",
+                        f"consent revoked at {payload['withdrawn_at'].isoformat()}",
+                    ),
+                )
+        elif self._agency_has_request(session, referral_id):
+            # Only an agency that took the referral hears of its withdrawal; one that never
+            # got it (not sent for lack of consent, refused) learns nothing about it.
             self._queue_for_agency(session, envelope, referral_id)
 
     def on_consent_revoked(self, session: Session, envelope: Envelope) -> None:
@@ -163,8 +243,13 @@ class Connector:
         for tracked in session.scalars(
             select(TrackedReferral).where(TrackedReferral.consent_id == envelope.consent_id)
         ):
+            if self._cancel_pending(session, tracked.referral_id):
+                lapsed = ConsentLapsed(
+                    "consent_revoked",
+                    f"consent revoked at {payload['revoked_at'].isoformat()}",
+                )
+                self._not_sent(session, tracked, lapsed)
             tracked.closed = True
-            self._cancel_pending(session, tracked.referral_id)
             referral_ids.append(tracked.referral_id)
         delivered_any = referral_ids and session.scalar(
             select(AgencyDelivery.message_id)
@@ -207,12 +292,13 @@ class Connector:
         message_type: str,
         payload: dict[str, Any],
         consent_id: uuid.UUID | None = None,
+        version: int = 1,
     ) -> None:
         outbox.append(
             session,
             Envelope(
                 type=message_type,
-                version=1,
+                version=version,
                 tenant=self.tenant.slug,
                 sender=self.kind,
                 recipient=AGREEMENTS,
@@ -226,20 +312,37 @@ class Connector:
         """One pass over due deliveries; returns how many the agency took.
 
         Messages go out one by one (each channel says whether the agency took it); the
-        outcomes of the pass are recorded in one transaction.
+        outcomes of the pass are recorded in one transaction. A referral request is checked
+        against its consent right before each attempt: the pass may be long (slow channels),
+        and the request may have waited days for an unreachable agency.
         """
         with Session(self.engine) as session:
             due = [(d.message_id, d.envelope) for d in self._due(session, limit)]
         if not due:
             return 0
-        outcomes: list[tuple[uuid.UUID, DeliveryFailed | None]] = []
+        outcomes: list[tuple[uuid.UUID, DeliveryFailed | ConsentLapsed | None]] = []
         for message_id, data in due:
             if self.stop_event.is_set():
                 break
             envelope = load_envelope(data)
+            if envelope.type == "referral.requested":
+                with Session(self.engine) as session:
+                    current = session.get(AgencyDelivery, message_id)
+                    if current is None or current.status != Delivery.PENDING:
+                        continue  # withdrawn or revoked since the pass began
+                    assert envelope.consent_id is not None  # the contract requires it
+                    lapsed = self._consent_lapsed(
+                        session,
+                        envelope.consent_id,
+                        load_payload(envelope).get("consent_expires_at"),
+                    )
+                if lapsed is not None:
+                    outcomes.append((message_id, lapsed))
+                    continue
             error: DeliveryFailed | None = None
             try:
-                self.channel.deliver(envelope, self.signer.sign(envelope))
+                agency_envelope = for_agency(envelope)
+                self.channel.deliver(agency_envelope, self.signer.sign(agency_envelope))
             except DeliveryFailed as exc:
                 error = exc
             except Exception as exc:  # a channel bug must not stop the other deliveries
@@ -248,11 +351,17 @@ class Connector:
             outcomes.append((message_id, error))
         delivered = 0
         with Session(self.engine) as session, session.begin():
-            for message_id, error in outcomes:
+            for message_id, outcome in outcomes:
                 delivery = session.get(AgencyDelivery, message_id, with_for_update=True)
                 if delivery is None or delivery.status != Delivery.PENDING:
                     continue  # cancelled meanwhile; if delivered anyway, the agency is told
-                delivered += self._record_attempt(session, delivery, error)
+                if isinstance(outcome, ConsentLapsed):
+                    self._cancel_pending(session, delivery.referral_id)
+                    tracked = session.get(TrackedReferral, delivery.referral_id)
+                    if tracked is not None:
+                        self._not_sent(session, tracked, outcome)
+                    continue
+                delivered += self._record_attempt(session, delivery, outcome)
         return delivered
 
     def _record_attempt(
@@ -286,8 +395,10 @@ class Connector:
                 {
                     "referral_id": str(delivery.referral_id),
                     "failed_at": now.isoformat(),
+                    "reason_code": "agency_refused",
                     "reason": error.reason[:2000],
                 },
+                version=2,
             )
             return 0
         delivery.next_attempt_at = now + backoff(delivery.attempts)

@@ -2,7 +2,7 @@
 
 What a connector knows of a referral is what the signed messages told it: enough to deliver
 it, retry it, recognise the agency's answers, and stop when the referral is withdrawn or its
-consent revoked.
+consent revoked or expired.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 class Delivery(StrEnum):
     PENDING = "pending"  # waiting for (another) attempt
     DELIVERED = "delivered"  # the agency's channel took it
-    CANCELLED = "cancelled"  # withdrawn or consent revoked before delivery: never sent
+    CANCELLED = "cancelled"  # withdrawn, or consent revoked or expired, before delivery
     FAILED = "failed"  # the agency refused it for good
 
 
@@ -50,8 +50,8 @@ class TrackedReferral(ConnectorBase):
     consent_id: Mapped[uuid.UUID] = mapped_column(index=True)
     purpose: Mapped[str] = mapped_column(String(30))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    #: Withdrawn, revoked, rejected or finished: answers are still recognised, nothing new
-    #: about it is delivered except what tells the agency to stop.
+    #: Withdrawn, revoked, not sent (consent lapsed), rejected or finished: answers are still
+    #: recognised, nothing new about it is delivered except what tells the agency to stop.
     closed: Mapped[bool] = mapped_column(default=False)
 
 

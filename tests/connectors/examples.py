@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
-from messaging.contracts import new_envelope
+from messaging.contracts import load_payload, new_envelope
 from messaging.envelope import Envelope
 from services.connectors.channels.xoev import Authority
 
@@ -28,11 +28,12 @@ def _env(
     from_agency: bool = True,
     consent: bool = False,
     causation: bool = True,
+    version: int = 1,
 ) -> Envelope:
     office, agency = "agreements", "jobcenter"
     return new_envelope(
         message_type,
-        1,
+        version,
         tenant=TENANT,
         sender=agency if from_agency else office,
         recipient=office if from_agency else agency,
@@ -105,6 +106,32 @@ def referral_requested() -> Envelope:
         from_agency=False,
         consent=True,
         causation=False,
+    )
+
+
+def referral_requested_v2() -> Envelope:
+    """v1's example with the consent's end, in another time zone (the same instant returns)."""
+    v1 = referral_requested()
+    return _env(
+        "referral.requested",
+        {**load_payload(v1), "consent_expires_at": AT_BERLIN},
+        from_agency=False,
+        consent=True,
+        causation=False,
+        version=2,
+    )
+
+
+def referral_requested_v2_open_ended() -> Envelope:
+    """A consent without an end: the field is there, and null."""
+    v1 = referral_requested()
+    return _env(
+        "referral.requested",
+        {**load_payload(v1), "consent_expires_at": None},
+        from_agency=False,
+        consent=True,
+        causation=False,
+        version=2,
     )
 
 
@@ -265,10 +292,37 @@ def delivery_failed() -> Envelope:
     )
 
 
+def delivery_failed_v2() -> Envelope:
+    return _env(
+        "delivery.failed",
+        {
+            "referral_id": REFERRAL,
+            "failed_at": datetime(2026, 3, 1, 9, 5, tzinfo=UTC),
+            "reason_code": "consent_expired",
+            "reason": "consent expired at 2026-03-01T00:00:00+00:00",
+        },
+        version=2,
+    )
+
+
+def delivery_failed_v2_without_text() -> Envelope:
+    return _env(
+        "delivery.failed",
+        {
+            "referral_id": REFERRAL,
+            "failed_at": datetime(2026, 3, 1, 9, 5, tzinfo=UTC),
+            "reason_code": "consent_revoked",
+        },
+        version=2,
+    )
+
+
 EXAMPLES: dict[str, Callable[[], Envelope]] = {
     f.__name__: f
     for f in (
         referral_requested,
+        referral_requested_v2,
+        referral_requested_v2_open_ended,
         referral_received,
         referral_accepted,
         referral_rejected,
@@ -286,5 +340,7 @@ EXAMPLES: dict[str, Callable[[], Envelope]] = {
         referral_delivered,
         delivery_delayed,
         delivery_failed,
+        delivery_failed_v2,
+        delivery_failed_v2_without_text,
     )
 }

@@ -161,6 +161,13 @@ def test_consent_revoked_before_delivery_means_never_sent(live: LivePlatform, ap
         assert revoked["revoked_at"]
         shown = api.call("GET", f"referrals/{referral['id']}", expect=200)
         assert shown["status"] == "revoked"
+        # Not silently dropped: the connector reports that the agency never got it.
+        shown = api.wait_for(
+            f"referrals/{referral['id']}",
+            lambda r: r["history"][-1]["reason_code"] == "not_sent_consent_revoked",
+        )
+        assert shown["status"] == "revoked"
+        assert shown["history"][-1]["note"].startswith("consent revoked at ")
     finally:
         agency.rules.failure_rate = 0.0
     time.sleep(3)  # the connector keeps retrying its other deliveries meanwhile

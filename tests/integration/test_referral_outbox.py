@@ -14,7 +14,7 @@ from messaging.contracts import dump_payload
 from messaging.envelope import Envelope
 from messaging.store import OutboxMessage
 from services.agreements.errors import InvalidTransition
-from services.agreements.incoming import AnswerRefused, handle_status
+from services.agreements.incoming import AnswerRefused, handle_delivery_problem, handle_status
 from tests.fixtures.factories import assessment_body, client_body, consent_body
 from tests.fixtures.platform import Api, Platform
 
@@ -60,6 +60,10 @@ def test_referral_requested_carries_only_consented_categories(platform: Platform
     assert row.type == "referral.requested" and row.recipient == "jobcenter"
     envelope = row.envelope
     assert envelope["consent_id"] == consent["id"] and envelope["sender"] == "agreements"
+    # The consent's end travels along: the connector checks it before every delivery attempt.
+    assert row.version == 2
+    sent_end = datetime.fromisoformat(envelope["payload"]["consent_expires_at"])
+    assert sent_end == datetime.fromisoformat(consent["expires_at"])
     assert envelope["tenant"] == "freiburg"
     data = envelope["payload"]["client"]
     assert set(data) == {"identity", "work_history"}
@@ -74,6 +78,13 @@ def test_health_data_leaves_only_with_explicit_consent(platform: Platform) -> No
     _, _, referral = _referral(api, data_categories=["identity", "health"])
     [row] = _outbox(platform, referral["id"])
     assert row.envelope["payload"]["client"]["health"] == {"notes": "Diabetes"}
+
+
+def test_a_consent_without_an_end_is_sent_as_such(platform: Platform) -> None:
+    api = platform.api("freiburg")
+    _, _, referral = _referral(api, expires_at=None)
+    [row] = _outbox(platform, referral["id"])
+    assert row.envelope["payload"]["consent_expires_at"] is None
 
 
 def test_withdrawal_and_revocation_are_sent_in_order(platform: Platform) -> None:
@@ -112,20 +123,92 @@ def test_rejected_referral_leaves_nothing_in_the_outbox(platform: Platform) -> N
 
 
 def _answer(
-    referral: dict[str, Any], message_type: str, payload: dict[str, Any], sender: str = "jobcenter"
+    referral: dict[str, Any],
+    message_type: str,
+    payload: dict[str, Any],
+    sender: str = "jobcenter",
+    version: int = 1,
 ) -> Envelope:
     return Envelope(
         type=message_type,
-        version=1,
+        version=version,
         tenant="freiburg",
         sender=sender,
         recipient="agreements",
         correlation_id=uuid.UUID(referral["id"]),
         consent_id=uuid.UUID(referral["consent_id"]),
         payload=dump_payload(
-            message_type, 1, {"referral_id": uuid.UUID(referral["id"]), **payload}
+            message_type, version, {"referral_id": uuid.UUID(referral["id"]), **payload}
         ),
     )
+
+
+def _deliver(platform: Platform, envelope: Envelope) -> None:
+    with platform.session("freiburg") as session, session.begin():
+        session.info["tenant"] = "freiburg"
+        handle_delivery_problem(session, envelope)
+
+
+def test_a_referral_the_connector_did_not_send_says_why(platform: Platform) -> None:
+    api = platform.api("freiburg")
+    _, _, expired = _referral(api)
+    at = datetime.now(UTC)
+    reason = "consent expired at 2026-11-08T23:00:00+00:00"
+    report = _answer(
+        expired,
+        "delivery.failed",
+        {"failed_at": at, "reason_code": "consent_expired", "reason": reason},
+        version=2,
+    )
+    _deliver(platform, report)
+    shown = api.ok("GET", f"referrals/{expired['id']}")
+    # The closed loop has no "not sent" status: the history says it, with the reason.
+    assert shown["status"] == "requested"
+    last = shown["history"][-1]
+    assert last["reason_code"] == "not_sent_consent_expired"
+    assert last["note"] == reason and last["message_id"] == str(report.id)
+    assert datetime.fromisoformat(last["at"]) == at
+
+    _, consent, revoked = _referral(api)
+    api.ok("POST", f"consents/{consent['id']}/revoke", {})
+    _deliver(
+        platform,
+        _answer(
+            revoked,
+            "delivery.failed",
+            {"failed_at": at, "reason_code": "consent_revoked"},
+            version=2,
+        ),
+    )
+    shown = api.ok("GET", f"referrals/{revoked['id']}")
+    assert shown["status"] == "revoked"
+    assert [(h["status"], h["reason_code"]) for h in shown["history"][-2:]] == [
+        ("revoked", "consent_revoked"),  # the office's revocation
+        ("revoked", "not_sent_consent_revoked"),  # the connector: the agency never had it
+    ]
+
+
+def test_an_agency_refusal_keeps_its_reason_code_in_both_versions(platform: Platform) -> None:
+    api = platform.api("freiburg")
+    _, _, referral = _referral(api)
+    at = datetime.now(UTC)
+    _deliver(
+        platform, _answer(referral, "delivery.failed", {"failed_at": at, "reason": "HTTP 400"})
+    )
+    _deliver(
+        platform,
+        _answer(
+            referral,
+            "delivery.failed",
+            {"failed_at": at, "reason_code": "agency_refused", "reason": "HTTP 400"},
+            version=2,
+        ),
+    )
+    history = api.ok("GET", f"referrals/{referral['id']}")["history"]
+    assert [(h["reason_code"], h["note"]) for h in history[-2:]] == [
+        ("delivery_failed", "Zustellung gescheitert: HTTP 400"),
+        ("delivery_failed", "Zustellung gescheitert: HTTP 400"),
+    ]
 
 
 def test_agency_answers_update_the_history_through_the_operations(platform: Platform) -> None:

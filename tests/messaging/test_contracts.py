@@ -7,7 +7,13 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from messaging.contracts import MESSAGE_TYPES, ContractError, load_envelope, new_envelope
+from messaging.contracts import (
+    MESSAGE_TYPES,
+    ContractError,
+    load_envelope,
+    load_payload,
+    new_envelope,
+)
 
 from .factories import referral_requested
 
@@ -98,3 +104,70 @@ def test_envelope_must_be_an_object() -> None:
     with pytest.raises(ContractError) as exc:
         load_envelope(["not", "an", "object"])
     assert exc.value.code == "malformed"
+
+
+def _requested_v2(**changes: object) -> dict[str, object]:
+    """A referral.requested v2 in wire form: v1's example with the consent's end."""
+    data = referral_requested("essen").to_dict()
+    payload = {**data["payload"], "consent_expires_at": "2027-10-31T23:00:00+00:00", **changes}
+    return data | {"version": 2, "payload": {k: v for k, v in payload.items() if v != "-"}}
+
+
+def test_referral_requested_v2_names_the_consents_end_or_null() -> None:
+    envelope = load_envelope(_requested_v2())
+    assert load_payload(envelope)["consent_expires_at"] == datetime(2027, 10, 31, 23, tzinfo=UTC)
+    assert (
+        load_payload(load_envelope(_requested_v2(consent_expires_at=None)))["consent_expires_at"]
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["-", "2027-10-31T23:00:00", "2027-10-31", "soon"],
+    ids=["missing", "naive", "date-only", "text"],
+)
+def test_referral_requested_v2_refuses_an_unclear_end(value: str) -> None:
+    with pytest.raises(ContractError) as exc:
+        load_envelope(_requested_v2(consent_expires_at=value))
+    assert exc.value.code == "schema_invalid"
+
+
+def test_referral_requested_v1_has_no_consent_end() -> None:
+    data = referral_requested("essen").to_dict()
+    data["payload"]["consent_expires_at"] = None
+    with pytest.raises(ContractError) as exc:
+        load_envelope(data)
+    assert exc.value.code == "schema_invalid"
+
+
+@pytest.mark.parametrize(
+    ("reason_code", "valid"),
+    [
+        ("agency_refused", True),
+        ("consent_expired", True),
+        ("consent_revoked", True),
+        ("bored", False),
+    ],
+)
+def test_delivery_failed_v2_needs_a_known_reason_code(reason_code: str, valid: bool) -> None:
+    def build() -> object:
+        return new_envelope(
+            "delivery.failed",
+            2,
+            tenant="essen",
+            sender="jobcenter",
+            recipient="agreements",
+            correlation_id=uuid.uuid4(),
+            payload={
+                "referral_id": uuid.uuid4(),
+                "failed_at": datetime.now(UTC),
+                "reason_code": reason_code,
+            },
+        )
+
+    if valid:
+        build()
+    else:
+        with pytest.raises(ContractError):
+            build()

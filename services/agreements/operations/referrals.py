@@ -275,8 +275,10 @@ def note_delivery_problem(
     at: datetime,
     message_id: uuid.UUID,
 ) -> Referral:
-    """A connector reports that delivery is delayed or failed: the referral keeps its status,
-    and its history shows the problem (the dashboard lists such referrals)."""
+    """A connector reports that delivery is delayed, failed, or will not happen because the
+    consent expired or was revoked first: the referral keeps its status (the closed loop has
+    no "not sent" state), and its history shows the problem with its reason code (the
+    dashboard lists referrals still not delivered; the portal marks those never sent)."""
     referral = session.get(Referral, referral_id, with_for_update=True)
     if referral is None:
         raise NotFound("referral")

@@ -79,6 +79,15 @@ REFERRAL_STATUSES = {
     "withdrawn": _l("Withdrawn"),
     "revoked": _l("Revoked (consent withdrawn)"),
 }
+#: History reasons meaning the referral never reached the agency because the client's consent
+#: no longer allowed it (shown beside the referral's status and in its history).
+NOT_SENT_REASONS = {
+    "not_sent_consent_expired": _l("Not sent: consent expired"),
+    "not_sent_consent_revoked": _l("Not sent: consent revoked"),
+}
+#: Reason codes of a referral's history. Codes without a label are shown as they are (the
+#: notes of delivery_delayed and delivery_failed carry their own German headline).
+REFERRAL_REASONS = {**NOT_SENT_REASONS}
 CLOSE_OUTCOMES = {
     "goals_reached": _l("Goals reached"),
     "handed_over": _l("Handed over"),
@@ -120,6 +129,7 @@ ALL = {
     "data_category": DATA_CATEGORIES,
     "residence_status": RESIDENCE_STATUSES,
     "referral_status": REFERRAL_STATUSES,
+    "referral_reason": REFERRAL_REASONS,
     "outcome": CLOSE_OUTCOMES,
     "attainment": ATTAINMENTS,
     "role": ROLES,

@@ -19,7 +19,15 @@ class ReferralEventSchema(Schema):
     status = fields.String()
     at = fields.DateTime()
     message_id = fields.UUID(allow_none=True)
-    reason_code = fields.String(allow_none=True)
+    reason_code = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "why: the agency's reason (e.g. not_responsible), consent_revoked, "
+            "delivery_delayed, delivery_failed, or not_sent_consent_expired / "
+            "not_sent_consent_revoked (the consent ended or was revoked before the agency "
+            "took the referral: it was never sent)"
+        },
+    )
     note = fields.String()
 
 

@@ -68,6 +68,7 @@ _NUMBERS: Mapping[tuple[str, int], str] = {
     ("referral.accepted", 1): "0103",
     ("referral.rejected", 1): "0104",
     ("referral.withdrawn", 1): "0105",
+    ("referral.requested", 2): "0106",  # v1 and the consent's end (connector side only)
     ("appointment.scheduled", 1): "0201",
     ("measure.started", 1): "0301",
     ("measure.completed", 1): "0302",
@@ -80,6 +81,7 @@ _NUMBERS: Mapping[tuple[str, int], str] = {
     ("referral.delivered", 1): "0701",
     ("delivery.delayed", 1): "0702",
     ("delivery.failed", 1): "0703",
+    ("delivery.failed", 2): "0704",
     # The technical rejection, in the style of XInneres' Administration.ReturnToSender.
     ("message.rejected", 1): "0901",
 }
