@@ -11,6 +11,7 @@ baseline is a bare Flask page served by the same server, loaded the same way in 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import secrets
@@ -46,6 +47,7 @@ def serve(port: int) -> None:
     from services.agreements.app import create_app
     from tenants.registry import load_registry
 
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" lines
     settings = load_settings()
     dispatcher = TenantDispatcher(settings, load_registry(settings.tenants_dir), create_app)
     bare = Flask("bare")
@@ -61,7 +63,7 @@ def serve(port: int) -> None:
 
 def seed(settings: Any, clients: int, sessions: int) -> tuple[list[str], list[str], str]:
     """Bulk-insert clients (with one active agreement each for the first 1,000) and users."""
-    from sqlalchemy import insert
+    from sqlalchemy import insert, text
     from sqlalchemy.orm import Session
 
     from services.agreements.identity.staff import create_user
@@ -131,6 +133,10 @@ def seed(settings: Any, clients: int, sessions: int) -> tuple[list[str], list[st
         users = [f"bench-{i}" for i in range(sessions)]
         for username in users:
             create_user(session, username, username, Role.COUNSELLOR, office.key, PASSWORD)
+    if engine.dialect.name == "postgresql":
+        # as autovacuum would after a bulk load: planner statistics and the visibility map
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
     engine.dispose()
     return [str(c) for c in client_ids[:1000]], agreements, tenant.slug
 

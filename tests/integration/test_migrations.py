@@ -26,6 +26,9 @@ from services.agreements.db import Base
 from tenants.databases import create_tenant_engine, drop_database, ensure_database
 from tenants.registry import Tenant, load_registry
 
+#: Made by migration 0003 on PostgreSQL only.
+TRIGRAM_INDEXES = {"ix_clients_family_name_trgm", "ix_clients_given_name_trgm"}
+
 TENANT = "freiburg"
 
 
@@ -65,6 +68,11 @@ def schema_differences(engine: Engine) -> list[object]:
     if engine.dialect.name == "postgresql":
         # SQLite has no identity columns, so only PostgreSQL can compare server defaults.
         opts["compare_server_default"] = True
+    # The trigram indexes of client search are PostgreSQL expression indexes that only the
+    # migration knows (0003); the models cannot declare them for both backends.
+    opts["include_object"] = lambda obj, name, kind, reflected, other: (
+        not (kind == "index" and name in TRIGRAM_INDEXES)
+    )
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts=opts)
         return list(compare_metadata(context, Base.metadata))

@@ -17,7 +17,11 @@ class Client(UUIDPrimaryKey, Timestamps, Base):
     """The newly arrived person; their case belongs to one office."""
 
     __tablename__ = "clients"
-    __table_args__ = (Index("ix_clients_office_family_name", "office_id", "family_name"),)
+    __table_args__ = (
+        # the client list's order within an office (PostgreSQL also has trigram indexes on
+        # the lower-cased names for search; see migration 0003)
+        Index("ix_clients_office_name", "office_id", "family_name", "given_name", "id"),
+    )
 
     office_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offices.id"), index=True)
     given_name: Mapped[str] = mapped_column(String(100))
