@@ -7,6 +7,7 @@ import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from werkzeug.test import Client
 
@@ -200,3 +201,27 @@ def test_tenant_admin_manages_users(sqlite_platform: Platform, http: Client) -> 
     assert created.status_code == 302, created.get_data(as_text=True)  # type: ignore[attr-defined]
     assert name in http.get("/t/freiburg/admin/users").get_data(as_text=True)
     assert http.get("/t/freiburg/clients").status_code == 403  # no case access
+
+
+def test_a_large_office_list_says_more_than_instead_of_counting_all(
+    sqlite_platform: Platform, http: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list stops counting at a limit (10,000 in service; 3 here): it says "more than",
+    still pages forward while pages are full, and a search below the limit counts exactly."""
+    from services.agreements.portal import clients as portal_clients
+
+    login(http, make_user(sqlite_platform, "freiburg"))
+    family = f"Limit-{unique()}"
+    for n in range(5):
+        register_client(http, f"{family}-{n}")
+    monkeypatch.setattr(portal_clients, "COUNT_LIMIT", 3)
+    monkeypatch.setattr(portal_clients, "PAGE_SIZE", 2)
+    first = http.get("/t/freiburg/clients").get_data(as_text=True)
+    assert "Mehr als 3 Personen" in first
+    assert 'rel="next"' in first
+    found = http.get(f"/t/freiburg/clients?q={family}-1").get_data(as_text=True)
+    assert "1 Personen" in found and "Mehr als" not in found
+    searched = http.get(f"/t/freiburg/clients?q={family}").get_data(as_text=True)
+    assert "Mehr als 3 Personen" in searched
+    last = http.get(f"/t/freiburg/clients?q={family}&page=3").get_data(as_text=True)
+    assert f"{family}-4" in last and 'rel="next"' not in last  # one row: the end

@@ -24,6 +24,8 @@ class ClientPage:
     page: int
     page_size: int
     total: int
+    #: False when counting stopped at ``count_limit``: there are more than ``total``.
+    total_exact: bool = True
 
 
 def create_client(session: Session, principal: Principal, data: dict[str, Any]) -> Client:
@@ -106,8 +108,13 @@ def list_clients(
     page_size: int = 25,
     q: str | None = None,
     agreement_status: str | None = None,
+    count_limit: int | None = None,
 ) -> ClientPage:
-    """A page of the office's clients, searchable by name, filterable by agreement status."""
+    """A page of the office's clients, searchable by name, filterable by agreement status.
+
+    ``count_limit`` stops counting there (the portal shows "more than 10,000" instead of
+    counting a large office's every client on every page); the API counts exactly.
+    """
     query = visible_clients(principal)
     if q:
         pattern = f"%{q.strip().lower()}%"
@@ -125,7 +132,9 @@ def list_clients(
             .where(Agreement.client_id == Client.id, Agreement.status == agreement_status)
             .exists()
         )
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    counted = query if count_limit is None else query.limit(count_limit + 1)
+    total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    exact = count_limit is None or total <= count_limit
     items = list(
         session.scalars(
             query.order_by(Client.family_name, Client.given_name, Client.id)
@@ -134,7 +143,13 @@ def list_clients(
         )
     )
     audit.record_reads(session, principal, "client", (c.id for c in items))
-    return ClientPage(items=items, page=page, page_size=page_size, total=total)
+    return ClientPage(
+        items=items,
+        page=page,
+        page_size=page_size,
+        total=total if exact else count_limit or 0,
+        total_exact=exact,
+    )
 
 
 def current_agreement(session: Session, client_id: uuid.UUID) -> Agreement | None:
@@ -145,6 +160,12 @@ def current_agreement(session: Session, client_id: uuid.UUID) -> Agreement | Non
         .order_by(Agreement.version.desc())
         .limit(1)
     )
+
+
+def newest_agreement(versions: list[Agreement]) -> Agreement | None:
+    """``current_agreement`` among a client's versions already loaded (in any order)."""
+    candidates = [a for a in versions if a.status != AgreementStatus.SUPERSEDED]
+    return max(candidates, key=lambda a: a.version, default=None)
 
 
 def current_agreements(

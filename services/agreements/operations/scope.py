@@ -21,8 +21,11 @@ def visible_clients(principal: Principal) -> Select[Client]:
 
 
 def client_in_scope(session: Session, principal: Principal, client_id: uuid.UUID) -> Client:
-    client = session.scalar(visible_clients(principal).where(Client.id == client_id))
-    if client is None:
+    # by primary key: a page that looks the client up for each part of the case (consents,
+    # assessments, agreements...) reads it once and then finds it in the identity map
+    office_id = principal.require_case_access()
+    client = session.get(Client, client_id)
+    if client is None or client.office_id != office_id:
         raise NotFound("client")
     return client
 

@@ -11,17 +11,21 @@ from flask.typing import ResponseReturnValue
 
 from ..context import commit, db_session
 from ..db import utcnow
+from ..models import Agreement
 from ..models.vocabulary import ASSESSMENT_FIELDS
 from ..operations import agreements, assessments, clients, consents, referrals
 from ..schemas import clients as client_schemas
 from . import forms, labels
 
 PAGE_SIZE = 20
+#: The list counts up to here; beyond it shows "more than" (counting 100,000 cases on every
+#: page costs more than the rest of the page).
+COUNT_LIMIT = 10_000
 AGREEMENT_FILTERS = ("none", "draft", "signed", "active", "closed")
 
 
-def _timeline(client_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Everything that happened in the case, newest first."""
+def _timeline(client_id: uuid.UUID) -> tuple[list[dict[str, Any]], Agreement | None]:
+    """Everything that happened in the case, newest first, and the current agreement."""
     session, principal = db_session(), g.principal
     entries: list[dict[str, Any]] = []
     for consent in consents.list_consents(session, principal, client_id):
@@ -30,7 +34,8 @@ def _timeline(client_id: uuid.UUID) -> list[dict[str, Any]]:
             entries.append({"at": consent.revoked_at, "kind": "consent_revoked", "item": consent})
     for assessment in assessments.list_assessments(session, principal, client_id):
         entries.append({"at": assessment.created_at, "kind": "assessment", "item": assessment})
-    for agreement in agreements.list_agreements(session, principal, client_id):
+    versions = agreements.list_agreements(session, principal, client_id)
+    for agreement in versions:
         entries.append({"at": agreement.created_at, "kind": "agreement", "item": agreement})
         for review in agreement.reviews:
             entries.append(
@@ -42,7 +47,7 @@ def _timeline(client_id: uuid.UUID) -> list[dict[str, Any]]:
     for referral in items:
         entries.append({"at": referral.created_at, "kind": "referral", "item": referral})
     entries.sort(key=lambda e: e["at"], reverse=True)
-    return entries
+    return entries, clients.newest_agreement(versions)
 
 
 def register(bp: Blueprint) -> None:
@@ -58,7 +63,7 @@ def register(bp: Blueprint) -> None:
             page_number = 1
         page = clients.list_clients(
             db_session(), g.principal, page=page_number, page_size=PAGE_SIZE, q=q,
-            agreement_status=status,
+            agreement_status=status, count_limit=COUNT_LIMIT,
         )  # fmt: skip
         current = clients.current_agreements(db_session(), [c.id for c in page.items])
         html = render_template(
@@ -68,7 +73,7 @@ def register(bp: Blueprint) -> None:
             agreement_status=status or "",
             filters=AGREEMENT_FILTERS,
             current=current,
-            pages=max(1, -(-page.total // PAGE_SIZE)),
+            pages=max(1, -(-page.total // PAGE_SIZE), page_number),
         )
         commit()
         return html
@@ -93,8 +98,7 @@ def register(bp: Blueprint) -> None:
     def client_page(client_id: uuid.UUID) -> ResponseReturnValue:
         session = db_session()
         client = clients.get_client(session, g.principal, client_id)
-        timeline = _timeline(client.id)
-        current = clients.current_agreement(session, client.id)
+        timeline, current = _timeline(client.id)
         html = render_template(
             "portal/client.html", client=client, timeline=timeline, current=current, now=utcnow()
         )
