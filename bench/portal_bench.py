@@ -4,6 +4,12 @@ Pages: the client list (first pages and a search), a client page, an agreement p
 server runs in a subprocess (waitress, 8 threads, as ``integra up``) on PostgreSQL; the
 baseline is a bare Flask page served by the same server, loaded the same way in the same run.
 
+Two load models, both printed: sessions that work like people, reading a page before the next
+click (think time drawn from an exponential distribution, mean ``--think`` seconds: 1 s is a
+counsellor clicking through pages at their fastest), and saturation, every session sending
+its next request the moment the last one answers (``--think 0``), which measures capacity:
+there latency is simply sessions / throughput.
+
     .venv/bin/python bench/portal_bench.py                 # 100,000 clients, 20 sessions
     .venv/bin/python bench/portal_bench.py --clients 20000 --requests 40
 """
@@ -13,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import random
 import re
 import secrets
 import subprocess
@@ -166,12 +173,15 @@ def login(base: str, slug: str, username: str) -> requests.Session:
 
 
 def load(
-    sessions: list[requests.Session], urls: list[str], per_session: int
+    sessions: list[requests.Session], urls: list[str], per_session: int, think: float
 ) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {}
     lock = threading.Lock()
 
     def worker(index: int, http: requests.Session) -> None:
+        pace = random.Random(index)
+        if think:
+            time.sleep(pace.uniform(0, think))  # sessions do not start in step
         for n in range(per_session):
             url = urls[(index + n) % len(urls)]
             started = time.perf_counter()
@@ -181,6 +191,8 @@ def load(
             kind = url.split("/t/freiburg/")[-1].split("/")[0].split("?")[0] or "bare"
             with lock:
                 timings.setdefault(kind, []).append(elapsed)
+            if think:
+                time.sleep(pace.expovariate(1 / think))
 
     threads = [threading.Thread(target=worker, args=(i, s)) for i, s in enumerate(sessions)]
     for t in threads:
@@ -199,7 +211,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=100_000)
     parser.add_argument("--sessions", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=60, help="per session and page kind")
+    parser.add_argument("--requests", type=int, default=30, help="per session and page kind")
+    parser.add_argument(
+        "--think", type=float, default=1.0, help="mean seconds between a session's clicks"
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -244,15 +259,22 @@ def main() -> None:
         }
         for http in sessions:  # warm up
             http.get(pages["client list"][0], timeout=60)
-        print(
-            f"{args.clients} clients, {args.sessions} concurrent logged-in sessions, "
-            f"{args.requests} requests each per page kind"
-        )
-        print(f"{'page':28} {'n':>6} {'p50 ms':>8} {'p99 ms':>8}")
-        for name, urls in pages.items():
-            timings = load(sessions, urls, args.requests)
-            values = [v for vs in timings.values() for v in vs]
-            print(f"{name:28} {len(values):6d} {pct(values, 0.5):8.1f} {pct(values, 0.99):8.1f}")
+        for think in dict.fromkeys((args.think, 0.0)):
+            print(
+                f"\n{args.clients} clients, {args.sessions} concurrent logged-in sessions, "
+                f"{args.requests} requests each per page kind, "
+                + (f"think time {think:g} s (mean)" if think else "no think time (saturation)")
+            )
+            print(f"{'page':28} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7}")
+            for name, urls in pages.items():
+                started = time.perf_counter()
+                timings = load(sessions, urls, args.requests, think)
+                rate = args.sessions * args.requests / (time.perf_counter() - started)
+                values = [v for vs in timings.values() for v in vs]
+                print(
+                    f"{name:28} {len(values):6d} {pct(values, 0.5):8.1f}"
+                    f" {pct(values, 0.99):8.1f} {rate:7.1f}"
+                )
         print("target: p99 ≤ 100 ms")
     finally:
         server.terminate()
