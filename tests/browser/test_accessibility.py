@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from services.agreements.models.vocabulary import Role
 from tests.fixtures.cases import OfficeCase, seed_office_case
@@ -233,7 +234,7 @@ def test_counsellor_pages(
         found.inspect(page, name)
     page.goto(f"{live_url}/t/freiburg/clients/new")
     page.get_by_role("button", name="Anlegen").click()  # nothing filled in: errors shown
-    assert page.locator(".error-summary").is_visible()
+    expect(page.locator(".error-summary")).to_be_visible()
     found.inspect(page, "new client with errors")
     page.goto(f"{live_url}/t/freiburg/clients")
     page.get_by_role("link", name="English").click()
@@ -265,7 +266,7 @@ def test_login_and_logout_pages(
     page.get_by_label("Benutzername").fill("nobody")
     page.get_by_label("Passwort").fill("wrong")
     page.get_by_label("Passwort").press("Enter")
-    assert page.get_by_role("alert").is_visible()
+    expect(page.get_by_role("alert")).to_be_visible()
     found.inspect(page, "login refused")
     log_in(page, live_url, make_user(sqlite_platform, "freiburg"))
     page.get_by_role("button", name="Abmelden").click()

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from services.agreements.models.vocabulary import Role
 from tests.fixtures.platform import Platform, unique
@@ -32,7 +33,7 @@ def test_counsellor_day(sqlite_platform: Platform, live_url: str, page: Any) -> 
     pdftotext = need_tool("pdftotext")
     user = make_user(sqlite_platform, "freiburg")
     log_in(page, live_url, user)
-    assert page.get_by_role("heading", name="Übersicht").is_visible()
+    expect(page.get_by_role("heading", name="Übersicht")).to_be_visible()
     screenshot(page, "01-dashboard")
 
     family = f"Haddad-{unique()}"
@@ -46,7 +47,7 @@ def test_counsellor_day(sqlite_platform: Platform, live_url: str, page: Any) -> 
     page.get_by_label("Aufenthaltsstatus").select_option("recognised_refugee")
     screenshot(page, "02-client-new")
     page.get_by_role("button", name="Anlegen").click()
-    assert page.get_by_role("heading", name=f"Amina {family}").is_visible()
+    expect(page.get_by_role("heading", name=f"Amina {family}")).to_be_visible()
 
     page.get_by_role("link", name="Einwilligung erfassen").click()
     page.get_by_label("Empfänger").select_option("jobcenter")
@@ -83,11 +84,11 @@ def test_counsellor_day(sqlite_platform: Platform, live_url: str, page: Any) -> 
     page.locator("#goals-1-steps-0-due_date").fill(step_due)
     screenshot(page, "03-agreement-editor")
     page.get_by_role("button", name="Entwurf speichern").click()
-    assert page.get_by_role("link", name="Entwurf bearbeiten").is_visible()
+    expect(page.get_by_role("link", name="Entwurf bearbeiten")).to_be_visible()
 
     page.get_by_role("button", name="Ratsuchende Person hat unterschrieben").click()
     page.get_by_role("button", name="Beratung unterschreibt").click()
-    assert page.get_by_text("Diese Fassung ist unterschrieben").is_visible()
+    expect(page.get_by_text("Diese Fassung ist unterschrieben")).to_be_visible()
     assert page.get_by_role("link", name="Entwurf bearbeiten").count() == 0  # read-only now
     screenshot(page, "04-agreement-signed")
 
@@ -96,7 +97,7 @@ def test_counsellor_day(sqlite_platform: Platform, live_url: str, page: Any) -> 
     page.get_by_label("Zweck").select_option("work")
     page.get_by_label("Auf Grundlage der Einwilligung").select_option(index=1)
     page.get_by_role("button", name="Weiterleitung senden").click()
-    assert page.get_by_text("Angefordert").first.is_visible()
+    expect(page.get_by_text("Angefordert").first).to_be_visible()
 
     page.get_by_role("link", name="Überprüfung erfassen").click()
     selects = page.locator("select[id^=result-]")
@@ -132,10 +133,10 @@ def test_counsellor_day(sqlite_platform: Platform, live_url: str, page: Any) -> 
     screenshot(page, "05-client-timeline")
 
     page.get_by_role("button", name="Abmelden").click()
-    assert page.get_by_role("heading", name="Sie sind abgemeldet.").is_visible()
+    expect(page.get_by_role("heading", name="Sie sind abgemeldet.")).to_be_visible()
     page.go_back()
     page.reload()
-    assert page.get_by_label("Benutzername").is_visible()  # the session is gone
+    expect(page.get_by_label("Benutzername")).to_be_visible()  # the session is gone
 
 
 def test_no_reach_into_another_office_or_tenant(
@@ -160,7 +161,7 @@ def test_no_reach_into_another_office_or_tenant(
     try:
         second = colleague_context.new_page()
         log_in(second, live_url, colleague, client_path.removeprefix("/t/freiburg"))
-        assert second.get_by_role("heading", name="Nicht möglich").is_visible()
+        expect(second.get_by_role("heading", name="Nicht möglich")).to_be_visible()
         assert family not in second.content()
         screenshot(second, "07-other-office-refused")
         second.goto(f"{live_url}/t/freiburg/clients?q={family}")
@@ -172,7 +173,7 @@ def test_no_reach_into_another_office_or_tenant(
         assert third.url.startswith(f"{live_url}/t/essen/")
         assert family not in third.content()
         third.goto(live_url + client_path)  # Freiburg's page with only an Essen session
-        assert third.get_by_label("Benutzername").is_visible()  # asked to log in to Freiburg
+        expect(third.get_by_label("Benutzername")).to_be_visible()  # asked to log in to Freiburg
         assert family not in third.content()
     finally:
         colleague_context.close()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.fixtures.platform import unique
 from tests.fixtures.staff import make_user
@@ -41,7 +42,7 @@ def create_client(page: Any, given: str, family: str) -> None:
     page.get_by_label("Herkunftsland").fill("ER")
     page.get_by_label("Sprachen").fill("ti, en")
     page.get_by_role("button", name="Anlegen").click()
-    assert page.get_by_role("heading", name=f"{given} {family}").is_visible()
+    expect(page.get_by_role("heading", name=f"{given} {family}")).to_be_visible()
 
 
 def give_job_centre_consent(page: Any) -> None:
@@ -72,7 +73,7 @@ def sign_agreement_with_steps(page: Any, steps: list[str]) -> None:
     page.get_by_role("button", name="Entwurf speichern").click()
     page.get_by_role("button", name="Ratsuchende Person hat unterschrieben").click()
     page.get_by_role("button", name="Beratung unterschreibt").click()
-    assert page.get_by_text("Diese Fassung ist unterschrieben").is_visible()
+    expect(page.get_by_text("Diese Fassung ist unterschrieben")).to_be_visible()
 
 
 def refer_step(page: Any, index: int, purpose: str) -> None:
