@@ -137,7 +137,8 @@ def list_clients(
     exact = count_limit is None or total <= count_limit
     items = list(
         session.scalars(
-            query.order_by(Client.family_name, Client.given_name, Client.id)
+            query.options(lazyload(Client.consents))  # a list shows no consents
+            .order_by(Client.family_name, Client.given_name, Client.id)
             .limit(page_size)
             .offset((page - 1) * page_size)
         )

@@ -179,7 +179,10 @@ def list_referrals(
     status: str | None = None,
     page: int = 1,
     page_size: int = 25,
+    count: bool = True,
 ) -> tuple[list[Referral], int]:
+    """A page of the office's referrals and their total (``count=False``: the page's length,
+    for callers that show one page of one case and need no total)."""
     office_id = principal.require_case_access()
     query = (
         select(Referral)
@@ -190,13 +193,17 @@ def list_referrals(
         query = query.where(Referral.client_id == client_id)
     if status is not None:
         query = query.where(Referral.status == status)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     items = list(
         session.scalars(
             query.order_by(Referral.created_at.desc(), Referral.id)
             .limit(page_size)
             .offset((page - 1) * page_size)
         )
+    )
+    total = (
+        session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        if count
+        else len(items)
     )
     for referral in items:
         audit.record(session, principal, "read", "referral", referral.id, referral.client_id)

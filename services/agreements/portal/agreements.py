@@ -120,7 +120,7 @@ def register(bp: Blueprint) -> None:
         agreement = agreements.get_agreement(session, principal, agreement_id)
         client = clients.get_client(session, principal, agreement.client_id)
         items, _total = referrals.list_referrals(
-            session, principal, client_id=client.id, page_size=100
+            session, principal, client_id=client.id, page_size=100, count=False
         )
         by_step: dict[uuid.UUID, list[Any]] = {}
         for referral in items:

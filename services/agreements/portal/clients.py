@@ -43,7 +43,9 @@ def _timeline(client_id: uuid.UUID) -> tuple[list[dict[str, Any]], Agreement | N
             )
         if agreement.closed_at:
             entries.append({"at": agreement.closed_at, "kind": "closed", "item": agreement})
-    items, _total = referrals.list_referrals(session, principal, client_id=client_id, page_size=100)
+    items, _total = referrals.list_referrals(
+        session, principal, client_id=client_id, page_size=100, count=False
+    )
     for referral in items:
         entries.append({"at": referral.created_at, "kind": "referral", "item": referral})
     entries.sort(key=lambda e: e["at"], reverse=True)

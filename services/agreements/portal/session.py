@@ -73,7 +73,8 @@ def install_session_handling(bp: Blueprint) -> None:
             row, user = found
             g.staff_session, g.staff_user = row, user
             g.principal = staff.principal_of(user, tenant_context().tenant.slug)
-            commit()  # last_seen_at
+            if db_session().dirty:
+                commit()  # last_seen_at, touched once a minute
         if request.endpoint in PUBLIC_ENDPOINTS:
             return None
         if found is None:
