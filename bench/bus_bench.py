@@ -8,7 +8,8 @@
 
 Each side runs in its own processes (publisher/writer, relay, consumer), like in production.
 Prints msgs/s of both, their ratio, and p50/p99 end-to-end latency of the platform path at an
-offered load of 1,000 msg/s (commit of the outbox row → commit of the effect).
+offered load of 1,000 msg/s (commit of the outbox row → commit of the effect), once with one
+row per transaction and once with ten, each with the rate the writer actually reached.
 
     .venv/bin/python bench/bus_bench.py [--messages 20000] [--latency-seconds 10]
 
@@ -221,7 +222,8 @@ def platform_writer(
 
 def run_platform(
     settings: Any, tenant: Any, db_url: str, total: int, rate: float | None, per_tx: int
-) -> tuple[float, list[float]]:
+) -> tuple[float, list[float], float]:
+    """(msgs/s end to end, latencies in ms, the rate at which the writer committed rows)."""
     from sqlalchemy import create_engine, func, select, text
     from sqlalchemy.orm import Session
 
@@ -263,6 +265,8 @@ def run_platform(
     committed = json.loads((work / "committed.json").read_text())
     done = json.loads((work / "done.json").read_text())
     latencies = sorted((done[k] - committed[k]) * 1000 for k in committed if k in done)
+    commit_times = sorted(committed.values())
+    offered = (len(commit_times) - 1) / max(1e-9, commit_times[-1] - commit_times[0])
     cpu = {
         stage: float((work / name).read_text()) * 1e6 / total
         for stage, name in (
@@ -280,7 +284,7 @@ def run_platform(
         for table in ("inbox_messages", "outbox_messages", "test_effects"):
             conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
     engine.dispose()
-    return total / elapsed, latencies
+    return total / elapsed, latencies, offered
 
 
 def main() -> None:
@@ -290,6 +294,9 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     parser.add_argument("--rows-per-transaction", type=int, default=100)
     parser.add_argument("--latency-rate", type=float, default=1000.0, help="offered msg/s")
+    parser.add_argument(
+        "--latency-rows-per-transaction", type=int, nargs="+", default=[1, 10], metavar="N"
+    )
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
 
@@ -317,20 +324,26 @@ def main() -> None:
             raw_url = topology.broker_url(settings, tenant, admin=True)
             raw = bench_raw(raw_url, args.raw_messages)
             print(f"(a) raw pika, quorum queue, async confirms: {raw:,.0f} msg/s")
-            platform, _ = run_platform(
+            platform, _, _ = run_platform(
                 settings, tenant, db_url, args.messages, None, args.rows_per_transaction
             )
             print(f"(b) platform outbox → relay → RabbitMQ → inbox: {platform:,.0f} msg/s")
             print(f"    ratio platform/raw: {platform / raw:.1%} (target ≥ 25%)")
         n = int(args.latency_rate * args.latency_seconds)
-        _, latencies = run_platform(settings, tenant, db_url, n, args.latency_rate, 1)
-        p50 = statistics.median(latencies)
-        p99 = latencies[int(len(latencies) * 0.99) - 1]
-        print(
-            f"    latency at {args.latency_rate:,.0f} msg/s offered ({len(latencies)} msgs,"
-            f" one per transaction): p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 ≤ 50 ms"
-            " at 1,000 msg/s)"
-        )
+        # One row per transaction is the harshest case (every message its own commit, relay
+        # pass and consumer batch); the writer itself may not reach the offered rate then,
+        # so the rate it did reach is printed beside the latencies.
+        for per_tx in args.latency_rows_per_transaction:
+            _, latencies, offered = run_platform(
+                settings, tenant, db_url, n, args.latency_rate, per_tx
+            )
+            p50 = statistics.median(latencies)
+            p99 = latencies[int(len(latencies) * 0.99) - 1]
+            print(
+                f"    latency at {args.latency_rate:,.0f} msg/s offered ({offered:,.0f} msg/s"
+                f" reached, {len(latencies)} msgs, {per_tx} per transaction): p50 {p50:.1f} ms,"
+                f" p99 {p99:.1f} ms (target p99 ≤ 50 ms at 1,000 msg/s)"
+            )
     finally:
         topology.deprovision_tenant_bus(settings, tenant)
         with admin.connect() as conn:
