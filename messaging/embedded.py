@@ -15,13 +15,14 @@ inbox, so pending messages survive SIGKILL and still take effect once.
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import SADeprecationWarning
 
-from messaging import topology
+from messaging import topology, wakeups
 from messaging.consumer import Delivery, Outcome, _Runner
 from messaging.transport import CONTENT_TYPE
 
@@ -30,7 +31,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-POLLING_INTERVAL = 1.0  # idle cost: every consumer of every tenant polls its SQLite file
+POLLING_INTERVAL = 1.0  # kombu's own wait between polls, where it is asked to block
+#: An idle consumer looks at its queue this often; publishers in the same process wake it at
+#: once (messaging.wakeups), so this only bounds the delay for publishers in other processes.
+IDLE_POLL = 2.0
 
 
 def open_connection(url: str) -> Any:
@@ -90,9 +94,10 @@ class KombuRunner(_Runner):
 
     def __init__(self, consumer: MessageConsumer) -> None:
         self.consumer = consumer
+        self._wake = threading.Event()
 
     def wake(self) -> None:
-        pass  # the drain loop checks the stop event every polling interval
+        self._wake.set()
 
     def run(self) -> None:
         import kombu
@@ -134,17 +139,21 @@ class KombuRunner(_Runner):
                 prefetch_count=consumer.prefetch,
             ):
                 consumer.ready.set()
-                while not consumer.stop_event.is_set():
-                    try:
-                        conn.drain_events(timeout=0.5)
-                        while len(buffer) < consumer.prefetch:
-                            conn.drain_events(timeout=0)
-                    except TimeoutError:
-                        pass
-                    if buffer:
-                        batch, buffer[:] = list(buffer), []
-                        self._settle(producer, consumer.process([_delivery(m) for m in batch]))
-                        purge_settled(channel, spec.name)
+                with wakeups.listening(consumer.url, self._wake.set):
+                    while not consumer.stop_event.is_set():
+                        self._wake.clear()  # before looking: a publish from now on wakes us
+                        try:
+                            while len(buffer) < consumer.prefetch:
+                                conn.drain_events(timeout=0)  # one look, no waiting
+                        except TimeoutError:
+                            pass
+                        if buffer:
+                            batch, buffer[:] = list(buffer), []
+                            outcomes = consumer.process([_delivery(m) for m in batch])
+                            self._settle(producer, outcomes)
+                            purge_settled(channel, spec.name)
+                            continue
+                        self._wake.wait(IDLE_POLL)
         finally:
             consumer.ready.clear()
             conn.release()

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
+from messaging import wakeups
 from messaging.contracts import is_validated, validate_envelope
 from messaging.envelope import Envelope
 from messaging.store import OutboxMessage
@@ -20,6 +21,22 @@ from messaging.store import OutboxMessage
 #: notifies it; PostgreSQL delivers the notification on commit only.
 NOTIFY_CHANNEL = "integra_outbox"
 _ADDED = "integra_outbox_added"
+_APPENDED = "integra_outbox_appended"
+
+
+def _wake_local_relay(session: Session) -> None:
+    """SQLite: no NOTIFY, so wake the relay of this database if it runs in this process."""
+    if session.info.pop(_APPENDED, False):
+        wakeups.signal(relay_key(session.get_bind().engine))
+
+
+def _forget_appended(session: Session) -> None:
+    session.info.pop(_APPENDED, None)
+
+
+def relay_key(engine: Engine) -> str:
+    """What a relay listens on, and appends to its database signal, in this process."""
+    return engine.url.render_as_string(hide_password=True)
 
 
 def _assign_sequences(session: Session, _context: Any, _instances: Any) -> None:
@@ -73,6 +90,10 @@ def append(session: Session, envelope: Envelope, *, encrypt: bool = False) -> Ou
     if added is None:
         added = session.info[_ADDED] = {}
         event.listen(session, "before_flush", _assign_sequences)
+        if session.get_bind().dialect.name != "postgresql":  # PostgreSQL has its trigger
+            event.listen(session, "after_commit", _wake_local_relay)
+            event.listen(session, "after_rollback", _forget_appended)
+    session.info[_APPENDED] = True
     added[id(row)] = len(added)
     session.add(row)
     return row

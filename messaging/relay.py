@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from messaging import topology
-from messaging.outbox import NOTIFY_CHANNEL
+from messaging import topology, wakeups
+from messaging.outbox import NOTIFY_CHANNEL, relay_key
 from messaging.signing import EnvelopeSigner, TenantKeys
 from messaging.store import OutboxMessage
 from messaging.transport import (
@@ -243,7 +243,12 @@ class OutboxRelay:
     # the loop ---------------------------------------------------------------------------------
 
     def run(self, on_idle: Callable[[], None] | None = None) -> None:
-        """Publish until :meth:`stop`; wake on NOTIFY or every ``poll_interval``."""
+        """Publish until :meth:`stop`; wake on NOTIFY (PostgreSQL), on an append in this
+        process (SQLite), or every ``poll_interval``."""
+        with wakeups.listening(relay_key(self.engine), self.publisher.wake):
+            self._run(on_idle)
+
+    def _run(self, on_idle: Callable[[], None] | None) -> None:
         listener: _Listener | None = None
         backoff = 0.0
         try:

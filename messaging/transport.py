@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from messaging import topology
+from messaging import topology, wakeups
 
 log = logging.getLogger(__name__)
 
@@ -381,6 +381,8 @@ class KombuPublisher:
         for msg in messages:
             if msg.id not in result.confirmed:
                 result.failed.setdefault(msg.id, "not published")
+        if result.confirmed:
+            wakeups.signal(self.url)  # consumers of this bus file in this process look now
         return result
 
     def idle(

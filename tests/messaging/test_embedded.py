@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,3 +148,33 @@ def test_pending_messages_survive_sigkill_and_take_effect_once(
         assert len({e.message_id for e in got}) == 20
     finally:
         engine.dispose()
+
+
+def test_a_commit_wakes_relay_and_consumer_in_the_same_process(
+    embedded_settings: Settings,
+    embedded_bus: Tenant,
+    sqlite_engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SQLite cannot notify: an outbox commit wakes the relay of its database and a publish
+    wakes the consumers of its bus file directly. With both polling only every 30 s, each
+    message still takes effect within moments of its commit."""
+    from messaging import embedded
+
+    settings, tenant, engine = embedded_settings, embedded_bus, sqlite_engine
+    monkeypatch.setattr(embedded, "IDLE_POLL", 30.0)
+    relay = OutboxRelay.for_tenant(settings, tenant, engine, poll_interval=30.0)
+    thread = threading.Thread(target=relay.run, daemon=True)
+    thread.start()
+    try:
+        with running(jobcenter(settings, tenant, engine)):
+            for expected in (1, 2, 3):  # each time relay and consumer are waiting again
+                time.sleep(0.3)
+                with Session(engine) as session, session.begin():
+                    outbox.append(session, referral_requested(tenant.slug))
+                # well before either would look on its own
+                wait_for(lambda n=expected: count(engine, InboxMessage) == n, timeout=10)
+    finally:
+        relay.stop()
+        thread.join(10)
+    assert not thread.is_alive()
