@@ -26,6 +26,7 @@ def register(bp: Blueprint) -> None:
             reviews_due=queries.reviews_due(session, principal, utcnow().date()),
             waiting=queries.referrals_waiting(session, principal),
             delayed=queries.delayed_deliveries(session, principal),
+            not_sent=queries.referrals_not_sent(session, principal),
         )
         commit()
         return page

@@ -13,11 +13,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
-from ..models import Agreement, Client, Goal, Referral, Review, Step
+from ..models import Agreement, Client, Goal, Referral, ReferralEvent, Review, Step
 from ..models.vocabulary import AgreementStatus, ReferralStatus, StepStatus
 from ..operations import audit
 from ..operations.scope import visible_clients
 from ..principal import Principal
+from . import labels
 
 #: An active agreement is due for review after this long without one ...
 REVIEW_INTERVAL = timedelta(days=90)
@@ -105,8 +106,19 @@ def _referrals(session: Session, principal: Principal, *conditions: object) -> l
     return result
 
 
+#: The connector refused to send it (the consent lapsed): it will never reach the agency.
+_NOT_SENT = (
+    select(ReferralEvent.id)
+    .where(
+        ReferralEvent.referral_id == Referral.id,
+        ReferralEvent.reason_code.in_(list(labels.NOT_SENT_REASONS)),
+    )
+    .exists()
+)
+
+
 def referrals_waiting(session: Session, principal: Principal) -> list[ReferralRow]:
-    return _referrals(session, principal, Referral.status.in_(WAITING_FOR_ANSWER))
+    return _referrals(session, principal, Referral.status.in_(WAITING_FOR_ANSWER), ~_NOT_SENT)
 
 
 def delayed_deliveries(session: Session, principal: Principal) -> list[ReferralRow]:
@@ -115,4 +127,11 @@ def delayed_deliveries(session: Session, principal: Principal) -> list[ReferralR
         principal,
         Referral.status == ReferralStatus.REQUESTED,
         Referral.created_at <= utcnow() - DELIVERY_DELAY,
+        ~_NOT_SENT,
     )
+
+
+def referrals_not_sent(session: Session, principal: Principal) -> list[ReferralRow]:
+    """Open referrals the connector did not send because the consent lapsed: the counsellor
+    withdraws them or asks for a new consent and refers again."""
+    return _referrals(session, principal, Referral.status.in_(WAITING_FOR_ANSWER), _NOT_SENT)
