@@ -65,6 +65,14 @@ class ConsentLapsed:
     reason_code: str  # consent_expired | consent_revoked (delivery.failed v2)
     reason: str  # what lapsed when, e.g. "consent expired at 2026-11-08T23:00:00+00:00"
 
+    @classmethod
+    def revoked(cls, at: datetime) -> ConsentLapsed:
+        return cls("consent_revoked", f"consent revoked at {at.isoformat()}")
+
+    @classmethod
+    def expired(cls, at: datetime) -> ConsentLapsed:
+        return cls("consent_expired", f"consent expired at {at.isoformat()}")
+
 
 def for_agency(envelope: Envelope) -> Envelope:
     """The form the agency receives. A referral request goes out as contract v1: the consent's
@@ -158,11 +166,9 @@ class Connector:
         (revocations are known from consent.revoked messages); None while it is valid."""
         revoked = session.get(RevokedConsent, consent_id)
         if revoked is not None:
-            return ConsentLapsed(
-                "consent_revoked", f"consent revoked at {revoked.revoked_at.isoformat()}"
-            )
+            return ConsentLapsed.revoked(revoked.revoked_at)
         if expires_at is not None and self.clock() >= expires_at:
-            return ConsentLapsed("consent_expired", f"consent expired at {expires_at.isoformat()}")
+            return ConsentLapsed.expired(expires_at)
         return None
 
     def _not_sent(self, session: Session, tracked: TrackedReferral, lapsed: ConsentLapsed) -> None:
@@ -219,14 +225,7 @@ class Connector:
         tracked.closed = True
         if self._cancel_pending(session, referral_id):
             if payload["reason_code"] == "consent_revoked":
-                self._not_sent(
-                    session,
-                    tracked,
-                    ConsentLapsed(
-                        "consent_revoked",
-                        f"consent revoked at {payload['withdrawn_at'].isoformat()}",
-                    ),
-                )
+                self._not_sent(session, tracked, ConsentLapsed.revoked(payload["withdrawn_at"]))
         elif self._agency_has_request(session, referral_id):
             # Only an agency that took the referral hears of its withdrawal; one that never
             # got it (not sent for lack of consent, refused) learns nothing about it.
@@ -244,11 +243,7 @@ class Connector:
             select(TrackedReferral).where(TrackedReferral.consent_id == envelope.consent_id)
         ):
             if self._cancel_pending(session, tracked.referral_id):
-                lapsed = ConsentLapsed(
-                    "consent_revoked",
-                    f"consent revoked at {payload['revoked_at'].isoformat()}",
-                )
-                self._not_sent(session, tracked, lapsed)
+                self._not_sent(session, tracked, ConsentLapsed.revoked(payload["revoked_at"]))
             tracked.closed = True
             referral_ids.append(tracked.referral_id)
         delivered_any = referral_ids and session.scalar(

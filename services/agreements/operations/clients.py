@@ -153,18 +153,9 @@ def list_clients(
     )
 
 
-def current_agreement(session: Session, client_id: uuid.UUID) -> Agreement | None:
-    """The newest version of the client's agreement (draft, signed, active or closed)."""
-    return session.scalar(
-        select(Agreement)
-        .where(Agreement.client_id == client_id, Agreement.status != AgreementStatus.SUPERSEDED)
-        .order_by(Agreement.version.desc())
-        .limit(1)
-    )
-
-
 def newest_agreement(versions: list[Agreement]) -> Agreement | None:
-    """``current_agreement`` among a client's versions already loaded (in any order)."""
+    """The newest version of a client's agreement (draft, signed, active or closed) among
+    the versions already loaded, in any order."""
     candidates = [a for a in versions if a.status != AgreementStatus.SUPERSEDED]
     return max(candidates, key=lambda a: a.version, default=None)
 
@@ -172,7 +163,7 @@ def newest_agreement(versions: list[Agreement]) -> Agreement | None:
 def current_agreements(
     session: Session, client_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, Agreement | None]:
-    """``current_agreement`` for a page of clients in one query (no query per row)."""
+    """``newest_agreement`` for a page of clients in one query (no query per row)."""
     found: dict[uuid.UUID, Agreement | None] = dict.fromkeys(client_ids)
     if not client_ids:
         return found
