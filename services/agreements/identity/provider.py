@@ -39,6 +39,7 @@ from ..context import commit, db_session, tenant_context
 from ..db import utcnow
 from ..models import AuthorizationCode, User
 from . import staff
+from .throttle import database_login_throttle
 
 PORTAL_CLIENT_ID = "integra-portal"
 CODE_LIFETIME = timedelta(minutes=10)
@@ -46,7 +47,6 @@ ID_TOKEN_LIFETIME = 300
 IDP_COOKIE = "integra_idp"
 
 _KEYS = "integra.keys"
-_THROTTLE = "integra.login_throttle"
 
 
 def tenant_keys() -> TenantKeys:
@@ -60,8 +60,9 @@ def tenant_keys() -> TenantKeys:
 
 
 def login_throttle() -> LoginThrottle:
-    throttle: LoginThrottle = current_app.extensions[_THROTTLE]
-    return throttle
+    """The throttle for this request: its failures are rows of the tenant's database, in the
+    request's session (shared by every process; committed with the request)."""
+    return database_login_throttle(db_session(), tenant_keys().derive("login-throttle"))
 
 
 def portal_client_secret() -> str:
@@ -244,7 +245,6 @@ def make_provider_blueprint() -> Blueprint:
         server.register_grant(
             PortalCodeGrant, [RequireS256(required=True), TenantOpenIDCode(require_nonce=True)]
         )
-        app.extensions.setdefault(_THROTTLE, LoginThrottle())
 
     @bp.get("/.well-known/openid-configuration")
     def discovery() -> ResponseReturnValue:

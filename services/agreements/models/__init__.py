@@ -4,6 +4,7 @@ from .agreements import Agreement, Goal, Review, ReviewStepResult, Step
 from .assessments import Assessment
 from .audit import AuditEvent
 from .clients import Client, Consent
+from .login_failures import LoginFailure
 from .offices import Office
 from .referrals import Referral, ReferralEvent
 from .sessions import AuthorizationCode, StaffSession
@@ -19,6 +20,7 @@ __all__ = [
     "Client",
     "Consent",
     "Goal",
+    "LoginFailure",
     "Office",
     "Referral",
     "ReferralEvent",
