@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, event, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from messaging import wakeups
@@ -64,6 +65,12 @@ def _assign_sequences(session: Session, _context: Any, _instances: Any) -> None:
         }
     for row in pending:
         row.sequence = stored[row.correlation_id] = (stored.get(row.correlation_id) or 0) + 1
+
+
+def is_sequence_conflict(exc: IntegrityError) -> bool:
+    """Whether ``exc`` is the collision :func:`_assign_sequences` describes: another
+    transaction numbered a message of the same correlation first. Trying again succeeds."""
+    return "uq_outbox_messages_sequence" in str(exc.orig)
 
 
 def append(session: Session, envelope: Envelope, *, encrypt: bool = False) -> OutboxMessage:

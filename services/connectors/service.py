@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, event, exists, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from messaging import outbox
@@ -34,6 +35,9 @@ from .channels.base import AgencyAnswer, Channel, DeliveryFailed, IntakeResult
 from .store import AgencyDelivery, Delivery, RevokedConsent, TrackedReferral
 
 log = logging.getLogger(__name__)
+
+#: How often an answer is taken when concurrent commits about its referral collide with it.
+INTAKE_ATTEMPTS = 5
 
 #: Database suffix of each kind's connector (PostgreSQL names stay under 63 characters).
 SERVICE_CODES = {"auslaenderbehoerde": "abh", "jobcenter": "jc", "arbeitsagentur": "aa"}
@@ -422,7 +426,20 @@ class Connector:
         """Turn one agency answer into a status message for the agreement service.
 
         Committed with the answer's id in the inbox: the same answer twice has one effect.
+        An answer that arrives while the delivery loop commits a message about the same
+        referral can collide with it on the outbox's numbering; it is taken again at once
+        rather than failing the agency's request.
         """
+        for attempt in range(1, INTAKE_ATTEMPTS + 1):
+            try:
+                return self._intake_once(answer)
+            except IntegrityError as exc:
+                if attempt == INTAKE_ATTEMPTS or not outbox.is_sequence_conflict(exc):
+                    raise
+                log.info("answer %s: outbox numbering conflict, again", answer.message_id)
+        raise AssertionError("unreachable")
+
+    def _intake_once(self, answer: AgencyAnswer) -> IntakeResult:
         with Session(self.engine) as session, session.begin():
             if session.get(InboxMessage, answer.message_id) is not None:
                 return IntakeResult.duplicate()
