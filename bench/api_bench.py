@@ -67,7 +67,7 @@ def serve(kind: str, threads: int) -> None:
 
     from waitress.server import create_server
 
-    from deploy.runner import serve_until_stopped
+    from deploy.web import serve_until_stopped
 
     if kind == "api":
         from deploy.settings import load_settings

@@ -1,8 +1,9 @@
 """Portal latency with 100,000 clients in a tenant, 20 logged-in sessions (not a test).
 
 Pages: the client list (first pages and a search), a client page, an agreement page. The
-server runs in a subprocess (waitress, 8 threads, as ``integra up``) on PostgreSQL; the
-baseline is a bare Flask page served by the same server, loaded the same way in the same run.
+server runs as ``integra up`` runs it on PostgreSQL: web processes (one per core, at most
+four; ``--workers``) sharing one listening socket, waitress with 8 threads each. The baseline
+is a bare Flask page served by the same processes, loaded the same way in the same run.
 
 Two load models, both printed: sessions that work like people, reading a page before the next
 click (think time drawn from an exponential distribution, mean ``--think`` seconds: 1 s is a
@@ -22,7 +23,7 @@ import os
 import random
 import re
 import secrets
-import subprocess
+import socket
 import sys
 import tempfile
 import threading
@@ -41,15 +42,17 @@ DATABASE_URL = os.environ.get(
     "INTEGRA_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 PASSWORD = secrets.token_urlsafe(16)  # generated per run
+THREADS = 8  # per web process, as integra up
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def serve(port: int) -> None:
-    """The server process: the gateway with every tenant's app, plus a bare Flask page."""
+def serve(fd: int, parent: int) -> None:
+    """A web process: the gateway with every tenant's app, plus a bare Flask page, on the
+    inherited listening socket, as ``integra up`` runs its web processes."""
     from flask import Flask
-    from waitress import serve as waitress_serve
 
     from deploy.settings import load_settings
+    from deploy.web import serve_socket, stop_on_signals, stop_with_parent
     from gateway.dispatch import TenantDispatcher
     from services.agreements.app import create_app
     from tenants.registry import load_registry
@@ -65,7 +68,10 @@ def serve(port: int) -> None:
         return f"<html><body><table>{rows}</table></body></html>"
 
     dispatcher.mount("/bare", bare)
-    waitress_serve(dispatcher, host="127.0.0.1", port=port, threads=8, _quiet=True)
+    stop = threading.Event()
+    stop_on_signals(stop)
+    stop_with_parent(stop, parent)
+    serve_socket(dispatcher, socket.socket(fileno=fd), threads=THREADS, stop=stop)
 
 
 def seed(settings: Any, clients: int, sessions: int) -> tuple[list[str], list[str], str]:
@@ -215,12 +221,17 @@ def main() -> None:
     parser.add_argument(
         "--think", type=float, default=1.0, help="mean seconds between a session's clicks"
     )
-    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--workers", type=int, help="web processes (default: as integra up on PostgreSQL)"
+    )
+    parser.add_argument("--serve", type=int, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        serve(args.serve)
+    if args.serve is not None:
+        serve(*args.serve)
         return
+    from deploy.runner import default_workers
     from deploy.settings import load_settings
+    from deploy.web import WebWorkers, listening_socket
     from tenants.provisioning import deprovision_tenant
     from tenants.registry import load_registry
 
@@ -235,20 +246,19 @@ def main() -> None:
     settings = load_settings(env)
     print(f"portal_bench: seeding {args.clients} clients ...", flush=True)
     clients, agreements, slug = seed(settings, args.clients, args.sessions)
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env)
-    base = f"http://127.0.0.1:{port}"
+    listener = listening_socket("127.0.0.1", 0)
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    workers = WebWorkers(
+        listener,
+        args.workers or default_workers(settings),
+        lambda fd: [sys.executable, __file__, "--serve", str(fd), str(os.getpid())],
+        env=env,
+    )
+    workers.start()
+    print(f"server: {workers.count} web processes × {THREADS} threads (waitress)", flush=True)
     try:
-        for _ in range(200):
-            try:
-                requests.get(f"{base}/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        # The socket listens already: this waits in its backlog until a worker is up.
+        requests.get(f"{base}/healthz", timeout=120).raise_for_status()
         sessions = [login(base, slug, f"bench-{i}") for i in range(args.sessions)]
         pages = {
             "client list": [f"{base}/t/{slug}/clients?page={p}" for p in range(1, 40)]
@@ -277,8 +287,7 @@ def main() -> None:
                 )
         print("target: p99 ≤ 100 ms")
     finally:
-        server.terminate()
-        server.wait(20)
+        workers.stop()
         deprovision_tenant(settings, load_registry(settings.tenants_dir).require("freiburg"))
 
 

@@ -361,13 +361,54 @@ def dlq_replay(ctx: Context, slug: str, message_id: str | None, replay_all: bool
 @main.command("up")
 @click.option("--port", type=int, help="Default INTEGRA_PORT (8000).")
 @click.option("--no-demo", is_flag=True, help="Do not seed demo data.")
-@click.option("--threads", default=8, show_default=True)
+@click.option("--threads", default=8, show_default=True, help="Threads per web process.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Web processes sharing the port (default: 1 on the embedded default, else one per "
+    "core, at most 4).",
+)
 @pass_context
-def up(ctx: Context, port: int | None, no_demo: bool, threads: int) -> None:
+def up(ctx: Context, port: int | None, no_demo: bool, threads: int, workers: int | None) -> None:
     """Run the platform: every enabled tenant, provisioned on first start."""
     from deploy.runner import run_platform
 
-    sys.exit(run_platform(ctx.settings, ctx.registry, port=port, demo=not no_demo, threads=threads))
+    sys.exit(
+        run_platform(
+            ctx.settings,
+            ctx.registry,
+            port=port,
+            demo=not no_demo,
+            threads=threads,
+            workers=workers,
+        )
+    )
+
+
+@main.command("web-worker", hidden=True)
+@click.option("--fd", type=int, required=True, help="The inherited listening socket.")
+@click.option("--parent", type=int, required=True, help="The services process's pid.")
+@click.option("--threads", type=int, default=8)
+@click.option("--forward-to", required=True, help="The services process, http://host:port.")
+@click.option("--forward", "prefixes", multiple=True, help="A path prefix served there.")
+@pass_context
+def web_worker(
+    ctx: Context, fd: int, parent: int, threads: int, forward_to: str, prefixes: tuple[str, ...]
+) -> None:
+    """One web process of ``integra up --workers N`` (started by it, not by hand)."""
+    from deploy.runner import run_web_worker
+
+    sys.exit(
+        run_web_worker(
+            ctx.settings,
+            ctx.registry,
+            fd=fd,
+            parent=parent,
+            threads=threads,
+            forward_to=forward_to,
+            prefixes=list(prefixes),
+        )
+    )
 
 
 @main.group("connector")

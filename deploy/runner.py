@@ -1,23 +1,31 @@
-"""Runs the platform in one process: the gateway with every tenant's app (lazily), after
-provisioning; demo data and credentials on the embedded default."""
+"""Runs the platform: the gateway with every tenant's app (lazily), after provisioning, and
+the bus services; demo data and credentials on the embedded default. One process, or a
+services process with several web processes (``deploy.web``)."""
 
 from __future__ import annotations
 
 import logging
-import signal
+import os
+import socket
 import threading
-import time
-from types import FrameType
 from typing import Any
 
 import click
 from sqlalchemy.orm import Session
-from waitress import wasyncore
-from waitress.channel import HTTPChannel
-from waitress.server import BaseWSGIServer, create_server
+from waitress.server import create_server
 
 from deploy.settings import Settings
+from deploy.web import (
+    WebWorkers,
+    listening_socket,
+    serve_socket,
+    serve_until_stopped,
+    stop_on_signals,
+    stop_with_parent,
+    worker_command,
+)
 from gateway.dispatch import TenantDispatcher
+from gateway.forward import Forward
 from services.agreements.app import create_app
 from tenants.databases import create_tenant_engine
 from tenants.provisioning import provision_all
@@ -68,15 +76,16 @@ def print_credentials(credentials: dict[str, dict[str, Any]], base: str) -> None
 
 
 def start_background_services(
-    settings: Settings, tenants: list[Any], dispatcher: TenantDispatcher, port: int
+    settings: Settings, tenants: list[Any], dispatcher: TenantDispatcher, base_url: str
 ) -> list[Any]:
     """Per tenant: the agreement service's relay and consumer, a connector per partner
-    agency, and a simulator playing each agency (the embedded default has no real ones)."""
+    agency, and a simulator playing each agency (the embedded default has no real ones).
+    Their webhook endpoints are mounted on ``dispatcher``, which answers at ``base_url``."""
     from deploy.services import TenantServices
 
     started = []
     for tenant in tenants:
-        services = TenantServices(settings, tenant, f"http://127.0.0.1:{port}")
+        services = TenantServices(settings, tenant, base_url)
         services.start(dispatcher)
         started.append(services)
     click.echo(
@@ -86,10 +95,25 @@ def start_background_services(
     return started
 
 
+def default_workers(settings: Settings) -> int:
+    """One process on the embedded default (SQLite files, a laptop); on PostgreSQL one web
+    process per core, at most four."""
+    if settings.embedded:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
 def run_platform(
-    settings: Settings, registry: Registry, *, port: int | None, demo: bool, threads: int
+    settings: Settings,
+    registry: Registry,
+    *,
+    port: int | None,
+    demo: bool,
+    threads: int,
+    workers: int | None = None,
 ) -> int:
     tenants = registry.enabled()
+    workers = workers or default_workers(settings)
     click.echo(
         f"Integra: provisioning {len(tenants)} tenants "
         f"({'SQLite under ' + str(settings.var_dir) if settings.embedded else 'PostgreSQL'})"
@@ -104,65 +128,97 @@ def run_platform(
         print_logins(seed_demo_logins(settings, tenants), f"http://localhost:{port}")
         click.echo(f"  stored in {logins_path(settings)}")
     dispatcher = TenantDispatcher(settings, registry, create_app)
-    background = start_background_services(settings, tenants, dispatcher, port)
     connections: dict[int, Any] = {}
-    server = create_server(
-        dispatcher,
-        map=connections,
-        host=settings.host,
-        port=port,
-        threads=threads,
-        ident="integra",
-    )
+    web: WebWorkers | None = None
+    if workers == 1:
+        server = create_server(
+            dispatcher, map=connections, host=settings.host, port=port, threads=threads,
+            ident="integra",
+        )  # fmt: skip
+        background = start_background_services(
+            settings, tenants, dispatcher, f"http://127.0.0.1:{port}"
+        )
+    else:
+        # The public port goes to the web workers; this process keeps the bus services and
+        # serves their webhook endpoints on a loopback port the workers forward to.
+        public = listening_socket(settings.host, port)
+        server = create_server(
+            dispatcher, map=connections, host="127.0.0.1", port=0, threads=threads,
+            ident="integra-services",
+        )  # fmt: skip
+        internal = f"http://127.0.0.1:{server.effective_port}"
+        background = start_background_services(settings, tenants, dispatcher, internal)
+        prefixes = dispatcher.mount_prefixes()
+        web = WebWorkers(
+            public,
+            workers,
+            lambda fd: worker_command(fd, threads=threads, forward_to=internal, prefixes=prefixes),
+        )
+        web.start()
     stop = threading.Event()
 
-    def shutdown(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %s: shutting down", signum)
+    def stop_services() -> None:
         # Background services first: simulators stop answering before the HTTP side closes.
         for services in background:
             services.signal_stop()
-        stop.set()
 
-    signal.signal(signal.SIGTERM, shutdown)
-    signal.signal(signal.SIGINT, shutdown)
-    click.echo(f"Serving {len(tenants)} tenants on http://{settings.host}:{port}/t/<tenant>/")
+    stop_on_signals(stop, stop_services)
+    click.echo(
+        f"Serving {len(tenants)} tenants on http://{settings.host}:{port}/t/<tenant>/"
+        + (f" ({workers} web processes)" if web else "")
+    )
+    status = 0
+
+    def supervise() -> None:
+        nonlocal status
+        if web is None:
+            return
+        try:
+            web.check()
+        except RuntimeError as exc:
+            click.echo(f"integra: {exc}", err=True)
+            status = 1
+            stop.set()
+
     try:
-        serve_until_stopped(server, connections, stop)
+        serve_until_stopped(server, connections, stop, tick=supervise)
     finally:
-        for services in background:
-            services.signal_stop()
+        if web is not None:
+            web.stop()
+        stop_services()
         for services in background:
             services.stop()
         for slug in dispatcher.loaded_tenants():
             app = dispatcher.tenant_app(slug)
             if app is not None:
                 app.extensions["integra"].engine.dispose()
+    return status
+
+
+def run_web_worker(
+    settings: Settings,
+    registry: Registry,
+    *,
+    fd: int,
+    parent: int,
+    threads: int,
+    forward_to: str,
+    prefixes: list[str],
+) -> int:
+    """One web process of ``integra up --workers N``: the gateway on the inherited socket,
+    the services process's paths forwarded to it."""
+    dispatcher = TenantDispatcher(settings, registry, create_app)
+    forward = Forward(forward_to)
+    for prefix in prefixes:
+        dispatcher.mount(prefix, forward)
+    stop = threading.Event()
+    stop_on_signals(stop)
+    stop_with_parent(stop, parent)
+    try:
+        serve_socket(dispatcher, socket.socket(fileno=fd), threads=threads, stop=stop)
+    finally:
+        for slug in dispatcher.loaded_tenants():
+            app = dispatcher.tenant_app(slug)
+            if app is not None:
+                app.extensions["integra"].engine.dispose()
     return 0
-
-
-def serve_until_stopped(
-    server: Any, connections: dict[int, Any], stop: threading.Event, *, grace: float = 10.0
-) -> None:
-    """Run waitress's event loop until ``stop`` is set, then drain: stop accepting, let the
-    requests in progress finish (``grace`` seconds at most) and close every connection.
-
-    Not ``server.run()``: that returns only once no connection is left, so after SIGTERM one
-    idle keep-alive connection (a browser keeps several) held the process up to waitress's
-    two-minute channel timeout.
-    """
-    while not stop.is_set():
-        wasyncore.loop(timeout=1.0, map=connections, count=1)
-    for listener in [c for c in connections.values() if isinstance(c, BaseWSGIServer)]:
-        # Only the listening socket: the worker threads still wake the loop through the trigger.
-        wasyncore.dispatcher.close(listener)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        channels = [c for c in list(connections.values()) if isinstance(c, HTTPChannel)]
-        if not channels:
-            break
-        for channel in channels:
-            if not channel.requests:
-                channel.will_close = True  # what waitress's own idle-timeout maintenance does
-        wasyncore.loop(timeout=0.05, map=connections, count=1)
-    server.task_dispatcher.shutdown(timeout=max(0.0, deadline - time.monotonic()))
-    wasyncore.close_all(connections)

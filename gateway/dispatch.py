@@ -87,6 +87,9 @@ class TenantDispatcher:
         ``script_name`` is the part of the path the app sees as its mount point."""
         self._mounts.append((prefix.rstrip("/"), script_name or prefix.rstrip("/"), app))
 
+    def mount_prefixes(self) -> list[str]:
+        return [prefix for prefix, _, _ in self._mounts]
+
     def tenant_app(self, slug: str) -> Flask | None:
         app = self._apps.get(slug)
         if app is not None:

@@ -106,8 +106,8 @@ def wait_until_healthy(running: Running) -> None:
         try:
             if requests.get(f"{running.base}/healthz", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or listening while its web processes start
         time.sleep(0.25)
     pytest.fail(f"integra up not healthy after {START_TIMEOUT:.0f} s:\n{running.tail()}")
 

@@ -1,0 +1,215 @@
+"""``integra up --workers 2`` on PostgreSQL and RabbitMQ: two web processes share the port.
+
+What must hold whichever process accepts a connection: a portal login made through one is
+valid in the other (sessions live in the database), the connectors' webhook callbacks (served
+by the services process) answer on the public port, a worker that dies is replaced without a
+request failing, SIGTERM stops everything, and workers do not outlive a killed parent.
+Every request below opens a new connection, so the kernel spreads them over both workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from deploy.settings import load_settings
+from tenants.provisioning import deprovision_tenant
+from tenants.registry import load_registry
+from tests.fixtures.live import free_port, registry_copy
+from tests.fixtures.services import AMQP_URL, need_service
+from tests.integration.test_up import (
+    STOP_TIMEOUT,
+    Running,
+    integra_command,
+    wait_until_healthy,
+)
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+FRESH = {"Connection": "close"}  # one connection per request
+
+
+def workers_of(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [int(p) for p in children.read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+
+
+def wait_for(condition: object, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    pytest.fail(f"not within {timeout:.0f} s: {what}")
+
+
+@pytest.fixture
+def home(tmp_path: Path, postgres_url: str, run_id: str) -> Iterator[tuple[Path, dict[str, str]]]:
+    need_service("RabbitMQ", "127.0.0.1", 5672)
+    home = tmp_path / "home"
+    registry = registry_copy(home / "registry", ("freiburg",), f"iww-{run_id}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTEGRA_")}
+    env.update(
+        INTEGRA_HOME=str(home),
+        INTEGRA_TENANTS_DIR=str(registry),
+        INTEGRA_DATABASE_URL=postgres_url,
+        INTEGRA_DATABASE_PREFIX=f"iww_{run_id}",
+        INTEGRA_BROKER_URL=AMQP_URL,
+    )
+    yield home, env
+    settings = load_settings(env)
+    deprovision_tenant(settings, load_registry(registry).require("freiburg"))
+
+
+@contextmanager
+def up_with_workers(home: Path, env: dict[str, str], log_name: str) -> Iterator[Running]:
+    port = free_port()
+    log = home / log_name
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*integra_command(), "up", "--port", str(port), "--workers", "2"],
+            cwd=home,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    running = Running(process, f"http://127.0.0.1:{port}", log)
+    try:
+        wait_until_healthy(running)
+        wait_for(lambda: len(workers_of(process.pid)) == 2, "two web workers")
+        yield running
+    finally:
+        for pid in [process.pid, *workers_of(process.pid)]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        process.wait(STOP_TIMEOUT)
+
+
+def _path(response: requests.Response) -> str:
+    parts = urlsplit(response.headers["Location"])
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def portal_login(base: str, username: str, password: str) -> requests.Session:
+    """The built-in provider's login form, each step on a new connection."""
+    http = requests.Session()
+    start = http.get(f"{base}/t/freiburg/login", allow_redirects=False, headers=FRESH, timeout=30)
+    authorize = base + _path(start)
+    token = CSRF.search(http.get(authorize, headers=FRESH, timeout=30).text)
+    assert token
+    answer = http.post(
+        authorize,
+        data={"csrf_token": token.group(1), "username": username, "password": password},
+        allow_redirects=False,
+        headers=FRESH,
+        timeout=30,
+    )
+    assert answer.status_code == 302, answer.text[:300]
+    done = http.get(base + _path(answer), allow_redirects=False, headers=FRESH, timeout=30)
+    assert done.status_code in (302, 303), done.text[:300]
+    return http
+
+
+def test_two_web_processes_serve_one_port(home: tuple[Path, dict[str, str]]) -> None:
+    path, env = home
+    with up_with_workers(path, env, "workers.log") as running:
+        base = running.base
+        assert "(2 web processes)" in running.output()
+        logins = json.loads((path / "var" / "secrets" / "demo-logins.json").read_text())
+        counsellor = next(e for e in logins["freiburg"] if e["role"] == "counsellor")
+
+        # A session made by whichever worker took the login is valid in both.
+        http = portal_login(base, counsellor["username"], counsellor["password"])
+        for _ in range(12):
+            page = http.get(f"{base}/t/freiburg/clients", headers=FRESH, timeout=30)
+            assert page.status_code == 200, page.text[:300]
+            assert "/login" not in page.url
+
+        # The services process's paths answer on the public port: the callback refuses a
+        # body that is no JWS with its own reason (the tenant app would say 404).
+        for _ in range(4):
+            refused = requests.post(
+                f"{base}/t/freiburg/agency/jobcenter/callback",
+                data=b"not a jws",
+                headers=FRESH,
+                timeout=30,
+            )
+            assert refused.status_code == 401, refused.text
+            assert refused.json()["reason_code"] == "malformed"
+
+        # Failed logins count in the tenant database: five through fresh connections (spread
+        # over both workers) lock the user out on every worker, right password or not.
+        admin = next(e for e in logins["freiburg"] if e["role"] == "tenant_admin")
+        for expected in [401] * 5 + [429, 429]:
+            attempt = requests.Session()
+            start = attempt.get(
+                f"{base}/t/freiburg/login", allow_redirects=False, headers=FRESH, timeout=30
+            )
+            authorize = base + _path(start)
+            token = CSRF.search(attempt.get(authorize, headers=FRESH, timeout=30).text)
+            assert token
+            password = admin["password"] if expected == 429 else "wrong"
+            answer = attempt.post(
+                authorize,
+                data={"csrf_token": token.group(1), "username": "admin", "password": password},
+                allow_redirects=False,
+                headers=FRESH,
+                timeout=30,
+            )
+            assert answer.status_code == expected, answer.text[:300]
+
+        # A worker killed outright is replaced; meanwhile the other one answers everything.
+        first, second = workers_of(running.process.pid)
+        os.kill(first, signal.SIGKILL)
+        for _ in range(10):
+            page = http.get(f"{base}/t/freiburg/clients", headers=FRESH, timeout=30)
+            assert page.status_code == 200
+        wait_for(
+            lambda: (
+                len(workers_of(running.process.pid)) == 2
+                and first not in workers_of(running.process.pid)
+            ),
+            "a replacement worker",
+        )
+        assert second in workers_of(running.process.pid)
+        assert "exited with status -9: starting another" in running.output()
+
+        workers = workers_of(running.process.pid)
+        running.process.send_signal(signal.SIGTERM)
+        assert running.process.wait(STOP_TIMEOUT) == 0, running.tail()
+        wait_for(lambda: not any(alive(pid) for pid in workers), "workers stopped")
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{base}/healthz", timeout=5)
+
+
+def test_web_workers_do_not_outlive_a_killed_parent(home: tuple[Path, dict[str, str]]) -> None:
+    path, env = home
+    with up_with_workers(path, env, "killed.log") as running:
+        workers = workers_of(running.process.pid)
+        running.process.kill()  # no chance to stop its workers
+        running.process.wait(STOP_TIMEOUT)
+        wait_for(lambda: not any(alive(pid) for pid in workers), "orphaned workers exit")
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{running.base}/healthz", timeout=5)
