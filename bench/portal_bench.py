@@ -2,8 +2,9 @@
 
 Pages: the client list (first pages and a search), a client page, an agreement page. The
 server runs as ``integra up`` runs it on PostgreSQL: web processes (one per core, at most
-four; ``--workers``) sharing one listening socket, waitress with 8 threads each. The baseline
-is a bare Flask page served by the same processes, loaded the same way in the same run.
+four; ``--workers``) sharing one listening socket, waitress with 4 threads each
+(``--threads``). The baseline is a bare Flask page served by the same processes, loaded the
+same way in the same run.
 
 Two load models, both printed: sessions that work like people, reading a page before the next
 click (think time drawn from an exponential distribution, mean ``--think`` seconds: 1 s is a
@@ -42,11 +43,10 @@ DATABASE_URL = os.environ.get(
     "INTEGRA_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 PASSWORD = secrets.token_urlsafe(16)  # generated per run
-THREADS = 8  # per web process, as integra up
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def serve(fd: int, parent: int) -> None:
+def serve(fd: int, parent: int, threads: int) -> None:
     """A web process: the gateway with every tenant's app, plus a bare Flask page, on the
     inherited listening socket, as ``integra up`` runs its web processes."""
     from flask import Flask
@@ -71,7 +71,7 @@ def serve(fd: int, parent: int) -> None:
     stop = threading.Event()
     stop_on_signals(stop)
     stop_with_parent(stop, parent)
-    serve_socket(dispatcher, socket.socket(fileno=fd), threads=THREADS, stop=stop)
+    serve_socket(dispatcher, socket.socket(fileno=fd), threads=threads, stop=stop)
 
 
 def seed(settings: Any, clients: int, sessions: int) -> tuple[list[str], list[str], str]:
@@ -224,12 +224,19 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, help="web processes (default: as integra up on PostgreSQL)"
     )
-    parser.add_argument("--serve", type=int, nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--saturation",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure without think time",
+    )
+    parser.add_argument("--threads", type=int, help="per web process (default: as integra up)")
+    parser.add_argument("--serve", type=int, nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
         serve(*args.serve)
         return
-    from deploy.runner import default_workers
+    from deploy.runner import default_threads, default_workers
     from deploy.settings import load_settings
     from deploy.web import WebWorkers, listening_socket
     from tenants.provisioning import deprovision_tenant
@@ -248,14 +255,16 @@ def main() -> None:
     clients, agreements, slug = seed(settings, args.clients, args.sessions)
     listener = listening_socket("127.0.0.1", 0)
     base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    count = args.workers or default_workers(settings)
+    threads = args.threads or default_threads(count)
     workers = WebWorkers(
         listener,
-        args.workers or default_workers(settings),
-        lambda fd: [sys.executable, __file__, "--serve", str(fd), str(os.getpid())],
+        count,
+        lambda fd: [sys.executable, __file__, "--serve", str(fd), str(os.getpid()), str(threads)],
         env=env,
     )
     workers.start()
-    print(f"server: {workers.count} web processes × {THREADS} threads (waitress)", flush=True)
+    print(f"server: {count} web processes × {threads} threads (waitress)", flush=True)
     try:
         # The socket listens already: this waits in its backlog until a worker is up.
         requests.get(f"{base}/healthz", timeout=120).raise_for_status()
@@ -269,7 +278,7 @@ def main() -> None:
         }
         for http in sessions:  # warm up
             http.get(pages["client list"][0], timeout=60)
-        for think in dict.fromkeys((args.think, 0.0)):
+        for think in dict.fromkeys((args.think, 0.0) if args.saturation else (args.think,)):
             print(
                 f"\n{args.clients} clients, {args.sessions} concurrent logged-in sessions, "
                 f"{args.requests} requests each per page kind, "

@@ -361,7 +361,11 @@ def dlq_replay(ctx: Context, slug: str, message_id: str | None, replay_all: bool
 @main.command("up")
 @click.option("--port", type=int, help="Default INTEGRA_PORT (8000).")
 @click.option("--no-demo", is_flag=True, help="Do not seed demo data.")
-@click.option("--threads", default=8, show_default=True, help="Threads per web process.")
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    help="Threads per web process (default: 8 with one process, else 4).",
+)
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
@@ -369,7 +373,9 @@ def dlq_replay(ctx: Context, slug: str, message_id: str | None, replay_all: bool
     "core, at most 4).",
 )
 @pass_context
-def up(ctx: Context, port: int | None, no_demo: bool, threads: int, workers: int | None) -> None:
+def up(
+    ctx: Context, port: int | None, no_demo: bool, threads: int | None, workers: int | None
+) -> None:
     """Run the platform: every enabled tenant, provisioned on first start."""
     from deploy.runner import run_platform
 

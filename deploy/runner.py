@@ -103,17 +103,26 @@ def default_workers(settings: Settings) -> int:
     return max(1, min(os.cpu_count() or 1, 4))
 
 
+def default_threads(workers: int) -> int:
+    """Threads per web process. Several threads share one process's interpreter lock: with
+    several processes, 4 each measured better than 8 (bench/portal_bench.py, 2 cores: the
+    agreement page 61 → 110 req/s at saturation), as the pages spend most of their time in
+    Python, not waiting for the database."""
+    return 8 if workers == 1 else 4
+
+
 def run_platform(
     settings: Settings,
     registry: Registry,
     *,
     port: int | None,
     demo: bool,
-    threads: int,
+    threads: int | None = None,
     workers: int | None = None,
 ) -> int:
     tenants = registry.enabled()
     workers = workers or default_workers(settings)
+    threads = threads or default_threads(workers)
     click.echo(
         f"Integra: provisioning {len(tenants)} tenants "
         f"({'SQLite under ' + str(settings.var_dir) if settings.embedded else 'PostgreSQL'})"

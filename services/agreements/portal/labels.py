@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 
 GOAL_FIELDS = {
@@ -85,6 +88,13 @@ NOT_SENT_REASONS = {
     "not_sent_consent_expired": _l("Not sent: consent expired"),
     "not_sent_consent_revoked": _l("Not sent: consent revoked"),
 }
+
+
+def not_sent_reason(history: Iterable[Any]) -> str | None:
+    """The reason code of a referral's history saying it never reached the agency, if any."""
+    return next((e.reason_code for e in history if e.reason_code in NOT_SENT_REASONS), None)
+
+
 #: Reason codes of a referral's history. Codes without a label are shown as they are (the
 #: notes of delivery_delayed and delivery_failed carry their own German headline).
 REFERRAL_REASONS = {**NOT_SENT_REASONS}
