@@ -67,7 +67,7 @@ def register(bp: Blueprint) -> None:
             db_session(), g.principal, page=page_number, page_size=PAGE_SIZE, q=q,
             agreement_status=status, count_limit=COUNT_LIMIT,
         )  # fmt: skip
-        current = clients.current_agreements(db_session(), [c.id for c in page.items])
+        current = clients.current_statuses(db_session(), [c.id for c in page.items])
         html = render_template(
             "portal/clients.html",
             page=page,
