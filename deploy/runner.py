@@ -197,10 +197,7 @@ def run_platform(
         stop_services()
         for services in background:
             services.stop()
-        for slug in dispatcher.loaded_tenants():
-            app = dispatcher.tenant_app(slug)
-            if app is not None:
-                app.extensions["integra"].engine.dispose()
+        dispatcher.dispose()
     return status
 
 
@@ -226,8 +223,5 @@ def run_web_worker(
     try:
         serve_socket(dispatcher, socket.socket(fileno=fd), threads=threads, stop=stop)
     finally:
-        for slug in dispatcher.loaded_tenants():
-            app = dispatcher.tenant_app(slug)
-            if app is not None:
-                app.extensions["integra"].engine.dispose()
+        dispatcher.dispose()
     return 0

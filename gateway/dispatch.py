@@ -127,6 +127,11 @@ class TenantDispatcher:
     def loaded_tenants(self) -> list[str]:
         return sorted(self._apps)
 
+    def dispose(self) -> None:
+        """Close the database pools of every tenant app created so far (at shutdown)."""
+        for app in list(self._apps.values()):
+            app.extensions["integra"].engine.dispose()
+
     def _resolve(self, environ: dict[str, Any]) -> tuple[str | None, str, str]:
         """(tenant slug or None, script name, remaining path)."""
         path: str = environ.get("PATH_INFO", "") or "/"

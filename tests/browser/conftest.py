@@ -139,8 +139,7 @@ def serviced_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
                 for tenant_services in services.values():
                     tenant_services.stop()
     finally:
-        for app in platform.dispatcher._apps.values():
-            app.extensions["integra"].engine.dispose()
+        platform.dispatcher.dispose()
         for engine in platform.engines.values():
             engine.dispose()
     # TenantServices.stop joins the bus and connector threads but not the simulators' own;

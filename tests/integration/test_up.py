@@ -69,15 +69,22 @@ class Running:
 
 
 @contextmanager
-def integra_up(home: Path, port: int, log_name: str) -> Iterator[Running]:
-    """``integra up --port PORT`` in HOME with no INTEGRA_* configuration; stopped (SIGTERM,
-    then SIGKILL if it does not exit) however the block ends."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTEGRA_")}
-    env["INTEGRA_HOME"] = str(home)
+def integra_up(
+    home: Path,
+    port: int,
+    log_name: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+) -> Iterator[Running]:
+    """``integra up --port PORT [ARGS]`` in HOME, by default with no INTEGRA_* configuration;
+    stopped (SIGTERM, then SIGKILL if it does not exit) however the block ends."""
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("INTEGRA_")}
+        env["INTEGRA_HOME"] = str(home)
     log = home / log_name
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*integra_command(), "up", "--port", str(port)],
+            [*integra_command(), "up", "--port", str(port), *args],
             cwd=home,
             env=env,
             stdin=subprocess.DEVNULL,

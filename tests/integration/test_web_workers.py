@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,12 +27,7 @@ from tenants.provisioning import deprovision_tenant
 from tenants.registry import load_registry
 from tests.fixtures.live import free_port, registry_copy
 from tests.fixtures.services import AMQP_URL, need_service
-from tests.integration.test_up import (
-    STOP_TIMEOUT,
-    Running,
-    integra_command,
-    wait_until_healthy,
-)
+from tests.integration.test_up import STOP_TIMEOUT, Running, integra_up
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 FRESH = {"Connection": "close"}  # one connection per request
@@ -84,27 +78,15 @@ def home(tmp_path: Path, postgres_url: str, run_id: str) -> Iterator[tuple[Path,
 
 @contextmanager
 def up_with_workers(home: Path, env: dict[str, str], log_name: str) -> Iterator[Running]:
-    port = free_port()
-    log = home / log_name
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*integra_command(), "up", "--port", str(port), "--workers", "2"],
-            cwd=home,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    running = Running(process, f"http://127.0.0.1:{port}", log)
-    try:
-        wait_until_healthy(running)
-        wait_for(lambda: len(workers_of(process.pid)) == 2, "two web workers")
-        yield running
-    finally:
-        for pid in [process.pid, *workers_of(process.pid)]:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        process.wait(STOP_TIMEOUT)
+    """``integra up --workers 2``; what is left of it is killed however the block ends."""
+    with integra_up(home, free_port(), log_name, "--workers", "2", env=env) as running:
+        try:
+            wait_for(lambda: len(workers_of(running.process.pid)) == 2, "two web workers")
+            yield running
+        finally:
+            for pid in workers_of(running.process.pid):
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def _path(response: requests.Response) -> str:
@@ -112,20 +94,26 @@ def _path(response: requests.Response) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def portal_login(base: str, username: str, password: str) -> requests.Session:
-    """The built-in provider's login form, each step on a new connection."""
-    http = requests.Session()
+def submit_login(
+    http: requests.Session, base: str, username: str, password: str
+) -> requests.Response:
+    """The built-in provider's login form filled in and sent, each step on a new connection."""
     start = http.get(f"{base}/t/freiburg/login", allow_redirects=False, headers=FRESH, timeout=30)
     authorize = base + _path(start)
     token = CSRF.search(http.get(authorize, headers=FRESH, timeout=30).text)
     assert token
-    answer = http.post(
+    return http.post(
         authorize,
         data={"csrf_token": token.group(1), "username": username, "password": password},
         allow_redirects=False,
         headers=FRESH,
         timeout=30,
     )
+
+
+def portal_login(base: str, username: str, password: str) -> requests.Session:
+    http = requests.Session()
+    answer = submit_login(http, base, username, password)
     assert answer.status_code == 302, answer.text[:300]
     done = http.get(base + _path(answer), allow_redirects=False, headers=FRESH, timeout=30)
     assert done.status_code in (302, 303), done.text[:300]
@@ -163,21 +151,8 @@ def test_two_web_processes_serve_one_port(home: tuple[Path, dict[str, str]]) -> 
         # over both workers) lock the user out on every worker, right password or not.
         admin = next(e for e in logins["freiburg"] if e["role"] == "tenant_admin")
         for expected in [401] * 5 + [429, 429]:
-            attempt = requests.Session()
-            start = attempt.get(
-                f"{base}/t/freiburg/login", allow_redirects=False, headers=FRESH, timeout=30
-            )
-            authorize = base + _path(start)
-            token = CSRF.search(attempt.get(authorize, headers=FRESH, timeout=30).text)
-            assert token
             password = admin["password"] if expected == 429 else "wrong"
-            answer = attempt.post(
-                authorize,
-                data={"csrf_token": token.group(1), "username": "admin", "password": password},
-                allow_redirects=False,
-                headers=FRESH,
-                timeout=30,
-            )
+            answer = submit_login(requests.Session(), base, "admin", password)
             assert answer.status_code == expected, answer.text[:300]
 
         # A worker killed outright is replaced; meanwhile the other one answers everything.
