@@ -70,13 +70,12 @@ def serve(kind: str, threads: int) -> None:
     from deploy.web import serve_until_stopped
 
     if kind == "api":
-        from deploy.settings import load_settings
-        from gateway.dispatch import TenantDispatcher
-        from services.agreements.app import create_app
+        from deploy.wiring import tenant_dispatcher
         from tenants.registry import load_registry
+        from tenants.settings import load_settings
 
         settings = load_settings()
-        app: Any = TenantDispatcher(settings, load_registry(settings.tenants_dir), create_app)
+        app: Any = tenant_dispatcher(settings, load_registry(settings.tenants_dir))
     else:
         app = bare_app()
     # With every thread busy waitress warns "Task queue depth is N" per request: that is the
@@ -321,10 +320,10 @@ def provision(settings: Any) -> tuple[str, str]:
     """The tenant's database and a counsellor API client; returns (client id, secret)."""
     from sqlalchemy.orm import Session
 
+    from deploy.provisioning import provision_tenant
     from services.agreements.models.vocabulary import Role
     from services.agreements.operations.api_clients import create_api_client
     from tenants.databases import create_tenant_engine
-    from tenants.provisioning import provision_tenant
     from tenants.registry import load_registry
 
     tenant = load_registry(settings.tenants_dir).require(TENANT)
@@ -359,7 +358,7 @@ def obtain_token(base: str, client_id: str, secret: str) -> str:
 
 
 def run(args: argparse.Namespace) -> None:
-    from deploy.settings import load_settings
+    from tenants.settings import load_settings
 
     with tempfile.TemporaryDirectory(prefix="integra-bench-") as home:
         env = {k: v for k, v in os.environ.items() if not k.startswith("INTEGRA_")}

@@ -31,6 +31,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from deploy.wiring import bus_transport
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -147,7 +149,7 @@ def platform_relay(home: str, slug: str, db_url: str, stop: Any, cpu_file: str) 
     from messaging.relay import OutboxRelay
 
     settings, tenant, engine = _setup(home, slug, db_url)
-    relay = OutboxRelay.for_tenant(settings, tenant, engine, poll_interval=0.5)
+    relay = OutboxRelay.for_tenant(bus_transport(settings), tenant, engine, poll_interval=0.5)
     threading.Thread(target=lambda: (stop.wait(), relay.stop()), daemon=True).start()
     cpu = time.process_time()
     relay.run()
@@ -176,7 +178,7 @@ def platform_consumer(
                     done_at[str(outcome.envelope.id)] = now
             return outcomes
 
-    consumer = Timed(settings, tenant, "jobcenter", engine, prefetch=500)
+    consumer = Timed(bus_transport(settings), tenant, "jobcenter", engine, prefetch=500)
 
     def handler(session: Session, envelope: Any) -> None:
         record_effect(session, envelope)
@@ -303,7 +305,6 @@ def main() -> None:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    from messaging import topology
     from messaging.signing import ensure_tenant_keys
     from tests.messaging.conftest import make_settings, make_tenant, migrated_engine
 
@@ -312,7 +313,7 @@ def main() -> None:
     settings = make_settings(home, broker_url=BROKER_URL)
     tenant = make_tenant(slug, f"integra-bench.{slug}")
     ensure_tenant_keys(settings, slug)
-    topology.provision_tenant_bus(settings, tenant)
+    bus_transport(settings).provision(tenant)
     db_name = f"integra_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -321,7 +322,7 @@ def main() -> None:
     migrated_engine(db_url).dispose()
     try:
         if not args.skip_throughput:
-            raw_url = topology.broker_url(settings, tenant, admin=True)
+            raw_url = bus_transport(settings).url(tenant, admin=True)
             raw = bench_raw(raw_url, args.raw_messages)
             print(f"(a) raw pika, quorum queue, async confirms: {raw:,.0f} msg/s")
             platform, _, _ = run_platform(
@@ -345,7 +346,7 @@ def main() -> None:
                 f" p99 {p99:.1f} ms (target p99 ≤ 50 ms at 1,000 msg/s)"
             )
     finally:
-        topology.deprovision_tenant_bus(settings, tenant)
+        bus_transport(settings).deprovision(tenant)
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
         admin.dispose()

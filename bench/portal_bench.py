@@ -51,15 +51,14 @@ def serve(fd: int, parent: int, threads: int) -> None:
     inherited listening socket, as ``integra up`` runs its web processes."""
     from flask import Flask
 
-    from deploy.settings import load_settings
     from deploy.web import serve_socket, stop_on_signals, stop_with_parent
-    from gateway.dispatch import TenantDispatcher
-    from services.agreements.app import create_app
+    from deploy.wiring import tenant_dispatcher
     from tenants.registry import load_registry
+    from tenants.settings import load_settings
 
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" lines
     settings = load_settings()
-    dispatcher = TenantDispatcher(settings, load_registry(settings.tenants_dir), create_app)
+    dispatcher = tenant_dispatcher(settings, load_registry(settings.tenants_dir))
     bare = Flask("bare")
 
     @bare.get("/")
@@ -79,11 +78,11 @@ def seed(settings: Any, clients: int, sessions: int) -> tuple[list[str], list[st
     from sqlalchemy import insert, text
     from sqlalchemy.orm import Session
 
+    from deploy.provisioning import provision_tenant
     from services.agreements.identity.staff import create_user
     from services.agreements.models import Agreement, Client, Goal, Office, Step
     from services.agreements.models.vocabulary import Role
     from tenants.databases import create_tenant_engine
-    from tenants.provisioning import provision_tenant
     from tenants.registry import load_registry
 
     tenant = load_registry(settings.tenants_dir).require("freiburg")
@@ -236,11 +235,11 @@ def main() -> None:
     if args.serve is not None:
         serve(*args.serve)
         return
+    from deploy.provisioning import deprovision_tenant
     from deploy.runner import default_threads, default_workers
-    from deploy.settings import load_settings
     from deploy.web import WebWorkers, listening_socket
-    from tenants.provisioning import deprovision_tenant
     from tenants.registry import load_registry
+    from tenants.settings import load_settings
 
     home = tempfile.mkdtemp(prefix="portal-bench-")
     env = {

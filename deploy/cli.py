@@ -14,8 +14,10 @@ import click
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from deploy.settings import ConfigurationError, Settings, load_settings
+from services.agreements.models.vocabulary import Role
 from tenants.registry import Registry, RegistryError, Tenant, load_registry, load_tenant_file
+from tenants.settings import ConfigurationError, Settings, load_settings
+from tenants.vocabulary import AGENCY_KINDS
 
 
 class Context:
@@ -50,6 +52,9 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
+
+#: Roles an API client or a staff member can have (the bus's own "service" role is not one).
+STAFF_ROLES = [role.value for role in Role if role is not Role.SERVICE]
 
 
 @click.group()
@@ -120,7 +125,7 @@ def tenant_show(ctx: Context, slug: str) -> None:
 @pass_context
 def tenant_add(ctx: Context, file: Path) -> None:
     """Validate a registry FILE, copy it into the registry and provision the tenant."""
-    from tenants.provisioning import provision_tenant
+    from deploy.provisioning import provision_tenant
 
     try:
         tenant = load_tenant_file(file)
@@ -181,7 +186,7 @@ def tenant_export(ctx: Context, slug: str, output: Path) -> None:
 def tenant_delete(ctx: Context, slug: str, yes: bool) -> None:
     """Drop all of a tenant's databases and roles and its bus vhost. Export it first; this
     cannot be undone."""
-    from tenants.provisioning import deprovision_tenant
+    from deploy.provisioning import deprovision_tenant
 
     tenant = ctx.tenant(slug)
     if not yes:
@@ -202,7 +207,7 @@ def api_client_group() -> None:
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(["counsellor", "office_lead", "tenant_admin", "evaluator"]),
+    type=click.Choice(STAFF_ROLES),
 )
 @click.option("--office", "office_key", help="Office key (required for counsellor, office_lead).")
 @click.option("--name", default="api client", show_default=True)
@@ -212,11 +217,11 @@ def api_client_create(
     ctx: Context, slug: str, role: str, office_key: str | None, name: str, as_json: bool
 ) -> None:
     """Create an API client; prints its id and secret once."""
+    from deploy.provisioning import provision_tenant
     from services.agreements.errors import DomainError
     from services.agreements.models.vocabulary import Role
     from services.agreements.operations.api_clients import create_api_client
     from tenants.databases import create_tenant_engine
-    from tenants.provisioning import provision_tenant
 
     tenant = ctx.tenant(slug)
     provision_tenant(ctx.settings, tenant)
@@ -245,7 +250,7 @@ def api_client_create(
 @pass_context
 def migrate(ctx: Context, slugs: tuple[str, ...], parallel: int) -> None:
     """Create missing tenant databases and migrate every (or the named) tenant."""
-    from tenants.provisioning import provision_all
+    from deploy.provisioning import provision_all
 
     tenants = [ctx.tenant(s) for s in slugs] if slugs else ctx.registry.enabled()
     for result in provision_all(ctx.settings, tenants, parallel=parallel):
@@ -260,6 +265,7 @@ def status(ctx: Context, as_json: bool) -> None:
     """Per tenant: schema revision, clients, outbox lag and queue depths."""
     from sqlalchemy import func
 
+    from deploy.wiring import bus_transport
     from messaging.operator import status as bus_status
     from services.agreements.migrate import current_revision
     from services.agreements.models import Client
@@ -281,7 +287,7 @@ def status(ctx: Context, as_json: bool) -> None:
                 "clients": count,
             }
             try:
-                bus = bus_status(ctx.settings, tenant, engine)
+                bus = bus_status(bus_transport(ctx.settings), tenant, engine)
                 row.update(
                     outbox_pending=bus.outbox_pending,
                     outbox_failing=bus.outbox_failing,
@@ -320,10 +326,10 @@ def dlq_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_context
 def dlq_list(ctx: Context, slug: str, as_json: bool) -> None:
-    from messaging.operator import dlq_list as list_dead
+    from deploy.wiring import bus_transport
 
     try:
-        entries = list_dead(ctx.settings, ctx.tenant(slug))
+        entries = bus_transport(ctx.settings).dead_letters(ctx.tenant(slug))
     except Exception as exc:
         raise click.ClickException(f"{slug}: cannot read the dead-letter queues: {exc}") from exc
     if as_json:
@@ -345,12 +351,14 @@ def dlq_list(ctx: Context, slug: str, as_json: bool) -> None:
 @pass_context
 def dlq_replay(ctx: Context, slug: str, message_id: str | None, replay_all: bool) -> None:
     """Send dead letters back to their queue (checked again from scratch)."""
-    from messaging.operator import dlq_replay as replay
+    from deploy.wiring import bus_transport
 
     if bool(message_id) == replay_all:
         raise click.ClickException("name one MESSAGE_ID or give --all")
     try:
-        count = replay(ctx.settings, ctx.tenant(slug), None if replay_all else message_id)
+        count = bus_transport(ctx.settings).replay(
+            ctx.tenant(slug), None if replay_all else message_id
+        )
     except Exception as exc:
         raise click.ClickException(f"{slug}: cannot replay: {exc}") from exc
     if message_id and count == 0:
@@ -424,7 +432,7 @@ def connector_group() -> None:
 
 @connector_group.command("run")
 @click.argument("slug")
-@click.argument("kind", type=click.Choice(["auslaenderbehoerde", "jobcenter", "arbeitsagentur"]))
+@click.argument("kind", type=click.Choice(AGENCY_KINDS))
 @click.option("--port", type=int, default=0, help="Serve the webhook callback on this port.")
 @pass_context
 def connector_run(ctx: Context, slug: str, kind: str, port: int) -> None:
@@ -433,15 +441,16 @@ def connector_run(ctx: Context, slug: str, kind: str, port: int) -> None:
     import signal as signals
     import threading
 
+    from deploy.provisioning import provision_tenant
+    from deploy.wiring import bus_transport
     from services.connectors.runtime import ConnectorRuntime
-    from tenants.provisioning import provision_tenant
 
     tenant = ctx.tenant(slug)
     partner = tenant.partner(kind)
     if partner is None:
         raise click.ClickException(f"{slug} has no {kind} partner in its registry file")
     provision_tenant(ctx.settings, tenant)  # idempotent: keys, bus, the connector's database
-    runtime = ConnectorRuntime(ctx.settings, tenant, partner)
+    runtime = ConnectorRuntime(bus_transport(ctx.settings), tenant, partner)
     stop = threading.Event()
     signals.signal(signals.SIGTERM, lambda *_: stop.set())
     signals.signal(signals.SIGINT, lambda *_: stop.set())

@@ -3,10 +3,7 @@ the API uses, so the demo shows real states (and real audit entries)."""
 
 from __future__ import annotations
 
-import json
 import random
-import secrets
-import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,13 +11,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from deploy.settings import Settings
 from services.agreements.models import Client, Office
 from services.agreements.models.vocabulary import Role, SigningParty
 from services.agreements.operations import agreements, assessments, clients, consents, referrals
 from services.agreements.operations.api_clients import create_api_client
 from services.agreements.principal import Principal
 from tenants.registry import Tenant
+from tenants.secrets import new_password, read_json, write_secret_json
+from tenants.settings import Settings
 
 PEOPLE = [
     ("Amina", "Haddad", "SY", ["ar", "en"]),
@@ -163,8 +161,8 @@ def credentials_path(settings: Settings) -> Path:
 
 
 def stored_credentials(settings: Settings) -> dict[str, Any]:
-    path = credentials_path(settings)
-    return json.loads(path.read_text()) if path.exists() else {}
+    stored: dict[str, Any] = read_json(credentials_path(settings), {})
+    return stored
 
 
 def create_demo_credentials(session: Session) -> dict[str, Any]:
@@ -188,10 +186,7 @@ def save_credentials(settings: Settings, slug: str, entry: dict[str, Any]) -> No
     """Demo secrets live in var/secrets (mode 0600) so every start can print them."""
     stored = stored_credentials(settings)
     stored[slug] = entry
-    path = credentials_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=stat.S_IRUSR | stat.S_IWUSR, exist_ok=True)
-    path.write_text(json.dumps(stored, indent=2))
+    write_secret_json(credentials_path(settings), stored)
 
 
 # -- demo staff logins for the portal ------------------------------------------------------------
@@ -202,8 +197,8 @@ def logins_path(settings: Settings) -> Path:
 
 
 def stored_logins(settings: Settings) -> dict[str, Any]:
-    path = logins_path(settings)
-    return json.loads(path.read_text()) if path.exists() else {}
+    stored: dict[str, Any] = read_json(logins_path(settings), {})
+    return stored
 
 
 def create_demo_logins(session: Session, tenant: Tenant) -> list[dict[str, str]]:
@@ -215,12 +210,12 @@ def create_demo_logins(session: Session, tenant: Tenant) -> list[dict[str, str]]
     office_list = session.scalars(select(Office).where(Office.active).order_by(Office.key))
     for office in office_list:
         username = f"beratung-{office.key}"
-        password = secrets.token_urlsafe(12)
+        password = new_password(12)
         create_user(session, username, f"Demo-Beratung {office.key}", Role.COUNSELLOR,
                     office.key, password)  # fmt: skip
         logins.append({"username": username, "password": password, "role": "counsellor",
                        "office": office.key})  # fmt: skip
-    password = secrets.token_urlsafe(12)
+    password = new_password(12)
     create_user(session, "admin", f"Demo-Administration {tenant.name}", Role.TENANT_ADMIN,
                 None, password)  # fmt: skip
     logins.append({"username": "admin", "password": password, "role": "tenant_admin"})
@@ -242,10 +237,7 @@ def seed_demo_logins(settings: Settings, tenants: list[Tenant]) -> dict[str, Any
         finally:
             engine.dispose()
         known[tenant.slug] = logins
-        path = logins_path(settings)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=stat.S_IRUSR | stat.S_IWUSR, exist_ok=True)
-        path.write_text(json.dumps(known, indent=2))
+        write_secret_json(logins_path(settings), known)
     return known
 
 

@@ -14,7 +14,7 @@ import click
 from sqlalchemy.orm import Session
 from waitress.server import create_server
 
-from deploy.settings import Settings
+from deploy.provisioning import provision_all
 from deploy.web import (
     WebWorkers,
     listening_socket,
@@ -24,12 +24,12 @@ from deploy.web import (
     stop_with_parent,
     worker_command,
 )
+from deploy.wiring import bus_transport, tenant_dispatcher
 from gateway.dispatch import TenantDispatcher
 from gateway.forward import Forward
-from services.agreements.app import create_app
 from tenants.databases import create_tenant_engine
-from tenants.provisioning import provision_all
 from tenants.registry import Registry
+from tenants.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,9 @@ def start_background_services(
     from deploy.services import TenantServices
 
     started = []
+    transport = bus_transport(settings)
     for tenant in tenants:
-        services = TenantServices(settings, tenant, base_url)
+        services = TenantServices(transport, tenant, base_url)
         services.start(dispatcher)
         started.append(services)
     click.echo(
@@ -136,7 +137,7 @@ def run_platform(
 
         print_logins(seed_demo_logins(settings, tenants), f"http://localhost:{port}")
         click.echo(f"  stored in {logins_path(settings)}")
-    dispatcher = TenantDispatcher(settings, registry, create_app)
+    dispatcher = tenant_dispatcher(settings, registry)
     connections: dict[int, Any] = {}
     web: WebWorkers | None = None
     if workers == 1:
@@ -213,7 +214,7 @@ def run_web_worker(
 ) -> int:
     """One web process of ``integra up --workers N``: the gateway on the inherited socket,
     the services process's paths forwarded to it."""
-    dispatcher = TenantDispatcher(settings, registry, create_app)
+    dispatcher = tenant_dispatcher(settings, registry)
     forward = Forward(forward_to)
     for prefix in prefixes:
         dispatcher.mount(prefix, forward)

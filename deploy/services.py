@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from deploy.settings import Settings
 from gateway.dispatch import TenantDispatcher
 from messaging import topology
-from messaging.signing import TenantKeys
-from services.agreements.bus import AgreementBus
+from messaging.signing import BusKeyring
+from messaging.transports.base import Transport
+from services.agreements.runtime import AgreementBus
 from services.connectors.partner_keys import ensure_partner_key
 from services.connectors.runtime import (
     ConnectorRuntime,
@@ -33,13 +33,14 @@ from services.connectors.simulator_adapters import (
 from services.connectors.simulators import SimulatedAgency, SimulationRules
 from tenants.databases import create_tenant_engine
 from tenants.registry import PartnerEntry, Tenant
+from tenants.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class TenantServices:
-    settings: Settings
+    transport: Transport
     tenant: Tenant
     base_url: str  # where the gateway answers, e.g. http://127.0.0.1:8000
     simulate: bool = True
@@ -51,22 +52,31 @@ class TenantServices:
     agencies: dict[str, SimulatedAgency] = field(default_factory=dict)
     engine: Any = None
 
+    @property
+    def settings(self) -> Settings:
+        return self.transport.settings
+
     def sim_url(self, kind: str) -> str:
         return f"{self.base_url}/sim/{self.tenant.slug}/{kind}"
 
     def callback_url(self, kind: str) -> str:
         return f"{self.base_url}/t/{self.tenant.slug}/agency/{kind}/callback"
 
-    def _simulator(self, partner: PartnerEntry, keys: TenantKeys) -> Any:
+    def _simulator(self, partner: PartnerEntry, keys: BusKeyring) -> Any:
         agency = SimulatedAgency(
             partner.kind, self.rules.get(partner.kind) or SimulationRules.for_kind(partner.kind)
         )
         self.agencies[partner.kind] = agency
         if partner.channel == "amqp":
-            url = topology.broker_url(
-                self.settings, self.tenant, topology.AgencyPair(partner.kind).user_party
+            url = self.transport.url(self.tenant, topology.AgencyPair(partner.kind).user_party)
+            return AmqpAgencyAdapter(
+                url,
+                agency,
+                keys,
+                connect=self.transport.kombu_connection,
+                declare=self.transport.clients_declare,
+                poll_interval=self.transport.poll_interval,
             )
-            return AmqpAgencyAdapter(url, agency, keys)
         if partner.channel == "webhook":
             key = ensure_partner_key(self.settings, self.tenant.slug, partner.kind)
             return WebhookAgencyAdapter(
@@ -83,8 +93,8 @@ class TenantServices:
     def start(self, dispatcher: TenantDispatcher | None) -> None:
         slug = self.tenant.slug
         self.engine = create_tenant_engine(self.settings, self.tenant, pool_size=2)
-        self.agreement_bus = AgreementBus(self.settings, self.tenant, self.engine)
-        keys = TenantKeys.load(self.settings, slug)
+        self.agreement_bus = AgreementBus(self.transport, self.tenant, self.engine)
+        keys = BusKeyring.load(self.settings, slug)
         for partner in self.tenant.partners:
             if self.simulate:
                 simulator = self._simulator(partner, keys)
@@ -92,7 +102,7 @@ class TenantServices:
                 if isinstance(simulator, WebhookAgencyAdapter) and dispatcher is not None:
                     dispatcher.mount(f"/sim/{slug}/{partner.kind}", simulator.app)
             runtime = ConnectorRuntime(
-                self.settings,
+                self.transport,
                 self.tenant,
                 partner,
                 webhook_url=self.sim_url(partner.kind)

@@ -25,8 +25,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-from deploy.settings import Settings
 from tenants.registry import Registry, Tenant
+from tenants.settings import Settings
 
 #: Requests after which a process's caches (compiled templates and statements, translations)
 #: are warm; see ``_freeze_long_lived``.
@@ -34,6 +34,8 @@ WARM_AFTER = 200
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 AppFactory = Callable[[Settings, Tenant], Flask]
+#: Releases what an app holds (its database pool) when the process stops serving it.
+AppDisposer = Callable[[Flask], None]
 
 
 class Metrics:
@@ -87,11 +89,13 @@ class TenantDispatcher:
         registry: Registry,
         app_factory: AppFactory,
         *,
+        dispose_app: AppDisposer | None = None,
         readiness: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.app_factory = app_factory
+        self.dispose_app = dispose_app
         self.readiness = readiness
         self.metrics = Metrics()
         self._apps: dict[str, Flask] = {}
@@ -128,9 +132,12 @@ class TenantDispatcher:
         return sorted(self._apps)
 
     def dispose(self) -> None:
-        """Close the database pools of every tenant app created so far (at shutdown)."""
+        """Release what every tenant app created so far holds (at shutdown), through the
+        ``dispose_app`` hook of the service that built them."""
+        if self.dispose_app is None:
+            return
         for app in list(self._apps.values()):
-            app.extensions["integra"].engine.dispose()
+            self.dispose_app(app)
 
     def _resolve(self, environ: dict[str, Any]) -> tuple[str | None, str, str]:
         """(tenant slug or None, script name, remaining path)."""

@@ -18,12 +18,11 @@ acknowledged, so the messages behind it are processed.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,18 +32,22 @@ from sqlalchemy.orm import Session
 
 from messaging import topology
 from messaging.contracts import MESSAGE_TYPES, ContractError
+from messaging.dead_letters import (
+    DEAD_AT_HEADER,
+    DEAD_DETAIL_HEADER,
+    DEAD_QUEUE_HEADER,
+    DEAD_REASON_HEADER,
+)
 from messaging.envelope import Envelope
 from messaging.signing import EnvelopeVerifier
 from messaging.store import DeadLetter, InboxMessage
+from messaging.transports.base import ConsumerRunner, Delivery, Outcome, Transport
+from tenants.registry import Tenant
 
 log = logging.getLogger(__name__)
 
 #: Larger bodies are refused before any parsing.
 MAX_BODY_BYTES = 256 * 1024
-DEAD_REASON_HEADER = "x-integra-dead-reason"
-DEAD_DETAIL_HEADER = "x-integra-dead-detail"
-DEAD_QUEUE_HEADER = "x-integra-dead-queue"
-DEAD_AT_HEADER = "x-integra-dead-at"
 
 Handler = Callable[[Session, Envelope], None]
 
@@ -54,30 +57,6 @@ class DatabaseUnavailable(Exception):
 
     Raised instead of dead-lettering, so an outage never sends valid messages to the DLQ.
     """
-
-
-@dataclass
-class Delivery:
-    """A received message, independent of the transport; ``token`` settles it."""
-
-    body: bytes
-    headers: Mapping[str, Any] = field(default_factory=dict)
-    message_id: str | None = None
-    redelivered: bool = False
-    token: Any = None
-
-
-@dataclass
-class Outcome:
-    delivery: Delivery
-    envelope: Envelope | None = None
-    dead_reason: str | None = None
-    dead_detail: str | None = None
-    duplicate: bool = False
-
-    @property
-    def dead(self) -> bool:
-        return self.dead_reason is not None
 
 
 @dataclass(frozen=True)
@@ -96,8 +75,8 @@ class MessageConsumer:
 
     def __init__(
         self,
-        settings: Any,
-        tenant: topology.TenantLike,
+        transport: Transport,
+        tenant: Tenant,
         party: str,
         engine: Engine,
         *,
@@ -108,21 +87,22 @@ class MessageConsumer:
         on_dead_letter: Callable[[Session, DeadLetterInfo], None] | None = None,
         heartbeat: int = 30,
     ) -> None:
+        self.transport = transport
         self.tenant = tenant
         self.party = party
         self.queue = topology.QueueSpec(party)
         self.engine = engine
-        self.url = url or topology.broker_url(settings, tenant, party)
+        self.url = url or transport.url(tenant, party)
         self.prefetch = prefetch
         self.retry_delays = tuple(retry_delays)
         self.max_body_bytes = max_body_bytes
         self.on_dead_letter = on_dead_letter
         self.heartbeat = heartbeat
-        self.verifier = EnvelopeVerifier(settings, tenant.slug, party)
+        self.verifier = EnvelopeVerifier(transport.settings, tenant.slug, party)
         self.handlers: dict[str, Handler] = {}
         self.stop_event = threading.Event()
         self.ready = threading.Event()
-        self._runner: _Runner | None = None
+        self._runner: ConsumerRunner | None = None
 
     # registration ---------------------------------------------------------------------------
 
@@ -282,17 +262,8 @@ class MessageConsumer:
     # running --------------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Consume until :meth:`stop`, reconnecting with backoff."""
-        runner: _Runner
-        if self.url.startswith("sqla+"):
-            from messaging.embedded import KombuRunner
-
-            runner = KombuRunner(self)
-        else:
-            from messaging.pika_consumer import PikaRunner
-
-            runner = PikaRunner(self)
-        self._runner = runner
+        """Consume until :meth:`stop`, reconnecting with backoff (the transport's runner)."""
+        runner = self._runner = self.transport.runner(self)
         runner.run()
 
     def stop(self) -> None:
@@ -307,24 +278,5 @@ class MessageConsumer:
         return thread
 
 
-class _Runner:
-    def run(self) -> None:
-        raise NotImplementedError
-
-    def wake(self) -> None:
-        raise NotImplementedError
-
-
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def collect(work: queue.Queue[Any], first: Any, limit: int) -> list[Any]:
-    """``first`` and whatever else is already waiting, up to ``limit`` items."""
-    batch = [first]
-    while len(batch) < limit:
-        try:
-            batch.append(work.get_nowait())
-        except queue.Empty:
-            break
-    return batch

@@ -18,24 +18,16 @@ from typing import Any, ClassVar
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from messaging.envelope import Envelope
+from tenants.vocabulary import (
+    AGENCY_KINDS,
+    CHANNELS,
+    DATA_CATEGORIES,
+    PURPOSES,
+    ReferralStatus,
+)
 
 #: Parties that send and receive inside a tenant: the agreement service and the agency kinds.
 PARTY = validate.Regexp(r"^[a-z][a-z0-9_-]{0,62}$", error="must be a party name")
-AGENCY_KINDS = ("auslaenderbehoerde", "jobcenter", "arbeitsagentur")
-PURPOSES = ("language", "education", "work", "childcare", "recognition", "residence", "benefits")
-DATA_CATEGORIES = (
-    "identity",
-    "contact",
-    "residence_status",
-    "languages",
-    "education",
-    "work_history",
-    "qualifications",
-    "family",
-    "health",
-    "assessment",
-    "agreement_goals",
-)
 #: Why a message was refused technically (message.rejected, dead-letter reasons).
 REJECTION_CODES = (
     "malformed",
@@ -310,16 +302,10 @@ class StatusQueryV1(Contract):
     referral_id = _referral_id()
 
 
+#: What an agency can say a referral's status is (status.answer): every status from its
+#: receipt on, or "unknown" (the agency has no such referral).
 REFERRAL_STATUSES = (
-    "received",
-    "accepted",
-    "rejected",
-    "scheduled",
-    "started",
-    "completed",
-    "aborted",
-    "withdrawn",
-    "revoked",
+    *(s.value for s in ReferralStatus if s not in (ReferralStatus.REQUESTED, ReferralStatus.SENT)),
     "unknown",
 )
 
@@ -373,7 +359,7 @@ class ReferralDeliveredV1(Contract):
 
     referral_id = _referral_id()
     delivered_at = fields.AwareDateTime(required=True)
-    channel = fields.String(required=True, validate=validate.OneOf(("amqp", "webhook", "xml_file")))
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
 
 
 class DeliveryDelayedV1(Contract):

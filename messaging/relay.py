@@ -27,15 +27,10 @@ from sqlalchemy.orm import Session
 
 from messaging import topology, wakeups
 from messaging.outbox import NOTIFY_CHANNEL, relay_key
-from messaging.signing import EnvelopeSigner, TenantKeys
+from messaging.signing import BusKeyring, EnvelopeSigner
 from messaging.store import OutboxMessage
-from messaging.transport import (
-    KombuPublisher,
-    OutgoingMessage,
-    PikaPublisher,
-    Publisher,
-    PublishResult,
-)
+from messaging.transports.base import OutgoingMessage, Publisher, PublishResult, Transport
+from tenants.registry import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -112,24 +107,18 @@ class OutboxRelay:
     @classmethod
     def for_tenant(
         cls,
-        settings: Any,
-        tenant: topology.TenantLike,
+        transport: Transport,
+        tenant: Tenant,
         engine: Engine,
         *,
         party: str = topology.AGREEMENTS,
         url: str | None = None,
+        window: int = 500,
         **kwargs: Any,
     ) -> OutboxRelay:
-        """The relay of a tenant's service on the configured transport (RabbitMQ or embedded)."""
-        signer = EnvelopeSigner(TenantKeys.load(settings, tenant.slug))
-        publisher: Publisher
-        if settings.broker_url or (url and not url.startswith("sqla+")):
-            window = kwargs.pop("window", 500)
-            publisher = PikaPublisher(
-                url or topology.broker_url(settings, tenant, party), window=window
-            )
-        else:
-            publisher = KombuPublisher(url or topology.embedded_url(settings, tenant), tenant)
+        """The relay of a tenant's service (``party``) on ``transport``."""
+        signer = EnvelopeSigner(BusKeyring.load(transport.settings, tenant.slug))
+        publisher = transport.publisher(tenant, url or transport.url(tenant, party), window=window)
         return cls(engine, signer, publisher, **kwargs)
 
     # one pass ---------------------------------------------------------------------------------

@@ -13,14 +13,13 @@ validate the contract. Each check failing has its own reason code (see ``REJECTI
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from joserfc import jwe, jws
 from joserfc.errors import JoseError
@@ -29,24 +28,22 @@ from joserfc.util import json_b64decode
 
 from messaging.contracts import ContractError, load_envelope, validate_envelope
 from messaging.envelope import Envelope
+from tenants.secrets import read_json, write_secret_json
+from tenants.settings import Settings
+from tenants.vocabulary import AGENCY_KINDS
 
 SIGNING_ALG = "ES256"
 ENCRYPTION_ALG = "ECDH-ES+A256KW"
 ENCRYPTION_ENC = "A256GCM"
 KEYRING_FILE = "bus-keys.json"
 #: Parties that get an encryption key pair by default.
-DEFAULT_PARTIES = ("agreements", "auslaenderbehoerde", "jobcenter", "arbeitsagentur")
+DEFAULT_PARTIES = ("agreements", *AGENCY_KINDS)
 
 ACTIVE, ACCEPTED, RETIRED = "active", "accepted", "retired"
 
 
-class _HasSecretsDir(Protocol):
-    @property
-    def secrets_dir(self) -> Path: ...
-
-
-def keyring_path(settings: _HasSecretsDir, tenant_slug: str) -> Path:
-    return settings.secrets_dir / tenant_slug / KEYRING_FILE
+def keyring_path(settings: Settings, tenant_slug: str) -> Path:
+    return settings.tenant_secrets_dir(tenant_slug) / KEYRING_FILE
 
 
 def _now() -> str:
@@ -58,24 +55,13 @@ def _new_key(kid: str, use: str) -> dict[str, Any]:
     return dict(key.as_dict(private=True))
 
 
-def _write_private(path: Path, data: Mapping[str, Any]) -> None:
-    """Write atomically with mode 0600 from the first byte (no window with wider rights)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
-    os.replace(tmp, path)
-
-
 def _read(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as fh:
-        data: dict[str, Any] = json.load(fh)
+    data: dict[str, Any] = read_json(path)
     return data
 
 
 def ensure_tenant_keys(
-    settings: _HasSecretsDir, tenant_slug: str, parties: Iterable[str] = DEFAULT_PARTIES
+    settings: Settings, tenant_slug: str, parties: Iterable[str] = DEFAULT_PARTIES
 ) -> Path:
     """Create the tenant's key ring if missing (idempotent); add missing party keys.
 
@@ -96,11 +82,11 @@ def ensure_tenant_keys(
             data["encryption"][party] = _new_key(kid, "enc")
             changed = True
     if changed:
-        _write_private(path, data)
+        write_secret_json(path, data)
     return path
 
 
-def rotate_signing_key(settings: _HasSecretsDir, tenant_slug: str) -> str:
+def rotate_signing_key(settings: Settings, tenant_slug: str) -> str:
     """Add a new active signing key; the previous ones stay accepted. Returns the new kid."""
     path = ensure_tenant_keys(settings, tenant_slug)
     data = _read(path)
@@ -109,11 +95,11 @@ def rotate_signing_key(settings: _HasSecretsDir, tenant_slug: str) -> str:
             entry["status"] = ACCEPTED
     kid = f"{tenant_slug}.sig.{_now()}"
     data["signing"].append({"status": ACTIVE, "jwk": _new_key(kid, "sig")})
-    _write_private(path, data)
+    write_secret_json(path, data)
     return kid
 
 
-def retire_signing_key(settings: _HasSecretsDir, tenant_slug: str, kid: str) -> None:
+def retire_signing_key(settings: Settings, tenant_slug: str, kid: str) -> None:
     """Stop accepting a rotated-out key (after messages signed with it have drained)."""
     path = keyring_path(settings, tenant_slug)
     data = _read(path)
@@ -123,12 +109,13 @@ def retire_signing_key(settings: _HasSecretsDir, tenant_slug: str, kid: str) -> 
                 raise ValueError("the active key cannot be retired; rotate first")
             entry["status"] = RETIRED
             entry["jwk"] = {k: v for k, v in entry["jwk"].items() if k != "d"}
-    _write_private(path, data)
+    write_secret_json(path, data)
 
 
 @dataclass(frozen=True)
-class TenantKeys:
-    """The loaded key ring of one tenant."""
+class BusKeyring:
+    """The loaded bus key ring of one tenant: its signing keys (the active one and those still
+    accepted) and each party's encryption key."""
 
     tenant: str
     signing_key: ECKey
@@ -136,7 +123,7 @@ class TenantKeys:
     encryption_keys: Mapping[str, ECKey]
 
     @classmethod
-    def load(cls, settings: _HasSecretsDir, tenant_slug: str) -> TenantKeys:
+    def load(cls, settings: Settings, tenant_slug: str) -> BusKeyring:
         path = keyring_path(settings, tenant_slug)
         if not path.exists():
             raise FileNotFoundError(f"{path}: no key ring; provision the tenant first")
@@ -160,7 +147,7 @@ class TenantKeys:
 class EnvelopeSigner:
     """Turns an envelope into the signed bytes that travel (optionally encrypting the payload)."""
 
-    def __init__(self, keys: TenantKeys) -> None:
+    def __init__(self, keys: BusKeyring) -> None:
         self.keys = keys
 
     def sign(self, envelope: Envelope, *, encrypt: bool = False, validate: bool = True) -> bytes:
@@ -200,7 +187,7 @@ class EnvelopeVerifier:
 
     def __init__(
         self,
-        settings: _HasSecretsDir,
+        settings: Settings,
         tenant_slug: str,
         recipient: str,
         *,
@@ -210,7 +197,7 @@ class EnvelopeVerifier:
         self.tenant = tenant_slug
         self.recipient = recipient
         self._reload_after = reload_after
-        self._keys = TenantKeys.load(settings, tenant_slug)
+        self._keys = BusKeyring.load(settings, tenant_slug)
         self._loaded_at = time.monotonic()
         self._lock = threading.Lock()
 
@@ -234,7 +221,7 @@ class EnvelopeVerifier:
         if key is None:
             with self._lock:
                 if time.monotonic() - self._loaded_at > self._reload_after:
-                    self._keys = TenantKeys.load(self._settings, self.tenant)
+                    self._keys = BusKeyring.load(self._settings, self.tenant)
                     self._loaded_at = time.monotonic()
             key = self._key_for(kid)
         if key is None:

@@ -9,65 +9,29 @@ agreement service's migrations and these evolve independently.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
     JSON,
     Connection,
-    DateTime,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from tenants.migrations import MigrationHistory
+from tenants.schema import UTCDateTime, new_metadata, utcnow
+
 VERSION_TABLE = "alembic_version_messaging"
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC timestamps on every backend (SQLite drops the offset)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; the bus stores aware UTC timestamps")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 class BusBase(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    metadata = new_metadata()
 
 
 class OutboxMessage(BusBase):
@@ -124,18 +88,16 @@ class DeadLetter(BusBase):
     dead_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-def _alembic_config(connection: Connection) -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.attributes["connection"] = connection
-    return cfg
+HISTORY = MigrationHistory(
+    "bus", Path(__file__).resolve().parent / "migrations", VERSION_TABLE, BusBase.metadata
+)
 
 
 def upgrade(connection: Connection, revision: str = "head") -> None:
     """Bring the bus tables of this tenant database to ``revision`` (the caller commits)."""
-    command.upgrade(_alembic_config(connection), revision)
+    HISTORY.upgrade(connection, revision)
 
 
 def downgrade(connection: Connection, revision: str = "base") -> None:
     """Undo bus migrations down to ``revision`` (default: remove the bus tables)."""
-    command.downgrade(_alembic_config(connection), revision)
+    HISTORY.downgrade(connection, revision)

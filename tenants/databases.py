@@ -11,16 +11,15 @@ agreement service's tables, only the messages it is sent.
 
 from __future__ import annotations
 
-import secrets
-import stat
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
-from deploy.settings import Settings
 from tenants.registry import Tenant
+from tenants.secrets import new_password, read_or_create
+from tenants.settings import Settings
 
 
 def tenant_identifier(settings: Settings, tenant: Tenant, service: str | None = None) -> str:
@@ -48,14 +47,7 @@ def _server_url(settings: Settings, tenant: Tenant) -> URL:
 def _role_password(settings: Settings, tenant: Tenant, service: str | None = None) -> str:
     """The role's password, generated once at provisioning and kept under var/secrets."""
     name = f"database-password-{service}" if service else "database-password"
-    path = settings.secrets_dir / tenant.slug / name
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    password = secrets.token_urlsafe(32)
-    path.write_text(password + "\n")
-    path.chmod(stat.S_IRUSR | stat.S_IWUSR)
-    return password
+    return read_or_create(settings.tenant_secrets_dir(tenant.slug) / name, new_password).strip()
 
 
 def tenant_database_url(settings: Settings, tenant: Tenant, service: str | None = None) -> URL:

@@ -23,14 +23,14 @@ from marshmallow import (
     validates_schema,
 )
 
+from tenants.vocabulary import AGENCY_KINDS, CHANNELS
+
 SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 FEDERAL_STATES = (
     "BW", "BY", "BE", "BB", "HB", "HH", "HE", "MV", "NI", "NW", "RP", "SL", "SN", "ST", "SH", "TH",
 )  # fmt: skip
 TENANT_KINDS = ("city", "district", "borough")
 PROGRAMMES = ("MBE", "JMD")
-AGENCY_KINDS = ("auslaenderbehoerde", "jobcenter", "arbeitsagentur")
-CHANNELS = ("amqp", "webhook", "xml_file")
 
 
 class RegistryError(Exception):

@@ -9,17 +9,22 @@ from flask import Flask
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from deploy.settings import Settings
 from tenants.databases import create_tenant_engine
 from tenants.registry import Tenant
+from tenants.settings import Settings
 
-from .auth import init_auth
-from .context import EXTENSION, TenantContext, close_session
+from .context import EXTENSION, TenantContext, close_session, tenant_context_of
+from .identity.api_auth import init_auth
 from .portal import make_portal_blueprint
 from .views.api import make_api_blueprint
 from .views.errors import IntegraApi, register_error_handlers
 
 MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def dispose_app(app: Flask) -> None:
+    """Close the database pool of an app built by :func:`create_app` (the gateway's hook)."""
+    tenant_context_of(app).engine.dispose()
 
 
 def create_app(settings: Settings, tenant: Tenant, *, engine: Engine | None = None) -> Flask:

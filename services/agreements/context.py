@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, g
+from flask import Flask, current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from deploy.settings import Settings
 from tenants.registry import Tenant
+from tenants.settings import Settings
 
 from .errors import DomainError
 from .principal import Principal
@@ -29,9 +29,13 @@ class TenantContext:
     sessions: sessionmaker[Session]
 
 
-def tenant_context() -> TenantContext:
-    ctx: TenantContext = current_app.extensions[EXTENSION]
+def tenant_context_of(app: Flask) -> TenantContext:
+    ctx: TenantContext = app.extensions[EXTENSION]
     return ctx
+
+
+def tenant_context() -> TenantContext:
+    return tenant_context_of(current_app)
 
 
 def db_session() -> Session:

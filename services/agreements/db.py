@@ -9,22 +9,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, MetaData
+from sqlalchemy import JSON
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# One definition of aware UTC timestamps for every store of a tenant (re-exported here; the
-# migrations refer to services.agreements.db.UTCDateTime).
-from messaging.store import UTCDateTime, utcnow
+# One timestamp type, clock and naming convention for every store of a tenant (tenants.schema);
+# re-exported for the models and migrations of this service.
+from tenants.schema import UTCDateTime, new_metadata, utcnow
 
-#: Constraint names are stable across SQLite and PostgreSQL so migrations can refer to them.
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+__all__ = ["Base", "JSONType", "Timestamps", "UTCDateTime", "UUIDPrimaryKey", "utcnow"]
 
 
 #: JSON on SQLite, JSONB on PostgreSQL.
@@ -32,7 +25,7 @@ JSONType = JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    metadata = new_metadata()
 
 
 class UUIDPrimaryKey:

@@ -1,35 +1,29 @@
-"""Run the agreement service's Alembic migrations on one tenant's database."""
+"""The agreement service's migration history (its tables in each tenant database)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+from tenants.migrations import MigrationHistory
 
+from . import models  # noqa: F401  (registers the tables on Base.metadata)
+from .db import Base
 
-def alembic_config(connection: Connection | None = None) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = connection
-    return config
+HISTORY = MigrationHistory(
+    "agreements", Path(__file__).resolve().parent / "migrations", "alembic_version", Base.metadata
+)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+    HISTORY.upgrade_engine(engine, revision)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
-    with engine.begin() as connection:
-        command.downgrade(alembic_config(connection), revision)
+    HISTORY.downgrade_engine(engine, revision)
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return HISTORY.current_revision(connection)

@@ -9,7 +9,8 @@ Files, per tenant and agency kind, under ``settings.secrets_dir``::
     <tenant>/partners/<kind>.public.json    the partner's public JWK (or a JWK Set {"keys": [..]})
     <tenant>/partners/<kind>.private.json   only for simulated partners (demo, tests)
 
-Both are written atomically with mode 0600 in a 0700 folder.
+Both are written by the one secret writer (``tenants.secrets``): atomically, mode 0600 from the
+first byte, in a 0700 folder.
 
 Two ways a partner key comes to exist:
 
@@ -27,27 +28,24 @@ Signatures use ES256; every key needs a ``kid``, which the agency puts in the JW
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 
-from tenants.registry import AGENCY_KINDS, SLUG
+from tenants.registry import SLUG
+from tenants.secrets import create_secret_json, write_secret_json
+from tenants.settings import Settings
+from tenants.vocabulary import AGENCY_KINDS
 
 PARTNER_ALG = "ES256"
 PARTNER_CURVE = "P-256"
 PARTNERS_DIR = "partners"
 _KID = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
-
-
-class _HasSecretsDir(Protocol):
-    @property
-    def secrets_dir(self) -> Path: ...
 
 
 class PartnerKeyError(Exception):
@@ -84,49 +82,18 @@ def _check_names(tenant_slug: str, kind: str) -> None:
         raise ValueError(f"unknown agency kind {kind!r}; expected one of {AGENCY_KINDS}")
 
 
-def partners_dir(settings: _HasSecretsDir, tenant_slug: str) -> Path:
-    return settings.secrets_dir / tenant_slug / PARTNERS_DIR
+def partners_dir(settings: Settings, tenant_slug: str) -> Path:
+    return settings.tenant_secrets_dir(tenant_slug) / PARTNERS_DIR
 
 
-def public_key_path(settings: _HasSecretsDir, tenant_slug: str, kind: str) -> Path:
+def public_key_path(settings: Settings, tenant_slug: str, kind: str) -> Path:
     _check_names(tenant_slug, kind)
     return partners_dir(settings, tenant_slug) / f"{kind}.public.json"
 
 
-def private_key_path(settings: _HasSecretsDir, tenant_slug: str, kind: str) -> Path:
+def private_key_path(settings: Settings, tenant_slug: str, kind: str) -> Path:
     _check_names(tenant_slug, kind)
     return partners_dir(settings, tenant_slug) / f"{kind}.private.json"
-
-
-def _tmp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-
-
-def _write_tmp(path: Path, data: Any) -> Path:
-    """Write ``data`` to a temporary sibling of ``path`` with mode 0600 from the first byte."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = _tmp_path(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
-        fh.write("\n")
-    return tmp
-
-
-def _write_replace(path: Path, data: Any) -> None:
-    os.replace(_write_tmp(path, data), path)
-
-
-def _write_once(path: Path, data: Any) -> bool:
-    """Create ``path`` atomically unless it exists; False if another writer was first."""
-    tmp = _write_tmp(path, data)
-    try:
-        os.link(tmp, path)  # fails if the file exists: no two processes both "create" a key
-    except FileExistsError:
-        return False
-    finally:
-        tmp.unlink()
-    return True
 
 
 def _read_json(path: Path) -> Any:
@@ -173,7 +140,7 @@ def _new_kid(tenant_slug: str, kind: str) -> str:
     return f"{tenant_slug}.partner.{kind}.{stamp}"
 
 
-def ensure_partner_key(settings: _HasSecretsDir, tenant_slug: str, kind: str) -> PartnerKey:
+def ensure_partner_key(settings: Settings, tenant_slug: str, kind: str) -> PartnerKey:
     """The partner key of ``kind`` for the tenant, generated once for a simulated partner.
 
     * a public key is registered and no private key exists (a real agency): returned as is,
@@ -195,18 +162,18 @@ def ensure_partner_key(settings: _HasSecretsDir, tenant_slug: str, kind: str) ->
         key = ECKey.generate_key(
             PARTNER_CURVE, parameters={"kid": kid, "use": "sig", "alg": PARTNER_ALG}, private=True
         )
-        created = _write_once(private_path, dict(key.as_dict(private=True)))
+        created = create_secret_json(private_path, dict(key.as_dict(private=True)))
     private = load_partner_private_key(settings, tenant_slug, kind)
     public = ECKey.import_key(dict(private.as_dict(private=False)))
     if not public_path.exists() or created:
-        _write_replace(public_path, dict(public.as_dict(private=False)))
+        write_secret_json(public_path, dict(public.as_dict(private=False)))
     return PartnerKey(
         tenant_slug, kind, private.kid or "", public, private, public_path, private_path, created
     )
 
 
 def register_partner_public_key(
-    settings: _HasSecretsDir, tenant_slug: str, kind: str, jwk_json: str | bytes
+    settings: Settings, tenant_slug: str, kind: str, jwk_json: str | bytes
 ) -> list[str]:
     """Register a real agency's public key (or JWK Set); returns the registered kids.
 
@@ -229,12 +196,12 @@ def register_partner_public_key(
         raise PartnerKeyError(f"{source}: contains a private key; send only the public part")
     keys = _public_keys_from(data, source)
     public = [dict(k.as_dict(private=False)) for k in keys]
-    _write_replace(public_path, public[0] if len(public) == 1 else {"keys": public})
+    write_secret_json(public_path, public[0] if len(public) == 1 else {"keys": public})
     private_key_path(settings, tenant_slug, kind).unlink(missing_ok=True)
     return [k.kid or "" for k in keys]
 
 
-def load_partner_public_keys(settings: _HasSecretsDir, tenant_slug: str, kind: str) -> KeySet:
+def load_partner_public_keys(settings: Settings, tenant_slug: str, kind: str) -> KeySet:
     """All accepted public keys of the partner (one, or several while rotating)."""
     path = public_key_path(settings, tenant_slug, kind)
     if not path.exists():
@@ -243,7 +210,7 @@ def load_partner_public_keys(settings: _HasSecretsDir, tenant_slug: str, kind: s
 
 
 def load_partner_public_key(
-    settings: _HasSecretsDir, tenant_slug: str, kind: str, kid: str | None = None
+    settings: Settings, tenant_slug: str, kind: str, kid: str | None = None
 ) -> ECKey:
     """The partner's public key with ``kid`` (any registered key if ``kid`` is None)."""
     path = public_key_path(settings, tenant_slug, kind)
@@ -258,7 +225,7 @@ def load_partner_public_key(
     raise PartnerKeyError(f"{path}: no key with kid {kid!r}")
 
 
-def load_partner_private_key(settings: _HasSecretsDir, tenant_slug: str, kind: str) -> ECKey:
+def load_partner_private_key(settings: Settings, tenant_slug: str, kind: str) -> ECKey:
     """The simulated partner's private key (only exists for partners Integra plays itself)."""
     path = private_key_path(settings, tenant_slug, kind)
     if not path.exists():

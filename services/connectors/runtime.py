@@ -1,4 +1,5 @@
-"""Running connectors: their databases, channels, and the threads that drive them.
+"""The connectors as the composition root sees them: ``provision`` their databases, build
+their channels, and run each connector with its consumer, relay and delivery loop.
 
 ``integra connector run <tenant> <kind>`` runs one connector alone; ``integra up`` runs all of
 them (and the partner simulators) in its one process.
@@ -15,20 +16,22 @@ from typing import Any
 from sqlalchemy import Engine
 
 from messaging import store as bus_store
-from messaging import topology
 from messaging.consumer import MessageConsumer
 from messaging.relay import OutboxRelay
-from tenants.databases import create_tenant_engine, ensure_database
+from messaging.transports.base import Transport
+from tenants.databases import create_tenant_engine, drop_database, ensure_database
 from tenants.registry import PartnerEntry, Tenant
+from tenants.settings import Settings
+from tenants.vocabulary import SERVICE_CODES
 
 from . import store
 from .channels.base import Channel
-from .service import SERVICE_CODES, Connector
+from .service import Connector
 
 log = logging.getLogger(__name__)
 
 
-def exchange_dir(settings: Any, tenant: Tenant, kind: str) -> Path:
+def exchange_dir(settings: Settings, tenant: Tenant, kind: str) -> Path:
     return Path(settings.var_dir) / "exchange" / tenant.slug / kind
 
 
@@ -45,11 +48,24 @@ def partner_authority(partner: PartnerEntry) -> Any:
     return Authority(praefix, kennung or partner.key, partner.name)
 
 
-def connector_engine(settings: Any, tenant: Tenant, kind: str, pool_size: int = 3) -> Engine:
+def connector_engine(settings: Settings, tenant: Tenant, kind: str, pool_size: int = 3) -> Engine:
     return create_tenant_engine(settings, tenant, pool_size=pool_size, service=SERVICE_CODES[kind])
 
 
-def provision_connector(settings: Any, tenant: Tenant, kind: str) -> None:
+def provision(settings: Settings, tenant: Tenant) -> None:
+    """Every connector of the tenant: its own database with its tables and the bus's outbox
+    and inbox (idempotent)."""
+    for partner in tenant.partners:
+        provision_connector(settings, tenant, partner.kind)
+
+
+def deprovision(settings: Settings, tenant: Tenant) -> None:
+    """Drop every connector database of the tenant."""
+    for partner in tenant.partners:
+        drop_database(settings, tenant, service=SERVICE_CODES[partner.kind])
+
+
+def provision_connector(settings: Settings, tenant: Tenant, kind: str) -> None:
     """The connector's own database with its tables and the bus's outbox and inbox."""
     ensure_database(settings, tenant, service=SERVICE_CODES[kind])
     engine = connector_engine(settings, tenant, kind, pool_size=1)
@@ -62,11 +78,17 @@ def provision_connector(settings: Any, tenant: Tenant, kind: str) -> None:
         engine.dispose()
 
 
-def build_channel(settings: Any, tenant: Tenant, partner: PartnerEntry) -> Channel:
+def build_channel(transport: Transport, tenant: Tenant, partner: PartnerEntry) -> Channel:
+    settings = transport.settings
     if partner.channel == "amqp":
         from .channels.amqp import AmqpChannel
 
-        return AmqpChannel(topology.broker_url(settings, tenant, partner.kind), partner.kind)
+        return AmqpChannel(
+            transport.url(tenant, partner.kind),
+            partner.kind,
+            connect=transport.kombu_connection,
+            declare=transport.clients_declare,
+        )
     if partner.channel == "webhook":
         from .channels.webhook import WebhookChannel
 
@@ -89,7 +111,7 @@ class ConnectorRuntime:
 
     def __init__(
         self,
-        settings: Any,
+        transport: Transport,
         tenant: Tenant,
         partner: PartnerEntry,
         *,
@@ -98,16 +120,17 @@ class ConnectorRuntime:
     ) -> None:
         if webhook_url is not None:
             partner = dataclasses.replace(partner, webhook_url=webhook_url)
+        settings = transport.settings
         self.tenant = tenant
         self.partner = partner
         self.engine = connector_engine(settings, tenant, partner.kind)
-        self.channel = build_channel(settings, tenant, partner)
+        self.channel = build_channel(transport, tenant, partner)
         self.connector = Connector(
             settings, tenant, partner, self.engine, self.channel, **connector_options
         )
-        self.consumer = MessageConsumer(settings, tenant, partner.kind, self.engine)
+        self.consumer = MessageConsumer(transport, tenant, partner.kind, self.engine)
         self.connector.register_handlers(self.consumer)
-        self.relay = OutboxRelay.for_tenant(settings, tenant, self.engine, party=partner.kind)
+        self.relay = OutboxRelay.for_tenant(transport, tenant, self.engine, party=partner.kind)
         self.threads: list[threading.Thread] = []
 
     def callback_app(self) -> Any:

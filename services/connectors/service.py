@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session, aliased
 from messaging import outbox
 from messaging.contracts import ContractError, load_envelope, load_payload
 from messaging.envelope import Envelope
-from messaging.signing import EnvelopeSigner, TenantKeys
+from messaging.signing import BusKeyring, EnvelopeSigner
 from messaging.store import DeadLetter, InboxMessage, utcnow
 from messaging.topology import AGREEMENTS
 from tenants.registry import PartnerEntry, Tenant
+from tenants.vocabulary import AGENCY_ANSWER_TYPES, FINAL_AGENCY_ANSWERS
 
 from .channels.base import AgencyAnswer, Channel, DeliveryFailed, IntakeResult
 from .store import AgencyDelivery, Delivery, RevokedConsent, TrackedReferral
@@ -38,23 +39,6 @@ log = logging.getLogger(__name__)
 
 #: How often an answer is taken when concurrent commits about its referral collide with it.
 INTAKE_ATTEMPTS = 5
-
-#: Database suffix of each kind's connector (PostgreSQL names stay under 63 characters).
-SERVICE_CODES = {"auslaenderbehoerde": "abh", "jobcenter": "jc", "arbeitsagentur": "aa"}
-
-#: Answers the agency may send, and whether each names a referral.
-ANSWER_TYPES = {
-    "referral.received": True,
-    "referral.accepted": True,
-    "referral.rejected": True,
-    "appointment.scheduled": True,
-    "measure.started": True,
-    "measure.completed": True,
-    "measure.aborted": True,
-    "status.answer": True,
-    "course_obligation.imposed": False,
-}
-FINAL_ANSWERS = {"referral.rejected", "measure.completed", "measure.aborted"}
 
 
 def backoff(attempts: int) -> timedelta:
@@ -108,7 +92,7 @@ class Connector:
         self.channel = channel
         self.delay_threshold = delay_threshold
         self.clock = clock
-        self.signer = EnvelopeSigner(TenantKeys.load(settings, tenant.slug))
+        self.signer = EnvelopeSigner(BusKeyring.load(settings, tenant.slug))
         self.stop_event = threading.Event()
         self.wake_event = threading.Event()
 
@@ -494,7 +478,7 @@ class Connector:
                     correlation_id=envelope.correlation_id,
                 )
             )
-            if tracked is not None and answer.type in FINAL_ANSWERS:
+            if tracked is not None and answer.type in FINAL_AGENCY_ANSWERS:
                 tracked.closed = True
         return IntakeResult.accepted()
 
@@ -512,9 +496,9 @@ class Connector:
         return IntakeResult.refused(code, text)
 
     def _check_answer(self, session: Session, answer: AgencyAnswer) -> IntakeResult | None:
-        if answer.type not in ANSWER_TYPES:
+        if answer.type not in AGENCY_ANSWER_TYPES:
             return IntakeResult.refused("unknown_type", f"{answer.type} is not an answer")
-        if not ANSWER_TYPES[answer.type]:
+        if not AGENCY_ANSWER_TYPES[answer.type]:
             return None
         referral_id = answer.payload.get("referral_id")
         try:

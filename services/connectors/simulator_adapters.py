@@ -10,19 +10,20 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import kombu
 
-from messaging.signing import TenantKeys
+from messaging.signing import BusKeyring
+from messaging.topology import AgencyPair, declare_agency_pair_kombu
 
-from .channels.amqp import answers_queue, from_agency_exchange, referrals_queue
 from .simulators import SimulatedAgency
 
 log = logging.getLogger(__name__)
 
 
-def verify_tenant_message(keys: TenantKeys, body: bytes) -> dict[str, Any]:
+def verify_tenant_message(keys: BusKeyring, body: bytes) -> dict[str, Any]:
     """What an agency does first: check Integra's signature, then read the envelope."""
     from joserfc import jws
 
@@ -34,11 +35,25 @@ def verify_tenant_message(keys: TenantKeys, body: bytes) -> dict[str, Any]:
 class AmqpAgencyAdapter:
     """The simulated agency on its AMQP queue pair (kombu: RabbitMQ or the embedded bus)."""
 
-    def __init__(self, url: str, agency: SimulatedAgency, keys: TenantKeys) -> None:
+    def __init__(
+        self,
+        url: str,
+        agency: SimulatedAgency,
+        keys: BusKeyring,
+        *,
+        connect: Callable[[str], kombu.Connection],
+        declare: bool,
+        poll_interval: float,
+    ) -> None:
+        """``connect``, ``declare`` and ``poll_interval`` come from the bus's transport."""
         self.url = url
         self.agency = agency
         self.keys = keys
         self.kind = agency.kind
+        self.pair = AgencyPair(agency.kind)
+        self.connect = connect
+        self.declare = declare
+        self.poll_interval = poll_interval
         self.stop_event = threading.Event()
 
     def pump(self, connection: kombu.Connection, inbound: Any) -> int:
@@ -61,14 +76,14 @@ class AmqpAgencyAdapter:
         answers = self.agency.due_answers()
         if answers:
             exchange = kombu.Exchange(
-                from_agency_exchange(self.kind), type="direct", durable=True, no_declare=True
+                self.pair.from_agency, type="direct", durable=True, no_declare=True
             )
             with connection.Producer() as producer:
                 for answer in answers:
                     producer.publish(
                         json.dumps(answer).encode(),
                         exchange=exchange,
-                        routing_key=answers_queue(self.kind),
+                        routing_key=self.pair.answers,
                         content_type="application/json",
                         content_encoding="utf-8",
                         delivery_mode=2,
@@ -80,24 +95,14 @@ class AmqpAgencyAdapter:
 
     def run(self, interval: float | None = None) -> None:
         if interval is None:
-            interval = 0.5 if self.url.startswith("sqla+") else 0.02
+            interval = self.poll_interval
         while not self.stop_event.is_set():
             try:
-                if self.url.startswith("sqla+"):
-                    from messaging.embedded import open_connection
-
-                    opened = open_connection(self.url)
-                else:
-                    opened = kombu.Connection(self.url, connect_timeout=5)
-                with opened as connection:
+                with self.connect(self.url) as connection:
+                    if self.declare:
+                        declare_agency_pair_kombu(connection, self.kind)
                     inbound = connection.SimpleQueue(
-                        kombu.Queue(
-                            referrals_queue(self.kind),
-                            no_declare=not self.url.startswith("sqla+"),
-                            queue_arguments={"x-queue-type": "quorum"},
-                            durable=True,
-                        ),
-                        no_ack=False,
+                        kombu.Queue(self.pair.referrals, no_declare=True), no_ack=False
                     )
                     while not self.stop_event.is_set():
                         if not self.pump(connection, inbound):
@@ -122,7 +127,7 @@ class WebhookAgencyAdapter:
     def __init__(
         self,
         agency: SimulatedAgency,
-        keys: TenantKeys,
+        keys: BusKeyring,
         partner_key: Any,
         callback_url: str,
     ) -> None:

@@ -13,15 +13,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import JSON, Connection, Index, MetaData, String, Text
+from sqlalchemy import JSON, Connection, Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from messaging.store import UTCDateTime, utcnow
+from tenants.migrations import MigrationHistory
+from tenants.schema import UTCDateTime, new_metadata, utcnow
 
 VERSION_TABLE = "alembic_version_connector"
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 class Delivery(StrEnum):
@@ -32,13 +30,7 @@ class Delivery(StrEnum):
 
 
 class ConnectorBase(DeclarativeBase):
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(column_0_label)s",
-            "uq": "uq_%(table_name)s_%(column_0_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
+    metadata = new_metadata()
 
 
 class TrackedReferral(ConnectorBase):
@@ -84,16 +76,15 @@ class RevokedConsent(ConnectorBase):
     revoked_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-def _alembic_config(connection: Connection) -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.attributes["connection"] = connection
-    return cfg
+HISTORY = MigrationHistory(
+    "connector", Path(__file__).resolve().parent / "migrations", VERSION_TABLE,
+    ConnectorBase.metadata,
+)  # fmt: skip
 
 
 def upgrade(connection: Connection, revision: str = "head") -> None:
-    command.upgrade(_alembic_config(connection), revision)
+    HISTORY.upgrade(connection, revision)
 
 
 def downgrade(connection: Connection, revision: str = "base") -> None:
-    command.downgrade(_alembic_config(connection), revision)
+    HISTORY.downgrade(connection, revision)

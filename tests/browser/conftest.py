@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
+from deploy.provisioning import provision_tenant
 from deploy.services import TenantServices
-from deploy.settings import load_settings
+from deploy.wiring import bus_transport, tenant_dispatcher
 from gateway.dispatch import TenantDispatcher
-from services.agreements.app import create_app
 from services.connectors.simulators import SimulationRules
-from tenants.provisioning import provision_tenant
 from tenants.registry import load_registry
+from tenants.settings import load_settings
 from tests.fixtures.platform import Platform
 from tests.fixtures.services import services_required
 
@@ -117,7 +117,7 @@ def serviced_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     registry = load_registry(settings.tenants_dir)
     tenant = registry.require(SERVICED_TENANT)
     provision_tenant(settings, tenant)
-    platform = Platform(settings, registry, TenantDispatcher(settings, registry, create_app))
+    platform = Platform(settings, registry, tenant_dispatcher(settings, registry))
     rules = {
         partner.kind: SimulationRules.for_kind(partner.kind, **FAST_AGENCIES)
         for partner in tenant.partners
@@ -128,7 +128,9 @@ def serviced_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     try:
         with serving(platform.dispatcher) as url:
             try:
-                services[tenant.slug] = TenantServices(settings, tenant, url, rules=rules)
+                services[tenant.slug] = TenantServices(
+                    bus_transport(settings), tenant, url, rules=rules
+                )
                 services[tenant.slug].start(platform.dispatcher)
                 started = set(threading.enumerate()) - before
                 yield ServicedPlatform(platform, url, services)

@@ -21,7 +21,6 @@ import pytest
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
-from deploy.settings import Settings
 from messaging import store as bus_store
 from messaging.contracts import load_envelope, load_payload, new_envelope
 from messaging.envelope import Envelope
@@ -32,6 +31,7 @@ from services.connectors.channels.base import AgencyAnswer, DeliveryFailed
 from services.connectors.service import Connector
 from services.connectors.store import AgencyDelivery, TrackedReferral
 from tenants.registry import load_registry
+from tenants.settings import Settings
 from tests.fixtures.live import SHIPPED_REGISTRY
 
 from .test_webhook import make_settings

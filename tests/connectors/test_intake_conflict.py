@@ -19,7 +19,6 @@ from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from deploy.settings import Settings
 from messaging import outbox
 from messaging import store as bus_store
 from messaging.contracts import new_envelope
@@ -29,6 +28,7 @@ from services.connectors import store
 from services.connectors.channels.base import AgencyAnswer, IntakeResult
 from services.connectors.service import Connector
 from tenants.registry import load_registry
+from tenants.settings import Settings
 from tests.fixtures.live import SHIPPED_REGISTRY
 
 from .test_consent_at_send_time import KIND, TENANT, FakeAgency, consume, requested

@@ -21,10 +21,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from joserfc.jwk import ECKey
 
-from deploy.settings import Settings
 from messaging.contracts import validate_envelope
 from messaging.envelope import Envelope
-from messaging.signing import EnvelopeSigner, TenantKeys, ensure_tenant_keys
+from messaging.signing import BusKeyring, EnvelopeSigner, ensure_tenant_keys
 from services.connectors.channels.base import AgencyAnswer, DeliveryFailed
 from services.connectors.channels.webhook import (
     MAX_CALLBACK_BODY,
@@ -43,6 +42,7 @@ from services.connectors.partner_keys import (
     register_partner_public_key,
 )
 from tenants.registry import PartnerEntry
+from tenants.settings import Settings
 from tests.messaging.factories import referral_requested
 
 TENANT = "koeln"
@@ -158,7 +158,7 @@ def partner(url: str) -> PartnerEntry:
 def signed_referral(settings: Settings) -> tuple[Any, bytes]:
     ensure_tenant_keys(settings, TENANT)
     envelope = referral_requested(TENANT, recipient=KIND)
-    return envelope, EnvelopeSigner(TenantKeys.load(settings, TENANT)).sign(envelope)
+    return envelope, EnvelopeSigner(BusKeyring.load(settings, TENANT)).sign(envelope)
 
 
 @pytest.fixture
@@ -453,7 +453,7 @@ def test_unknown_kid_is_401(
     # the key of another agency kind of the same tenant does not count either
     other = ensure_partner_key(settings, TENANT, "arbeitsagentur").private_key
     assert other is not None
-    tenant_key = TenantKeys.load(settings, TENANT).signing_key
+    tenant_key = BusKeyring.load(settings, TENANT).signing_key
     for key in (stranger, other, tenant_key):
         response = post(client, sign_answer(key, accepted_answer()))
         assert response.status_code == 401

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 import pika
 import pytest
 
+from deploy.wiring import bus_transport
 from messaging import topology
-from messaging.signing import TenantKeys
+from messaging.signing import BusKeyring
 from services.connectors.agency_client import AgencyClient, ReceivedMessage
 from tests.fixtures.factories import client_body, consent_body
 from tests.fixtures.live import (
@@ -41,8 +42,8 @@ def api(live: LivePlatform) -> LiveApi:
 @pytest.fixture
 def agency(live: LivePlatform) -> Iterator[AgencyClient]:
     tenant = live.registry.require("freiburg")
-    url = topology.broker_url(live.settings, tenant, topology.AgencyPair(KIND).user_party)
-    jwks = TenantKeys.load(live.settings, "freiburg").verification_keys.as_dict(private=False)
+    url = bus_transport(live.settings).url(tenant, topology.AgencyPair(KIND).user_party)
+    jwks = BusKeyring.load(live.settings, "freiburg").verification_keys.as_dict(private=False)
     client = AgencyClient(url, KIND, tenant_jwks=jwks)
     yield client
     client.close()
@@ -130,7 +131,7 @@ def test_an_answer_for_an_unknown_referral_comes_back_as_rejected(
 
 def test_the_agency_user_cannot_read_integra_queues(live: LivePlatform) -> None:
     tenant = live.registry.require("freiburg")
-    url = topology.broker_url(live.settings, tenant, topology.AgencyPair(KIND).user_party)
+    url = bus_transport(live.settings).url(tenant, topology.AgencyPair(KIND).user_party)
     connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
         channel = connection.channel()

@@ -20,13 +20,12 @@ from sqlalchemy.pool import NullPool
 from werkzeug.test import Client as WerkzeugClient
 
 from deploy.cli import main
-from deploy.settings import Settings, load_settings
-from gateway.dispatch import TenantDispatcher
-from services.agreements.app import create_app
+from deploy.provisioning import deprovision_tenant
+from deploy.wiring import tenant_dispatcher
 from services.agreements.models import ApiClient
 from tenants.databases import create_tenant_engine, drop_prefix, tenant_identifier
-from tenants.provisioning import deprovision_tenant
 from tenants.registry import Registry, load_registry
+from tenants.settings import Settings, load_settings
 from tests.fixtures.platform import obtain_token
 
 pytestmark = pytest.mark.postgres
@@ -74,12 +73,9 @@ def registry(settings: Settings) -> Registry:
 @pytest.fixture(scope="module")
 def http(settings: Settings, registry: Registry) -> Iterator[WerkzeugClient]:
     """The real gateway over WSGI, reading the same databases as the CLI."""
-    dispatcher = TenantDispatcher(settings, registry, create_app)
+    dispatcher = tenant_dispatcher(settings, registry)
     yield WerkzeugClient(dispatcher)
-    for slug in dispatcher.loaded_tenants():
-        app = dispatcher.tenant_app(slug)
-        assert app is not None
-        app.extensions["integra"].engine.dispose()
+    dispatcher.dispose()
 
 
 def integra(env: dict[str, str], *args: str) -> Result:

@@ -28,7 +28,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 from werkzeug.test import Client, TestResponse
 
-from gateway.dispatch import TenantDispatcher
+from deploy.wiring import tenant_dispatcher
 from services.agreements.db import utcnow
 from services.agreements.models import AccessToken, ApiClient
 from services.agreements.models.vocabulary import Role
@@ -419,9 +419,7 @@ def test_a_disabled_tenant_is_404(world: World) -> None:
     platform = world.platform
     tenants = dict(platform.registry.tenants)
     tenants[TENANT] = dataclasses.replace(tenants[TENANT], enabled=False)
-    dispatcher = TenantDispatcher(
-        platform.settings, Registry(tenants), platform.dispatcher.app_factory
-    )
+    dispatcher = tenant_dispatcher(platform.settings, Registry(tenants))
     response = Client(dispatcher).get(
         f"/t/{TENANT}/api/v1/clients", headers=bearer(world.own.token)
     )

@@ -17,7 +17,6 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
-from deploy.settings import Settings, load_settings
 from services.agreements import (
     migrate,
     models,  # noqa: F401  (registers every table)
@@ -25,6 +24,7 @@ from services.agreements import (
 from services.agreements.db import Base
 from tenants.databases import create_tenant_engine, drop_database, ensure_database
 from tenants.registry import Tenant, load_registry
+from tenants.settings import Settings, load_settings
 
 #: Made by migration 0003 on PostgreSQL only.
 TRIGRAM_INDEXES = {"ix_clients_family_name_trgm", "ix_clients_given_name_trgm"}
@@ -33,7 +33,7 @@ TENANT = "freiburg"
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(migrate.HISTORY.config()).get_current_head()
     assert head is not None
     return head
 
@@ -117,7 +117,7 @@ def test_up_from_empty_down_to_base_and_up_again(empty_engine: Engine) -> None:
 
 def test_every_revision_goes_down_and_up_one_step(empty_engine: Engine) -> None:
     """Each revision's downgrade undoes exactly its upgrade (not only the whole history)."""
-    script = ScriptDirectory.from_config(migrate.alembic_config())
+    script = ScriptDirectory.from_config(migrate.HISTORY.config())
     revisions = [r.revision for r in reversed(list(script.walk_revisions()))]
     for position, revision in enumerate(revisions):
         migrate.upgrade(engine=empty_engine, revision=revision)

@@ -8,9 +8,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from deploy.cli import main
-from deploy.settings import load_settings
-from tenants.provisioning import provision_tenant
+from deploy.provisioning import provision_tenant
 from tenants.registry import load_registry
+from tenants.settings import load_settings
 from tests.fixtures.live import registry_copy
 
 

@@ -8,6 +8,7 @@ bounded, so a hang fails the test instead of blocking CI.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,8 +27,8 @@ from typing import Any
 import pytest
 import requests
 
-from deploy.settings import load_settings
 from tenants.registry import load_registry
+from tenants.settings import load_settings
 
 #: A first start provisions and seeds 18 tenants and starts their bus services: about a minute
 #: on a 2-core machine, several when CI runs other tests beside it. Generous, but bounded.
@@ -105,16 +107,27 @@ def integra_up(
                 process.wait(STOP_TIMEOUT)
 
 
+def _healthz_ok(base: str) -> bool:
+    """One look at /healthz on a connection of its own, closed whatever happens (a timed-out
+    read must not leave a socket for the garbage collector to warn about)."""
+    parts = urllib.parse.urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=2)
+    try:
+        connection.request("GET", "/healthz")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False  # not listening yet, or listening while its web processes start
+    finally:
+        connection.close()
+
+
 def wait_until_healthy(running: Running) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if running.process.poll() is not None:
             pytest.fail(f"integra up exited with {running.process.returncode}:\n{running.tail()}")
-        try:
-            if requests.get(f"{running.base}/healthz", timeout=2).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):
-            pass  # not listening yet, or listening while its web processes start
+        if _healthz_ok(running.base):
+            return
         time.sleep(0.25)
     pytest.fail(f"integra up not healthy after {START_TIMEOUT:.0f} s:\n{running.tail()}")
 

@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from deploy.settings import load_settings
-from tenants.provisioning import deprovision_tenant
+from deploy.provisioning import deprovision_tenant
 from tenants.registry import load_registry
+from tenants.settings import load_settings
 from tests.fixtures.live import free_port, registry_copy
 from tests.fixtures.services import AMQP_URL, need_service
 from tests.integration.test_up import STOP_TIMEOUT, Running, integra_up

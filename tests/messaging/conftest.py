@@ -19,10 +19,11 @@ from sqlalchemy import Engine, String, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from deploy.settings import Settings
-from messaging import store, topology
+from deploy.wiring import bus_transport
+from messaging import store
 from messaging.signing import ensure_tenant_keys
 from tenants.registry import BusEntry, DatabaseEntry, IdentityEntry, PartnerEntry, Tenant
+from tenants.settings import Settings
 
 PG_ADMIN_URL = os.environ.get(
     "INTEGRA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -120,11 +121,11 @@ def tenant() -> Tenant:
 def bus(rabbitmq: None, settings: Settings, tenant: Tenant) -> Iterator[Tenant]:
     """A provisioned tenant on RabbitMQ: fresh vhost, users, keys; deleted at teardown."""
     ensure_tenant_keys(settings, tenant.slug)
-    topology.provision_tenant_bus(settings, tenant)
+    bus_transport(settings).provision(tenant)
     try:
         yield tenant
     finally:
-        topology.deprovision_tenant_bus(settings, tenant)
+        bus_transport(settings).deprovision(tenant)
 
 
 def _create_database(name: str) -> None:

@@ -14,12 +14,13 @@ from joserfc import jws
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from deploy.settings import Settings
+from deploy.wiring import bus_transport
 from messaging import topology
 from messaging.consumer import MessageConsumer
 from messaging.envelope import Envelope
-from messaging.signing import SIGNING_ALG, TenantKeys
+from messaging.signing import SIGNING_ALG, BusKeyring
 from tenants.registry import Tenant
+from tenants.settings import Settings
 
 from .conftest import Effect
 
@@ -55,7 +56,7 @@ def count(engine: Engine, entity: type) -> int:
 
 def sign_raw(settings: Settings, tenant_slug: str, data: dict[str, Any]) -> bytes:
     """Sign any dict with the tenant's key, bypassing the signer's checks."""
-    keys = TenantKeys.load(settings, tenant_slug)
+    keys = BusKeyring.load(settings, tenant_slug)
     header = {"alg": SIGNING_ALG, "kid": keys.signing_key.kid}
     body = json.dumps(data).encode()
     return jws.serialize_compact(header, body, keys.signing_key, algorithms=[SIGNING_ALG]).encode()
@@ -64,7 +65,7 @@ def sign_raw(settings: Settings, tenant_slug: str, data: dict[str, Any]) -> byte
 @contextmanager
 def admin_channel(settings: Settings, tenant: Tenant) -> Iterator[Any]:
     conn = pika.BlockingConnection(
-        pika.URLParameters(topology.broker_url(settings, tenant, admin=True))
+        pika.URLParameters(bus_transport(settings).url(tenant, admin=True))
     )
     try:
         yield conn.channel()

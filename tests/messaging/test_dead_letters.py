@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from deploy.settings import Settings
+from deploy.wiring import bus_transport
 from messaging.consumer import DEAD_REASON_HEADER, MessageConsumer
 from messaging.envelope import Envelope
-from messaging.signing import EnvelopeSigner, TenantKeys, ensure_tenant_keys
+from messaging.signing import BusKeyring, EnvelopeSigner, ensure_tenant_keys
 from messaging.store import DeadLetter, InboxMessage
 from tenants.registry import Tenant
+from tenants.settings import Settings
 
 from .factories import referral_requested
 from .helpers import (
@@ -35,7 +36,7 @@ pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 def test_invalid_messages_are_dead_lettered_and_valid_ones_behind_processed(
     settings: Settings, bus: Tenant, pg_engine: Engine
 ) -> None:
-    signer = EnvelopeSigner(TenantKeys.load(settings, bus.slug))
+    signer = EnvelopeSigner(BusKeyring.load(settings, bus.slug))
     rk = "jobcenter.referral.requested"
 
     def valid() -> tuple[str, bytes, str]:
@@ -51,7 +52,7 @@ def test_invalid_messages_are_dead_lettered_and_valid_ones_behind_processed(
     schema_invalid["payload"] = dict(good["payload"], purpose="sightseeing")
     # a key ring of another tenant: a valid signature by a key this tenant does not know
     ensure_tenant_keys(settings, "stranger")
-    foreign = EnvelopeSigner(TenantKeys.load(settings, "stranger")).sign(
+    foreign = EnvelopeSigner(BusKeyring.load(settings, "stranger")).sign(
         referral_requested("stranger")
     )
     invalid = [
@@ -71,7 +72,7 @@ def test_invalid_messages_are_dead_lettered_and_valid_ones_behind_processed(
         stream.append(v)
         expected_valid.append(uuid.UUID(v[2]))
 
-    consumer = MessageConsumer(settings, bus, "jobcenter", pg_engine)
+    consumer = MessageConsumer(bus_transport(settings), bus, "jobcenter", pg_engine)
     consumer.register("referral.requested", record_effect)
     with running(consumer):
         publish_raw(settings, bus, stream)
@@ -97,9 +98,11 @@ def test_handler_that_keeps_failing_is_dead_lettered_after_retries(
             raise RuntimeError("cannot handle this one")
         record_effect(session, envelope)
 
-    signer = EnvelopeSigner(TenantKeys.load(settings, bus.slug))
+    signer = EnvelopeSigner(BusKeyring.load(settings, bus.slug))
     behind = [referral_requested(bus.slug) for _ in range(3)]
-    consumer = MessageConsumer(settings, bus, "jobcenter", pg_engine, retry_delays=(0.05, 0.1))
+    consumer = MessageConsumer(
+        bus_transport(settings), bus, "jobcenter", pg_engine, retry_delays=(0.05, 0.1)
+    )
     consumer.register("referral.requested", picky)
     with running(consumer):
         publish_raw(
@@ -131,8 +134,10 @@ def test_database_outage_is_retried_not_dead_lettered(
         record_effect(session, envelope)
 
     envelope = referral_requested(bus.slug)
-    signer = EnvelopeSigner(TenantKeys.load(settings, bus.slug))
-    consumer = MessageConsumer(settings, bus, "jobcenter", pg_engine, retry_delays=(0.01,))
+    signer = EnvelopeSigner(BusKeyring.load(settings, bus.slug))
+    consumer = MessageConsumer(
+        bus_transport(settings), bus, "jobcenter", pg_engine, retry_delays=(0.01,)
+    )
     consumer.register("referral.requested", database_down_at_first)
     with running(consumer):
         publish_raw(settings, bus, [(envelope.routing_key, signer.sign(envelope), None)])

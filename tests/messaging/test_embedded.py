@@ -13,13 +13,14 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from deploy.settings import Settings
+from deploy.wiring import bus_transport
 from messaging import outbox, topology
 from messaging.consumer import MessageConsumer
 from messaging.relay import OutboxRelay
 from messaging.signing import ensure_tenant_keys
 from messaging.store import DeadLetter, InboxMessage
 from tenants.registry import Tenant
+from tenants.settings import Settings
 
 from .conftest import migrated_engine
 from .factories import referral_requested
@@ -29,13 +30,15 @@ from .helpers import count, effects, record_effect, running, wait_for
 @pytest.fixture
 def embedded_bus(embedded_settings: Settings, tenant: Tenant) -> Iterator[Tenant]:
     ensure_tenant_keys(embedded_settings, tenant.slug)
-    topology.provision_tenant_bus(embedded_settings, tenant)
+    bus_transport(embedded_settings).provision(tenant)
     yield tenant
-    topology.deprovision_tenant_bus(embedded_settings, tenant)
+    bus_transport(embedded_settings).deprovision(tenant)
 
 
 def jobcenter(settings: Settings, tenant: Tenant, engine: Engine) -> MessageConsumer:
-    consumer = MessageConsumer(settings, tenant, "jobcenter", engine, retry_delays=(0.05,))
+    consumer = MessageConsumer(
+        bus_transport(settings), tenant, "jobcenter", engine, retry_delays=(0.05,)
+    )
     consumer.register("referral.requested", record_effect)
     return consumer
 
@@ -50,16 +53,16 @@ def test_embedded_round_trip_and_dead_letter(
             envelope = referral_requested(tenant.slug)
             outbox.append(session, envelope)
             sent.append(envelope.id)
-    relay = OutboxRelay.for_tenant(settings, tenant, engine, poll_interval=0.1)
+    relay = OutboxRelay.for_tenant(bus_transport(settings), tenant, engine, poll_interval=0.1)
     thread = threading.Thread(target=relay.run, daemon=True)
     thread.start()
     try:
         with running(jobcenter(settings, tenant, engine)):
             wait_for(lambda: count(engine, InboxMessage) == 5)
             # an unsigned message straight onto the embedded bus: dead-lettered with a reason
-            from messaging.embedded import open_connection
+            from messaging.transports.embedded import open_connection
 
-            conn = open_connection(topology.embedded_url(settings, tenant))
+            conn = open_connection(bus_transport(settings).url(tenant))
             try:
                 topology.declare_kombu(conn, tenant)  # bindings live in each process's memory
                 conn.Producer().publish(
@@ -76,9 +79,7 @@ def test_embedded_round_trip_and_dead_letter(
         relay.stop()
         thread.join(10)
     assert [e.message_id for e in effects(engine)] == sent
-    from messaging.operator import dlq_list
-
-    (entry,) = dlq_list(settings, tenant)
+    (entry,) = bus_transport(settings).dead_letters(tenant)
     assert entry.reason == "malformed"
     assert entry.queue == "jobcenter.dead"
 
@@ -95,6 +96,7 @@ from tests.messaging.helpers import record_effect
 from messaging import outbox
 from messaging.consumer import MessageConsumer
 from messaging.relay import OutboxRelay
+from deploy.wiring import bus_transport
 
 settings = make_settings(Path({home!r}), broker_url=None)
 tenant = make_tenant({slug!r}, {vhost!r})
@@ -102,7 +104,7 @@ engine = migrated_engine({db!r})
 with Session(engine) as session, session.begin():
     for _ in range(20):
         outbox.append(session, referral_requested(tenant.slug))
-relay = OutboxRelay.for_tenant(settings, tenant, engine, batch_size=12)
+relay = OutboxRelay.for_tenant(bus_transport(settings), tenant, engine, batch_size=12)
 relay.publish_pending()  # 12 on the bus, 8 still in the outbox
 relay.publisher.close()
 handled = []
@@ -113,7 +115,7 @@ def handle_then_die(session, envelope):
     if len(handled) == 5:  # killed after this commit, before the acknowledgement
         event.listen(session, "after_commit", lambda s: os.kill(os.getpid(), signal.SIGKILL))
 
-consumer = MessageConsumer(settings, tenant, "jobcenter", engine, prefetch=1)
+consumer = MessageConsumer(bus_transport(settings), tenant, "jobcenter", engine, prefetch=1)
 consumer.register("referral.requested", handle_then_die)
 consumer.run()
 """
@@ -138,7 +140,7 @@ def test_pending_messages_survive_sigkill_and_take_effect_once(
     engine = migrated_engine(db)
     try:
         assert count(engine, InboxMessage) == 5
-        relay = OutboxRelay.for_tenant(settings, tenant, engine)
+        relay = OutboxRelay.for_tenant(bus_transport(settings), tenant, engine)
         with running(jobcenter(settings, tenant, engine)):
             assert relay.drain() == 8
             relay.publisher.close()
@@ -159,11 +161,11 @@ def test_a_commit_wakes_relay_and_consumer_in_the_same_process(
     """SQLite cannot notify: an outbox commit wakes the relay of its database and a publish
     wakes the consumers of its bus file directly. With both polling only every 30 s, each
     message still takes effect within moments of its commit."""
-    from messaging import embedded
+    from messaging.transports import kombu_bus
 
     settings, tenant, engine = embedded_settings, embedded_bus, sqlite_engine
-    monkeypatch.setattr(embedded, "IDLE_POLL", 30.0)
-    relay = OutboxRelay.for_tenant(settings, tenant, engine, poll_interval=30.0)
+    monkeypatch.setattr(kombu_bus, "IDLE_POLL", 30.0)
+    relay = OutboxRelay.for_tenant(bus_transport(settings), tenant, engine, poll_interval=30.0)
     thread = threading.Thread(target=relay.run, daemon=True)
     thread.start()
     try:

@@ -18,13 +18,14 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from deploy.settings import Settings
-from messaging import outbox, topology
+from deploy.wiring import bus_transport
+from messaging import broker_admin, outbox, topology
 from messaging.consumer import MessageConsumer
 from messaging.relay import OutboxRelay
-from messaging.signing import EnvelopeSigner, TenantKeys, ensure_tenant_keys
+from messaging.signing import BusKeyring, EnvelopeSigner, ensure_tenant_keys
 from messaging.store import InboxMessage, OutboxMessage
 from tenants.registry import Tenant
+from tenants.settings import Settings
 from tests.fixtures.services import services_required
 
 from .conftest import make_tenant
@@ -59,20 +60,20 @@ def test_cut_connections_mid_stream_lose_nothing(
     total = 1500
     proxy = CuttableProxy(("127.0.0.1", 5672))
     relay = OutboxRelay.for_tenant(
-        settings,
+        bus_transport(settings),
         bus,
         pg_engine,
-        url=via(topology.broker_url(settings, bus, "agreements"), proxy.port),
+        url=via(bus_transport(settings).url(bus, "agreements"), proxy.port),
         batch_size=100,
         poll_interval=0.2,
         max_backoff=0.5,
     )
     consumer = MessageConsumer(
-        settings,
+        bus_transport(settings),
         bus,
         "jobcenter",
         pg_engine,
-        url=via(topology.broker_url(settings, bus, "jobcenter"), proxy.port),
+        url=via(bus_transport(settings).url(bus, "jobcenter"), proxy.port),
         prefetch=50,
     )
     consumer.register("referral.requested", record_effect)
@@ -119,13 +120,13 @@ def _rabbitmqctl() -> str:
 
 def _broker_back(rabbitmqctl: str, settings: Settings) -> None:
     subprocess.run([rabbitmqctl, "await_startup"], check=True, capture_output=True, timeout=120)
-    admin = topology.BrokerAdmin.from_settings(settings)
+    admin = broker_admin.BrokerAdmin.from_settings(settings)
     deadline = time.monotonic() + 60
     while True:  # the fixtures' teardown needs the management API
         try:
             admin.request("GET", "overview")
             return
-        except topology.ProvisioningError:
+        except broker_admin.ProvisioningError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
@@ -139,9 +140,9 @@ def test_broker_restart_mid_stream_loses_nothing(
     rabbitmqctl = _rabbitmqctl()
     total = 600
     relay = OutboxRelay.for_tenant(
-        settings, bus, pg_engine, batch_size=50, poll_interval=0.2, max_backoff=0.5
+        bus_transport(settings), bus, pg_engine, batch_size=50, poll_interval=0.2, max_backoff=0.5
     )
-    consumer = MessageConsumer(settings, bus, "jobcenter", pg_engine, prefetch=20)
+    consumer = MessageConsumer(bus_transport(settings), bus, "jobcenter", pg_engine, prefetch=20)
     consumer.register("referral.requested", record_effect)
     relay_thread = threading.Thread(target=relay.run, daemon=True)
     restarted = False
@@ -184,6 +185,7 @@ sys.path.insert(0, {root!r})
 from tests.messaging.conftest import make_settings, make_tenant
 from tests.messaging.helpers import record_effect
 from messaging.consumer import MessageConsumer
+from deploy.wiring import bus_transport
 
 settings = make_settings(Path({home!r}))
 tenant = make_tenant({slug!r}, {vhost!r})
@@ -194,7 +196,7 @@ def handle_then_die(session, envelope):
     # SIGKILL right after the commit, before the acknowledgement can be sent
     event.listen(session, "after_commit", lambda s: os.kill(os.getpid(), signal.SIGKILL))
 
-consumer = MessageConsumer(settings, tenant, "jobcenter", engine)
+consumer = MessageConsumer(bus_transport(settings), tenant, "jobcenter", engine)
 consumer.register("referral.requested", handle_then_die)
 consumer.run()
 """
@@ -204,7 +206,7 @@ def test_consumer_killed_before_ack_gets_message_again_with_one_effect(
     settings: Settings, bus: Tenant, pg_engine: Engine, tmp_path: Path
 ) -> None:
     envelope = referral_requested(bus.slug)
-    signer = EnvelopeSigner(TenantKeys.load(settings, bus.slug))
+    signer = EnvelopeSigner(BusKeyring.load(settings, bus.slug))
     publish_raw(settings, bus, [(envelope.routing_key, signer.sign(envelope), str(envelope.id))])
     script = KILLER.format(
         root=str(Path(__file__).resolve().parents[2]),
@@ -224,7 +226,7 @@ def test_consumer_killed_before_ack_gets_message_again_with_one_effect(
     def again(session: Session, env: object) -> None:
         seen.append(env)
 
-    consumer = MessageConsumer(settings, bus, "jobcenter", pg_engine)
+    consumer = MessageConsumer(bus_transport(settings), bus, "jobcenter", pg_engine)
     consumer.register("referral.requested", again)
     redelivered = []
     original_process = consumer.process
@@ -246,12 +248,12 @@ def test_tenant_users_reach_only_their_own_vhost_and_queue(
 ) -> None:
     other = make_tenant()
     ensure_tenant_keys(settings, other.slug)
-    topology.provision_tenant_bus(settings, other)
-    passwords = topology.service_credentials(settings, other)
-    topology.provision_tenant_bus(settings, other)  # idempotent: same users, same passwords
-    assert topology.service_credentials(settings, other) == passwords
+    bus_transport(settings).provision(other)
+    passwords = broker_admin.service_credentials(settings, other)
+    bus_transport(settings).provision(other)  # idempotent: same users, same passwords
+    assert broker_admin.service_credentials(settings, other) == passwords
     try:
-        a_url = topology.broker_url(settings, bus, "agreements")
+        a_url = bus_transport(settings).url(bus, "agreements")
         parts = urllib.parse.urlsplit(a_url)
         a_on_b = urllib.parse.urlunsplit(
             parts._replace(path="/" + urllib.parse.quote(other.vhost, safe=""))
@@ -275,11 +277,11 @@ def test_tenant_users_reach_only_their_own_vhost_and_queue(
         finally:
             conn.close()
         # and B's user cannot publish into A's vhost
-        b_parts = urllib.parse.urlsplit(topology.broker_url(settings, other, "jobcenter"))
+        b_parts = urllib.parse.urlsplit(bus_transport(settings).url(other, "jobcenter"))
         b_on_a = urllib.parse.urlunsplit(
             b_parts._replace(path="/" + urllib.parse.quote(bus.vhost, safe=""))
         )
         with pytest.raises(pika.exceptions.AMQPConnectionError):
             pika.BlockingConnection(pika.URLParameters(b_on_a))
     finally:
-        topology.deprovision_tenant_bus(settings, other)
+        bus_transport(settings).deprovision(other)

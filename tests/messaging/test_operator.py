@@ -6,14 +6,15 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from deploy.settings import Settings
+from deploy.wiring import bus_transport
 from messaging import outbox, topology
 from messaging.consumer import MessageConsumer
 from messaging.envelope import Envelope
-from messaging.operator import dlq_list, dlq_replay, status
-from messaging.signing import EnvelopeSigner, TenantKeys
+from messaging.operator import status
+from messaging.signing import BusKeyring, EnvelopeSigner
 from messaging.store import InboxMessage
 from tenants.registry import Tenant
+from tenants.settings import Settings
 
 from .factories import referral_requested
 from .helpers import count, publish_raw, queue_depth, record_effect, running, wait_for
@@ -31,30 +32,32 @@ def test_dead_letters_are_listed_and_replayed_after_the_fix(
             raise RuntimeError("downstream unavailable")
         record_effect(session, envelope)
 
-    signer = EnvelopeSigner(TenantKeys.load(settings, bus.slug))
+    signer = EnvelopeSigner(BusKeyring.load(settings, bus.slug))
     first, second = referral_requested(bus.slug), referral_requested(bus.slug)
-    consumer = MessageConsumer(settings, bus, "jobcenter", pg_engine, retry_delays=(0.01,))
+    consumer = MessageConsumer(
+        bus_transport(settings), bus, "jobcenter", pg_engine, retry_delays=(0.01,)
+    )
     consumer.register("referral.requested", flaky)
     with running(consumer):
         publish_raw(
             settings, bus, [(e.routing_key, signer.sign(e), str(e.id)) for e in (first, second)]
         )
         wait_for(lambda: queue_depth(settings, bus, "jobcenter.dead") == 2)
-        listed = dlq_list(settings, bus)
+        listed = bus_transport(settings).dead_letters(bus)
         assert {(e.message_id, e.reason, e.queue) for e in listed} == {
             (str(first.id), "handler_failed", "jobcenter.dead"),
             (str(second.id), "handler_failed", "jobcenter.dead"),
         }
         assert all("downstream unavailable" in (e.detail or "") for e in listed)
-        assert len(dlq_list(settings, bus)) == 2  # listing removes nothing
+        assert len(bus_transport(settings).dead_letters(bus)) == 2  # listing removes nothing
 
         broken["yes"] = False
-        assert dlq_replay(settings, bus, first.id) == 1
+        assert bus_transport(settings).replay(bus, first.id) == 1
         wait_for(lambda: count(pg_engine, InboxMessage) == 1)
-        assert [e.message_id for e in dlq_list(settings, bus)] == [str(second.id)]
-        assert dlq_replay(settings, bus) == 1
+        assert [e.message_id for e in bus_transport(settings).dead_letters(bus)] == [str(second.id)]
+        assert bus_transport(settings).replay(bus) == 1
         wait_for(lambda: count(pg_engine, InboxMessage) == 2)
-    assert dlq_list(settings, bus) == []
+    assert bus_transport(settings).dead_letters(bus) == []
 
 
 def test_status_shows_outbox_lag_and_queue_depths(
@@ -63,15 +66,15 @@ def test_status_shows_outbox_lag_and_queue_depths(
     with Session(pg_engine) as session, session.begin():
         for _ in range(3):
             outbox.append(session, referral_requested(bus.slug))
-    before = status(settings, bus, pg_engine)
+    before = status(bus_transport(settings), bus, pg_engine)
     assert before.outbox_pending == 3
     assert before.outbox_lag_seconds >= 0
     from messaging.relay import OutboxRelay
 
-    relay = OutboxRelay.for_tenant(settings, bus, pg_engine)
+    relay = OutboxRelay.for_tenant(bus_transport(settings), bus, pg_engine)
     relay.drain()
     relay.publisher.close()
-    after = status(settings, bus, pg_engine)
+    after = status(bus_transport(settings), bus, pg_engine)
     assert (after.outbox_pending, after.outbox_lag_seconds) == (0, 0.0)
     depths = {q.queue: q for q in after.queues}
     assert set(depths) == {
@@ -89,7 +92,7 @@ def test_message_that_keeps_killing_its_consumer_reaches_the_dlq(
     from .helpers import admin_channel
 
     envelope = referral_requested(bus.slug)
-    signer = EnvelopeSigner(TenantKeys.load(settings, bus.slug))
+    signer = EnvelopeSigner(BusKeyring.load(settings, bus.slug))
     publish_raw(settings, bus, [(envelope.routing_key, signer.sign(envelope), str(envelope.id))])
     with admin_channel(settings, bus) as channel:
         for _ in range(DELIVERY_LIMIT + 1):  # each requeue stands for a consumer that died
@@ -97,6 +100,6 @@ def test_message_that_keeps_killing_its_consumer_reaches_the_dlq(
             assert method is not None
             channel.basic_nack(method.delivery_tag, requeue=True)
     wait_for(lambda: queue_depth(settings, bus, "jobcenter.dead") == 1)
-    (entry,) = dlq_list(settings, bus)
+    (entry,) = bus_transport(settings).dead_letters(bus)
     assert (entry.message_id, entry.reason) == (str(envelope.id), "delivery_limit")
     assert entry.consumer_queue == "jobcenter.inbox"

@@ -8,13 +8,14 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from deploy.settings import Settings
+from deploy.wiring import bus_transport
 from messaging import outbox
 from messaging.consumer import MessageConsumer
 from messaging.relay import OutboxRelay
-from messaging.signing import EnvelopeSigner, TenantKeys
+from messaging.signing import BusKeyring, EnvelopeSigner
 from messaging.store import InboxMessage, OutboxMessage
 from tenants.registry import Tenant
+from tenants.settings import Settings
 
 from .factories import referral_received, referral_requested
 from .helpers import count, effects, publish_raw, record_effect, running, wait_for
@@ -23,7 +24,9 @@ pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 
 
 def jobcenter(settings: Settings, tenant: Tenant, engine: Engine) -> MessageConsumer:
-    consumer = MessageConsumer(settings, tenant, "jobcenter", engine, retry_delays=(0.05, 0.1))
+    consumer = MessageConsumer(
+        bus_transport(settings), tenant, "jobcenter", engine, retry_delays=(0.05, 0.1)
+    )
     consumer.register("referral.requested", record_effect)
     return consumer
 
@@ -39,7 +42,7 @@ def test_round_trip_keeps_order_per_referral(
             envelope = referral_requested(bus.slug, correlation_id=referral, note=f"n{n}")
             outbox.append(session, envelope)
             sent[referral].append(envelope.id)
-    relay = OutboxRelay.for_tenant(settings, bus, pg_engine)
+    relay = OutboxRelay.for_tenant(bus_transport(settings), bus, pg_engine)
     with running(jobcenter(settings, bus, pg_engine)):
         try:
             assert relay.drain() == 30
@@ -58,7 +61,7 @@ def test_round_trip_keeps_order_per_referral(
 
 
 def test_relay_loop_wakes_on_notify(settings: Settings, bus: Tenant, pg_engine: Engine) -> None:
-    relay = OutboxRelay.for_tenant(settings, bus, pg_engine, poll_interval=30.0)
+    relay = OutboxRelay.for_tenant(bus_transport(settings), bus, pg_engine, poll_interval=30.0)
     import threading
 
     thread = threading.Thread(target=relay.run, daemon=True)
@@ -80,8 +83,8 @@ def test_duplicate_delivery_has_one_effect(
     envelope = referral_requested(bus.slug)
     with Session(pg_engine) as session, session.begin():
         outbox.append(session, envelope)
-    relay = OutboxRelay.for_tenant(settings, bus, pg_engine)
-    body = EnvelopeSigner(TenantKeys.load(settings, bus.slug)).sign(envelope)
+    relay = OutboxRelay.for_tenant(bus_transport(settings), bus, pg_engine)
+    body = EnvelopeSigner(BusKeyring.load(settings, bus.slug)).sign(envelope)
     with running(jobcenter(settings, bus, pg_engine)):
         relay.drain()
         # the relay publishes the same row again (as after a lost confirm) ...
@@ -99,7 +102,7 @@ def test_duplicate_delivery_has_one_effect(
             [
                 (
                     marker.routing_key,
-                    EnvelopeSigner(TenantKeys.load(settings, bus.slug)).sign(marker),
+                    EnvelopeSigner(BusKeyring.load(settings, bus.slug)).sign(marker),
                     None,
                 )
             ],
@@ -115,7 +118,7 @@ def test_unroutable_message_stays_pending_with_error(
     with Session(pg_engine) as session, session.begin():
         outbox.append(session, lost)
         outbox.append(session, referral_received(bus.slug))
-    relay = OutboxRelay.for_tenant(settings, bus, pg_engine)
+    relay = OutboxRelay.for_tenant(bus_transport(settings), bus, pg_engine)
     try:
         sent, failed = relay.publish_pending()
     finally:
@@ -139,7 +142,7 @@ def test_long_handler_keeps_the_connection_alive(
         time.sleep(3.5)  # longer than two heartbeat intervals
         record_effect(session, envelope)  # type: ignore[arg-type]
 
-    consumer = MessageConsumer(settings, bus, "jobcenter", pg_engine, heartbeat=1)
+    consumer = MessageConsumer(bus_transport(settings), bus, "jobcenter", pg_engine, heartbeat=1)
     consumer.register("referral.requested", slow)
     original = consumer.process
 
@@ -149,7 +152,7 @@ def test_long_handler_keeps_the_connection_alive(
 
     consumer.process = spy  # type: ignore[method-assign]
     envelope = referral_requested(bus.slug)
-    signer = EnvelopeSigner(TenantKeys.load(settings, bus.slug))
+    signer = EnvelopeSigner(BusKeyring.load(settings, bus.slug))
     with running(consumer):
         publish_raw(settings, bus, [(envelope.routing_key, signer.sign(envelope), None)])
         wait_for(lambda: count(pg_engine, InboxMessage) == 1)

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from deploy.settings import Settings
 from messaging.contracts import ContractError
 from messaging.signing import (
+    BusKeyring,
     EnvelopeSigner,
     EnvelopeVerifier,
-    TenantKeys,
     ensure_tenant_keys,
     keyring_path,
     retire_signing_key,
     rotate_signing_key,
 )
+from tenants.settings import Settings
 
 from .factories import referral_received, referral_requested
 
@@ -39,13 +39,13 @@ def test_key_ring_is_private_and_idempotent(keyed: Settings) -> None:
     before = path.read_bytes()
     ensure_tenant_keys(keyed, "essen")
     assert path.read_bytes() == before
-    kid = TenantKeys.load(keyed, "essen").signing_key.kid
+    kid = BusKeyring.load(keyed, "essen").signing_key.kid
     assert kid is not None and kid.startswith("essen.sig.")
 
 
 def test_signed_envelope_verifies_and_round_trips(keyed: Settings) -> None:
     envelope = referral_requested("essen")
-    body = EnvelopeSigner(TenantKeys.load(keyed, "essen")).sign(envelope)
+    body = EnvelopeSigner(BusKeyring.load(keyed, "essen")).sign(envelope)
     assert verifier(keyed).verify(body) == envelope
 
 
@@ -57,19 +57,19 @@ def test_signed_envelope_verifies_and_round_trips(keyed: Settings) -> None:
     ],
 )
 def test_tampered_body_is_refused(keyed: Settings, mutate: object, code: str) -> None:
-    body = EnvelopeSigner(TenantKeys.load(keyed, "essen")).sign(referral_requested("essen"))
+    body = EnvelopeSigner(BusKeyring.load(keyed, "essen")).sign(referral_requested("essen"))
     with pytest.raises(ContractError) as exc:
         verifier(keyed).verify(mutate(body))  # type: ignore[operator]
     assert exc.value.code == code
 
 
 def test_wrong_recipient_and_other_tenant_are_refused(keyed: Settings) -> None:
-    signer = EnvelopeSigner(TenantKeys.load(keyed, "essen"))
+    signer = EnvelopeSigner(BusKeyring.load(keyed, "essen"))
     with pytest.raises(ContractError) as exc:
         verifier(keyed, "arbeitsagentur").verify(signer.sign(referral_requested("essen")))
     assert exc.value.code == "wrong_recipient"
     ensure_tenant_keys(keyed, "hamm")
-    foreign = EnvelopeSigner(TenantKeys.load(keyed, "hamm")).sign(referral_requested("hamm"))
+    foreign = EnvelopeSigner(BusKeyring.load(keyed, "hamm")).sign(referral_requested("hamm"))
     with pytest.raises(ContractError) as exc:
         verifier(keyed).verify(foreign)
     assert exc.value.code == "unknown_key"
@@ -79,12 +79,12 @@ def test_wrong_recipient_and_other_tenant_are_refused(keyed: Settings) -> None:
 
 
 def test_rotation_keeps_old_key_accepted_until_retired(keyed: Settings) -> None:
-    old_signer = EnvelopeSigner(TenantKeys.load(keyed, "essen"))
+    old_signer = EnvelopeSigner(BusKeyring.load(keyed, "essen"))
     old_kid = old_signer.keys.signing_key.kid
     in_flight = old_signer.sign(referral_requested("essen"))
     v = verifier(keyed)
     new_kid = rotate_signing_key(keyed, "essen")
-    new_signer = EnvelopeSigner(TenantKeys.load(keyed, "essen"))
+    new_signer = EnvelopeSigner(BusKeyring.load(keyed, "essen"))
     assert new_signer.keys.signing_key.kid == new_kid != old_kid
     assert v.verify(new_signer.sign(referral_requested("essen")))  # reloads for the new kid
     assert v.verify(in_flight)
@@ -102,7 +102,7 @@ def test_rotation_keeps_old_key_accepted_until_retired(keyed: Settings) -> None:
 
 def test_encrypted_payload_is_opaque_on_the_wire(keyed: Settings) -> None:
     envelope = referral_requested("essen")
-    body = EnvelopeSigner(TenantKeys.load(keyed, "essen")).sign(envelope, encrypt=True)
+    body = EnvelopeSigner(BusKeyring.load(keyed, "essen")).sign(envelope, encrypt=True)
     assert b"Haddad" not in body
     import base64
 

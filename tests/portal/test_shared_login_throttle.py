@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.test import Client
 
+from deploy.wiring import tenant_dispatcher
 from gateway.dispatch import TenantDispatcher
-from gateway.keys import load_tenant_keys
-from services.agreements.app import create_app
 from services.agreements.db import utcnow
 from services.agreements.identity import throttle as db_throttle
+from services.agreements.identity.keys import load_identity_keys
 from services.agreements.models import AuditEvent, AuthorizationCode, LoginFailure, StaffSession
 from tests.fixtures.platform import Platform, unique
 
@@ -35,13 +35,10 @@ WRONG = "wrong password!!"
 @pytest.fixture
 def gateways(platform: Platform) -> Iterator[tuple[TenantDispatcher, TenantDispatcher]]:
     """Two worker processes' gateways over the same tenant database."""
-    made = [TenantDispatcher(platform.settings, platform.registry, create_app) for _ in range(2)]
+    made = [tenant_dispatcher(platform.settings, platform.registry) for _ in range(2)]
     yield made[0], made[1]
     for dispatcher in made:
-        for slug in dispatcher.loaded_tenants():
-            app = dispatcher.tenant_app(slug)
-            assert app is not None
-            app.extensions["integra"].engine.dispose()
+        dispatcher.dispose()
 
 
 def new_address() -> str:
@@ -63,7 +60,9 @@ def browser(gateway: TenantDispatcher, address: str) -> Client:
 
 def stored_failures(platform: Platform, kind: str, value: str) -> int:
     """Committed failure rows of one counter, found by the keyed hash the store must use."""
-    secret = load_tenant_keys(platform.settings.secrets_dir, TENANT).derive("login-throttle")
+    secret = load_identity_keys(platform.settings.tenant_secrets_dir(TENANT)).derive(
+        "login-throttle"
+    )
     digest = hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()
     with platform.session(TENANT) as session:
         count = session.scalar(

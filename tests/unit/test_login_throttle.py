@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from gateway.throttle import LoginThrottle, ThrottleKey
+from services.agreements.identity.throttle import LoginThrottle, ThrottleKey
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.settings import load_settings
 from tenants.registry import RegistryError, load_registry, load_tenant_file
+from tenants.settings import load_settings
 
 SHIPPED = load_settings({}).tenants_dir
 FREIBURG = (SHIPPED / "freiburg.toml").read_text(encoding="utf-8")

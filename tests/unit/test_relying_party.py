@@ -12,7 +12,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from gateway.relying_party import (
+from services.agreements.identity.relying_party import (
     LoginFailed,
     LoginTransaction,
     ProviderConfig,

@@ -1,4 +1,4 @@
-"""deploy.settings.load_settings: declared defaults, the environment, a config file (the
+"""tenants.settings.load_settings: declared defaults, the environment, a config file (the
 environment wins), and a ConfigurationError naming the key for every bad value."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.settings import DECLARED, ConfigurationError, Settings, load_settings
+from tenants.settings import DECLARED, ConfigurationError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from messaging.store import UTCDateTime
+from tenants.schema import UTCDateTime
 
 revision = "0001_bus_tables"
 down_revision = None

@@ -31,15 +31,13 @@ from flask_babel import gettext as _
 from joserfc.jwk import RSAKey
 from sqlalchemy import delete, select
 
-from gateway.keys import TenantKeys, load_tenant_keys
-from gateway.security import cookie_options, csrf_token, csrf_valid
-from gateway.throttle import LoginThrottle
-
 from ..context import commit, db_session, tenant_context
 from ..db import utcnow
 from ..models import AuthorizationCode, User
 from . import staff
-from .throttle import database_login_throttle
+from .keys import IdentityKeys, load_identity_keys
+from .throttle import LoginThrottle, database_login_throttle
+from .web_security import cookie_options, csrf_token, csrf_valid
 
 PORTAL_CLIENT_ID = "integra-portal"
 CODE_LIFETIME = timedelta(minutes=10)
@@ -49,12 +47,12 @@ IDP_COOKIE = "integra_idp"
 _KEYS = "integra.keys"
 
 
-def tenant_keys() -> TenantKeys:
+def tenant_keys() -> IdentityKeys:
     """The tenant's key material, loaded (or created) on first use, not at app creation."""
-    keys: TenantKeys | None = current_app.extensions.get(_KEYS)
+    keys: IdentityKeys | None = current_app.extensions.get(_KEYS)
     if keys is None:
         ctx = tenant_context()
-        keys = load_tenant_keys(ctx.settings.secrets_dir, ctx.tenant.slug)
+        keys = load_identity_keys(ctx.settings.tenant_secrets_dir(ctx.tenant.slug))
         current_app.extensions[_KEYS] = keys
     return keys
 

@@ -9,8 +9,8 @@ from ..db import Base, UTCDateTime
 
 
 class LoginFailure(Base):
-    """One failed staff login against one throttle counter (``gateway.throttle``): kept in the
-    tenant's database so that every process and machine serving the tenant sees one count.
+    """One failed staff login against one throttle counter (``identity.throttle``): kept in
+    the tenant's database so that every process and machine serving the tenant sees one count.
 
     ``key`` is a keyed hash (HMAC-SHA-256 with a tenant secret), never the typed value: people
     type their password into the username field, and the table must not collect those. Client

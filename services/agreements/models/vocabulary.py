@@ -1,8 +1,42 @@
-"""Closed vocabularies of the domain, shared by models, schemas and messages."""
+"""Closed vocabularies of the agreement service's domain, shared by models, schemas and views.
+
+What the bus and the registry name as well (agency kinds, purposes, data categories, referral
+statuses) is declared once in ``tenants.vocabulary`` and re-exported here.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+from tenants.vocabulary import (
+    SPECIAL_CATEGORIES,
+    TERMINAL_REFERRAL_STATUSES,
+    AgencyKind,
+    DataCategory,
+    Purpose,
+    ReferralStatus,
+)
+
+__all__ = [
+    "ASSESSMENT_FIELDS",
+    "CASE_ROLES",
+    "SPECIAL_CATEGORIES",
+    "TERMINAL_REFERRAL_STATUSES",
+    "AgencyKind",
+    "AgreementStatus",
+    "Attainment",
+    "CloseOutcome",
+    "DataCategory",
+    "GoalField",
+    "OwnerSide",
+    "Purpose",
+    "ReferralStatus",
+    "ResidenceStatus",
+    "ReviewResult",
+    "Role",
+    "SigningParty",
+    "StepStatus",
+]
 
 
 class Role(StrEnum):
@@ -18,12 +52,6 @@ class Role(StrEnum):
 CASE_ROLES = frozenset({Role.COUNSELLOR, Role.OFFICE_LEAD})
 
 
-class AgencyKind(StrEnum):
-    AUSLAENDERBEHOERDE = "auslaenderbehoerde"
-    JOBCENTER = "jobcenter"
-    ARBEITSAGENTUR = "arbeitsagentur"
-
-
 class GoalField(StrEnum):
     LANGUAGE = "language"
     EDUCATION = "education"
@@ -35,36 +63,6 @@ class GoalField(StrEnum):
 
 #: Assessment fields: the starting situation is recorded by these.
 ASSESSMENT_FIELDS = ("language", "education", "work", "childcare", "recognition")
-
-
-class Purpose(StrEnum):
-    """What a consent allows data to be passed on for; a referral names one."""
-
-    LANGUAGE = "language"
-    EDUCATION = "education"
-    WORK = "work"
-    CHILDCARE = "childcare"
-    RECOGNITION = "recognition"
-    RESIDENCE = "residence"
-    BENEFITS = "benefits"
-
-
-class DataCategory(StrEnum):
-    IDENTITY = "identity"
-    CONTACT = "contact"
-    RESIDENCE_STATUS = "residence_status"
-    LANGUAGES = "languages"
-    EDUCATION = "education"
-    WORK_HISTORY = "work_history"
-    QUALIFICATIONS = "qualifications"
-    FAMILY = "family"
-    HEALTH = "health"
-    ASSESSMENT = "assessment"
-    AGREEMENT_GOALS = "agreement_goals"
-
-
-#: Special categories (Art. 9 GDPR): flagged, and passed on only when explicitly consented.
-SPECIAL_CATEGORIES = frozenset({DataCategory.HEALTH})
 
 
 class ResidenceStatus(StrEnum):
@@ -122,28 +120,3 @@ class CloseOutcome(StrEnum):
     BROKE_OFF = "broke_off"
     MOVED_AWAY = "moved_away"
     TIME_LIMIT = "time_limit"
-
-
-class ReferralStatus(StrEnum):
-    REQUESTED = "requested"
-    SENT = "sent"
-    RECEIVED = "received"
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
-    SCHEDULED = "scheduled"
-    STARTED = "started"
-    COMPLETED = "completed"
-    ABORTED = "aborted"
-    WITHDRAWN = "withdrawn"
-    REVOKED = "revoked"
-
-
-TERMINAL_REFERRAL_STATUSES = frozenset(
-    {
-        ReferralStatus.REJECTED,
-        ReferralStatus.COMPLETED,
-        ReferralStatus.ABORTED,
-        ReferralStatus.WITHDRAWN,
-        ReferralStatus.REVOKED,
-    }
-)

@@ -14,9 +14,8 @@ from typing import Any
 from flask import Blueprint, Flask
 from flask_babel import Babel, format_date, format_datetime
 
-from gateway.security import install_security_headers
-
 from ..identity.provider import make_provider_blueprint
+from ..identity.web_security import install_security_headers
 from . import admin, agreements, clients, dashboard, login
 from .errors import register_portal_error_handlers
 from .session import install_session_handling, select_locale

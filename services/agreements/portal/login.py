@@ -10,18 +10,6 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from gateway.relying_party import (
-    HttpTransport,
-    InProcessTransport,
-    LoginFailed,
-    LoginTransaction,
-    ProviderConfig,
-    Transport,
-    discover,
-    finish_login,
-)
-from gateway.security import cookie_options
-
 from ..context import commit, db_session, tenant_context
 from ..identity import staff
 from ..identity.provider import (
@@ -31,6 +19,17 @@ from ..identity.provider import (
     tenant_keys,
     user_for_claims,
 )
+from ..identity.relying_party import (
+    HttpTransport,
+    InProcessTransport,
+    LoginFailed,
+    LoginTransaction,
+    ProviderConfig,
+    Transport,
+    discover,
+    finish_login,
+)
+from ..identity.web_security import cookie_options
 from .errors import PortalError
 from .session import LANG_COOKIE, LANGUAGES, SESSION_COOKIE, safe_next
 

@@ -8,11 +8,10 @@ from typing import Any
 from flask import Blueprint, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from gateway.security import csrf_token, csrf_valid
-
 from ..context import commit, db_session, tenant_context
 from ..identity import staff
 from ..identity.provider import tenant_keys
+from ..identity.web_security import csrf_token, csrf_valid
 from ..models import User
 from . import labels
 from .errors import PortalError

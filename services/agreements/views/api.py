@@ -10,8 +10,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from werkzeug.exceptions import UnsupportedMediaType
 
-from ..auth import authenticate_request
 from ..context import commit, current_principal, db_session, tenant_context
+from ..identity.api_auth import authenticate_request
 from ..models.vocabulary import SigningParty
 from ..operations import agreements, assessments, clients, consents, offices, referrals
 from ..schemas import agreements as agreement_schemas

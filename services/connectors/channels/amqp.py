@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ import kombu
 from kombu.exceptions import KombuError, OperationalError
 
 from messaging.envelope import Envelope
+from messaging.topology import AgencyPair, declare_agency_pair_kombu
 
 from .base import AgencyAnswer, DeliveryFailed
 
@@ -29,34 +31,6 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPE_SIGNED = "application/jose"
 CONTENT_TYPE_ANSWER = "application/json"
-
-
-def referrals_queue(kind: str) -> str:
-    return f"agency.{kind}.referrals"
-
-
-def answers_queue(kind: str) -> str:
-    return f"agency.{kind}.answers"
-
-
-def to_agency_exchange(kind: str) -> str:
-    return f"agency.{kind}.to-agency"
-
-
-def from_agency_exchange(kind: str) -> str:
-    return f"agency.{kind}.from-agency"
-
-
-def _answers(kind: str, *, declare: bool) -> kombu.Queue:
-    exchange = kombu.Exchange(from_agency_exchange(kind), type="direct", durable=True)
-    return kombu.Queue(
-        answers_queue(kind),
-        exchange=exchange,
-        routing_key=answers_queue(kind),
-        durable=True,
-        queue_arguments={"x-queue-type": "quorum"},
-        no_declare=not declare,
-    )
 
 
 def parse_answer(body: bytes | str, message_id: str | None = None) -> AgencyAnswer:
@@ -93,27 +67,26 @@ def parse_answer(body: bytes | str, message_id: str | None = None) -> AgencyAnsw
 class AmqpChannel:
     name = "amqp"
 
-    def __init__(self, url: str, kind: str, *, transport_options: dict[str, Any] | None = None):
+    def __init__(
+        self, url: str, kind: str, *, connect: Callable[[str], kombu.Connection], declare: bool
+    ) -> None:
+        """``connect`` opens a kombu connection to ``url`` on the bus's transport; ``declare``:
+        whether this client declares its queues (see ``Transport.clients_declare``)."""
         self.url = url
         self.kind = kind
-        options = {"confirm_publish": True, "confirm_timeout": 10}
-        if url.startswith("sqla+"):
-            options = {}
-        self.options = transport_options if transport_options is not None else options
+        self.pair = AgencyPair(kind)
+        self.connect = connect
+        self.declare = declare
         self._connection: kombu.Connection | None = None
         self._answers: Any = None
 
     def _conn(self) -> kombu.Connection:
         if self._connection is None:
-            if self.url.startswith("sqla+"):
-                from messaging.embedded import open_connection
-
-                self._connection = open_connection(self.url)
-            else:
-                self._connection = kombu.Connection(
-                    self.url, transport_options=self.options, connect_timeout=5
-                )
-                self._connection.ensure_connection(max_retries=1)
+            connection = self.connect(self.url)
+            connection.ensure_connection(max_retries=1)
+            if self.declare:
+                declare_agency_pair_kombu(connection, self.kind)
+            self._connection = connection
         return self._connection
 
     def _drop(self) -> None:
@@ -130,15 +103,15 @@ class AmqpChannel:
             with self._conn().Producer() as producer:
                 producer.publish(
                     signed,
-                    exchange=to_agency_exchange(self.kind),
-                    routing_key=referrals_queue(self.kind),
+                    exchange=self.pair.to_agency,
+                    routing_key=self.pair.referrals,
                     content_type=CONTENT_TYPE_SIGNED,
                     content_encoding="binary",
                     delivery_mode=2,
                     message_id=str(envelope.id),
                     type=envelope.type,
                     correlation_id=str(envelope.correlation_id),
-                    mandatory=not self.url.startswith("sqla+"),
+                    mandatory=not self.declare,  # kombu's virtual transport has no returns
                     retry=False,
                 )
         except (KombuError, OperationalError, OSError, ConnectionError) as exc:
@@ -152,9 +125,8 @@ class AmqpChannel:
         answers: list[AgencyAnswer] = []
         try:
             if self._answers is None:
-                self._answers = self._conn().SimpleQueue(
-                    _answers(self.kind, declare=self.url.startswith("sqla+")), no_ack=False
-                )
+                queue = kombu.Queue(self.pair.answers, no_declare=True)
+                self._answers = self._conn().SimpleQueue(queue, no_ack=False)
             queue = self._answers
         except (KombuError, OperationalError, OSError) as exc:
             self._drop()
@@ -205,8 +177,8 @@ class AmqpChannel:
         with self._conn().Producer() as producer:
             producer.publish(
                 json.dumps(notice).encode(),
-                exchange=to_agency_exchange(self.kind),
-                routing_key=referrals_queue(self.kind),
+                exchange=self.pair.to_agency,
+                routing_key=self.pair.referrals,
                 content_type=CONTENT_TYPE_ANSWER,
                 delivery_mode=2,
                 message_id=str(uuid.uuid4()),

@@ -21,7 +21,7 @@ with *its own* key (see :mod:`services.connectors.partner_keys`; ``kid`` in the 
 ``/t/<tenant>/agency/<kind>/callback``. The JWS payload is a JSON object::
 
     {"id": "<uuid: the agency's message id, the same on every retry>",
-     "type": "referral.accepted",            one of ANSWER_TYPES
+     "type": "referral.accepted",            one of tenants.vocabulary.AGENCY_ANSWER_TYPES
      "version": 1,
      "correlation_id": "<referral id>" | null,
      "occurred_at": "2026-03-02T09:30:00+01:00",
@@ -53,8 +53,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 from flask import Blueprint, Response, jsonify, request
@@ -73,22 +72,10 @@ from services.connectors.partner_keys import (
     load_partner_public_keys,
     public_key_path,
 )
-from tenants.registry import AGENCY_KINDS, PartnerEntry
+from tenants.registry import PartnerEntry
+from tenants.settings import Settings
+from tenants.vocabulary import AGENCY_ANSWER_TYPES, AGENCY_KINDS
 
-#: Message types an agency may send back (status answers and agency-initiated notices).
-ANSWER_TYPES = (
-    "referral.received",
-    "referral.accepted",
-    "referral.rejected",
-    "appointment.scheduled",
-    "measure.started",
-    "measure.completed",
-    "measure.aborted",
-    "course_obligation.imposed",
-    "status.query",
-    "status.answer",
-    "message.rejected",
-)
 JOSE_CONTENT_TYPE = "application/jose"
 ANSWER_JWS_TYP = "integra-answer+jws"
 MAX_CALLBACK_BODY = 256 * 1024
@@ -97,11 +84,6 @@ RETRYABLE_4XX = frozenset({408, 425, 429})
 _REASON_LIMIT = 500
 _ERROR_BODY_LIMIT = 64 * 1024
 USER_AGENT = "Integra-Connector/1"
-
-
-class _HasSecretsDir(Protocol):
-    @property
-    def secrets_dir(self) -> Path: ...
 
 
 # --- outgoing -----------------------------------------------------------------------------
@@ -295,7 +277,7 @@ class PartnerVerifier:
     so registering or rotating a key takes effect without a restart.
     """
 
-    def __init__(self, settings: _HasSecretsDir, tenant_slug: str, kind: str) -> None:
+    def __init__(self, settings: Settings, tenant_slug: str, kind: str) -> None:
         self.settings = settings
         self.tenant = tenant_slug
         self.kind = kind
@@ -371,7 +353,7 @@ def parse_answer(
     def refuse(code: str, text: str) -> CallbackRefused:
         return CallbackRefused(422, code, text, message_id=message_id, message_type=message_type)
 
-    if message_type not in ANSWER_TYPES:
+    if message_type not in AGENCY_ANSWER_TYPES:
         raise refuse("unknown_type", f"an agency cannot send {message_type!r}")
     if loaded["tenant"] is not None and loaded["tenant"] != tenant_slug:
         raise refuse("wrong_tenant", f"answer for tenant {loaded['tenant']!r}")
@@ -428,7 +410,7 @@ def make_callback_blueprint(
     tenant_slug: str,
     kind: str,
     intake: Intake,
-    settings: _HasSecretsDir,
+    settings: Settings,
     max_body: int = MAX_CALLBACK_BODY,
 ) -> Blueprint:
     """``POST /agency/<kind>/callback``, where one partner agency of one tenant answers.

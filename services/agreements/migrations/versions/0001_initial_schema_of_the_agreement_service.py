@@ -12,7 +12,7 @@ from alembic import op
 
 from sqlalchemy.dialects import postgresql
 
-import services.agreements.db
+import tenants.schema
 
 revision = '0001'
 down_revision = None
@@ -23,7 +23,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table('audit_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), sa.Identity(always=False), nullable=False),
-    sa.Column('at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
     sa.Column('tenant', sa.String(length=60), nullable=False),
     sa.Column('actor', sa.String(length=100), nullable=False),
     sa.Column('actor_role', sa.String(length=20), nullable=False),
@@ -47,8 +47,8 @@ def upgrade() -> None:
     sa.Column('address', sa.String(length=200), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('created_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_offices')),
     sa.UniqueConstraint('key', name=op.f('uq_offices_key'))
     )
@@ -58,9 +58,9 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('role', sa.String(length=20), nullable=False),
     sa.Column('office_id', sa.Uuid(), nullable=True),
-    sa.Column('revoked_at', services.agreements.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', tenants.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['office_id'], ['offices.id'], name=op.f('fk_api_clients_office_id_offices')),
     sa.PrimaryKeyConstraint('client_id', name=op.f('pk_api_clients'))
     )
@@ -79,8 +79,8 @@ def upgrade() -> None:
     sa.Column('health_notes', sa.Text(), nullable=True),
     sa.Column('created_by', sa.String(length=100), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('created_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['office_id'], ['offices.id'], name=op.f('fk_clients_office_id_offices')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_clients'))
     )
@@ -94,8 +94,8 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=200), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('created_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['office_id'], ['offices.id'], name=op.f('fk_users_office_id_offices')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('username', name=op.f('uq_users_username'))
@@ -104,9 +104,9 @@ def upgrade() -> None:
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('client_id', sa.String(length=64), nullable=False),
     sa.Column('scope', sa.String(length=200), nullable=False),
-    sa.Column('issued_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', services.agreements.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('issued_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', tenants.schema.UTCDateTime(timezone=True), nullable=True),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['api_clients.client_id'], name=op.f('fk_access_tokens_client_id_api_clients')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_access_tokens')),
@@ -122,14 +122,14 @@ def upgrade() -> None:
     sa.Column('client_signed_on', sa.Date(), nullable=True),
     sa.Column('counsellor_signed_on', sa.Date(), nullable=True),
     sa.Column('counsellor_signed_by', sa.String(length=100), nullable=True),
-    sa.Column('activated_at', services.agreements.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('closed_at', services.agreements.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('activated_at', tenants.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', tenants.schema.UTCDateTime(timezone=True), nullable=True),
     sa.Column('outcome', sa.String(length=30), nullable=True),
     sa.Column('balance', sa.Text(), nullable=True),
     sa.Column('created_by', sa.String(length=100), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('created_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_agreements_client_id_clients')),
     sa.ForeignKeyConstraint(['previous_id'], ['agreements.id'], name=op.f('fk_agreements_previous_id_agreements')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_agreements')),
@@ -141,8 +141,8 @@ def upgrade() -> None:
     sa.Column('fields', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('created_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_assessments_client_id_clients')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_assessments'))
     )
@@ -152,13 +152,13 @@ def upgrade() -> None:
     sa.Column('recipient_kind', sa.String(length=30), nullable=False),
     sa.Column('purposes', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('data_categories', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('signed_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', services.agreements.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', services.agreements.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('signed_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', tenants.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', tenants.schema.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_by', sa.String(length=100), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('created_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_consents_client_id_clients')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_consents'))
     )
@@ -177,7 +177,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_goals_agreement_id'), 'goals', ['agreement_id'], unique=False)
     op.create_table('reviews',
     sa.Column('agreement_id', sa.Uuid(), nullable=False),
-    sa.Column('created_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
     sa.Column('obstacles', sa.Text(), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -209,8 +209,8 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('created_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_referrals_client_id_clients')),
     sa.ForeignKeyConstraint(['consent_id'], ['consents.id'], name=op.f('fk_referrals_consent_id_consents')),
     sa.ForeignKeyConstraint(['step_id'], ['steps.id'], name=op.f('fk_referrals_step_id_steps')),
@@ -234,7 +234,7 @@ def upgrade() -> None:
     sa.Column('referral_id', sa.Uuid(), nullable=False),
     sa.Column('sequence', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
     sa.Column('message_id', sa.Uuid(), nullable=True),
     sa.Column('reason_code', sa.String(length=60), nullable=True),
     sa.Column('note', sa.Text(), nullable=False),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import services.agreements.db
+import tenants.schema
 
 revision = '0002'
 down_revision = '0001'
@@ -28,8 +28,8 @@ def upgrade() -> None:
     sa.Column('nonce', sa.String(length=200), nullable=True),
     sa.Column('code_challenge', sa.String(length=128), nullable=False),
     sa.Column('code_challenge_method', sa.String(length=10), nullable=False),
-    sa.Column('auth_time', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('auth_time', tenants.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_oidc_authorization_codes_user_id_users')),
     sa.PrimaryKeyConstraint('code_hash', name=op.f('pk_oidc_authorization_codes'))
     )
@@ -39,10 +39,10 @@ def upgrade() -> None:
     op.create_table('staff_sessions',
     sa.Column('id_hash', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.Uuid(), nullable=False),
-    sa.Column('created_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', services.agreements.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', services.agreements.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', tenants.schema.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', tenants.schema.UTCDateTime(timezone=True), nullable=True),
     sa.Column('remote_addr', sa.String(length=45), nullable=False),
     sa.Column('user_agent', sa.String(length=200), nullable=False),
     sa.Column('subject', sa.String(length=200), nullable=False),

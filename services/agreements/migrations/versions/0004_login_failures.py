@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import services.agreements.db
+import tenants.schema
 
 revision = "0004"
 down_revision = "0003"
@@ -33,7 +33,7 @@ def upgrade() -> None:
         ),
         sa.Column("kind", sa.String(length=4), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
-        sa.Column("at", services.agreements.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", tenants.schema.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
     )
     op.create_index("ix_login_failures_kind_key_at", "login_failures", ["kind", "key", "at"])

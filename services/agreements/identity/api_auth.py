@@ -15,13 +15,13 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import Flask, current_app, g
 from sqlalchemy import select
 
-from .context import commit, db_session, tenant_context
-from .db import utcnow
-from .errors import DomainError
-from .models import AccessToken, ApiClient
-from .models.vocabulary import Role
-from .operations.api_clients import hash_secret
-from .principal import Principal
+from ..context import commit, db_session, tenant_context
+from ..db import utcnow
+from ..errors import DomainError
+from ..models import AccessToken, ApiClient
+from ..models.vocabulary import Role
+from ..operations.api_clients import hash_secret
+from ..principal import Principal
 
 
 class OAuthClient(ClientMixin):

@@ -1,61 +1,123 @@
-"""The embedded bus: kombu's SQLAlchemy transport on one SQLite file per tenant.
+"""Publishing and consuming on the embedded bus: kombu's SQLAlchemy transport on one SQLite
+file per tenant (the relay and the consumer core are the same as on RabbitMQ).
 
-Used when no broker is configured, so ``integra up`` needs no RabbitMQ. The relay and the
-consumer core are the same as on RabbitMQ; only the transport calls differ (see
-:class:`messaging.transport.KombuPublisher` and :class:`KombuRunner` here).
-
-kombu's virtual transport marks a fetched message invisible and forgets it on ack, and does not
-restore it when the process is killed. In embedded mode each queue has exactly one consumer (the
-single process), so: after a batch is settled every invisible row of the queue is acknowledged
-and is deleted; at start every invisible row was fetched by a process that died before settling
-it and is made visible again. A message that had already taken effect is then dropped by the
-inbox, so pending messages survive SIGKILL and still take effect once.
+A publish is a committed SQLite insert; routability is checked against the declared topology,
+as RabbitMQ's ``mandatory`` flag would. kombu's virtual transport marks a fetched message
+invisible and forgets it on ack, and does not restore it when the process is killed. In
+embedded mode each queue has exactly one consumer (the single process), so: after a batch is
+settled every invisible row of the queue is acknowledged and is deleted; at start every
+invisible row was fetched by a process that died before settling it and is made visible again.
+A message that had already taken effect is then dropped by the inbox, so pending messages
+survive SIGKILL and still take effect once.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import warnings
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import SADeprecationWarning
 
 from messaging import topology, wakeups
-from messaging.consumer import Delivery, Outcome, _Runner
-from messaging.transport import CONTENT_TYPE
-
-if TYPE_CHECKING:
-    from messaging.consumer import MessageConsumer
+from messaging.transports.base import (
+    CONTENT_TYPE,
+    BusConnectionError,
+    Delivery,
+    InboxConsumer,
+    Outcome,
+    OutgoingMessage,
+    PublishResult,
+    sleep_on,
+)
+from tenants.registry import Tenant
 
 log = logging.getLogger(__name__)
 
-POLLING_INTERVAL = 1.0  # kombu's own wait between polls, where it is asked to block
 #: An idle consumer looks at its queue this often; publishers in the same process wake it at
 #: once (messaging.wakeups), so this only bounds the delay for publishers in other processes.
 IDLE_POLL = 2.0
 
 
-def open_connection(url: str) -> Any:
-    """A kombu connection to the embedded bus, its table mappings configured quietly.
+class KombuPublisher:
+    """The embedded bus: each publish is a committed insert into the tenant's SQLite file."""
 
-    kombu's models use ``lazy="noload"``, which SQLAlchemy 2.1 deprecates; the warning is
-    about kombu's code, not ours, so it is silenced once while the mappers are configured.
-    """
-    import kombu
-    from sqlalchemy.orm import configure_mappers
+    def __init__(self, url: str, tenant: Tenant, connect: Callable[[str], Any]) -> None:
+        self.url = url
+        self.tenant = tenant
+        self.connect = connect
+        self._conn: Any = None
+        self._producer: Any = None
+        self._routable = {f"{p}." for p in topology.parties(tenant)}
+        self._wake = threading.Event()
 
-    # Several services of a tenant share its bus file: wait for SQLite's write lock instead of
-    # failing with "database is locked" (the options go to kombu's create_engine).
-    conn = kombu.Connection(url, transport_options={"connect_args": {"timeout": 30}})
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=SADeprecationWarning)
-        channel: Any = conn.default_channel
-        channel.queue_cls, channel.message_cls  # noqa: B018 - defines the kombu models
-        configure_mappers()
-    conn.transport.polling_interval = POLLING_INTERVAL
-    return conn
+    def _ensure(self) -> None:
+        if self._conn is None:
+            import kombu
+
+            conn = self.connect(self.url)
+            try:
+                topology.declare_kombu(conn, self.tenant)
+            except Exception as exc:
+                conn.release()
+                raise BusConnectionError(repr(exc)) from exc
+            self._conn = conn
+            self._producer = kombu.Producer(conn.default_channel)
+
+    def publish(self, messages: Sequence[OutgoingMessage]) -> PublishResult:
+        result = PublishResult()
+        try:
+            self._ensure()
+        except BusConnectionError as exc:
+            result.connection_lost = True
+            result.failed = {m.id: str(exc) for m in messages}
+            return result
+        for msg in messages:
+            if msg.exchange == topology.EVENTS_EXCHANGE and not any(
+                msg.routing_key.startswith(prefix) for prefix in self._routable
+            ):
+                result.failed[msg.id] = f"unroutable: no queue bound for {msg.routing_key}"
+                continue
+            try:
+                self._producer.publish(
+                    msg.body,
+                    exchange=msg.exchange,
+                    routing_key=msg.routing_key,
+                    headers=msg.headers,
+                    content_type=CONTENT_TYPE,
+                    content_encoding="binary",
+                    delivery_mode=2,
+                    message_id=str(msg.id),
+                    correlation_id=msg.correlation_id,
+                    type=msg.type,
+                    retry=False,
+                )
+            except Exception as exc:
+                result.failed[msg.id] = repr(exc)
+                result.connection_lost = True
+                self.close()
+                break
+            result.confirmed.add(msg.id)
+        for msg in messages:
+            if msg.id not in result.confirmed:
+                result.failed.setdefault(msg.id, "not published")
+        if result.confirmed:
+            wakeups.signal(self.url)  # consumers of this bus file in this process look now
+        return result
+
+    def idle(
+        self, seconds: float, wake_fd: int | None = None, on_wake: Callable[[], None] | None = None
+    ) -> None:
+        sleep_on(seconds, wake_fd, on_wake, self._wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def close(self) -> None:
+        conn, self._conn, self._producer = self._conn, None, None
+        if conn is not None:
+            conn.release()
 
 
 def _queue_id(channel: Any, name: str) -> int | None:
@@ -89,11 +151,12 @@ def purge_settled(channel: Any, queue: str) -> None:
     channel.session.commit()
 
 
-class KombuRunner(_Runner):
+class KombuRunner:
     """Consumes one queue of the embedded bus in the calling thread."""
 
-    def __init__(self, consumer: MessageConsumer) -> None:
+    def __init__(self, consumer: InboxConsumer, connect: Callable[[str], Any]) -> None:
         self.consumer = consumer
+        self.connect = connect
         self._wake = threading.Event()
 
     def wake(self) -> None:
@@ -116,7 +179,7 @@ class KombuRunner(_Runner):
     def _consume(self, kombu: Any) -> None:
         consumer = self.consumer
         spec = consumer.queue
-        conn = open_connection(consumer.url)
+        conn = self.connect(consumer.url)
         try:
             topology.declare_kombu(conn, consumer.tenant)
             channel = conn.default_channel

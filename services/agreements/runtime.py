@@ -1,4 +1,8 @@
-"""The agreement service on the bus: its outbox relay and its inbox consumer."""
+"""The agreement service as the composition root sees it: ``provision`` a tenant's database
+for it, and ``start`` its part on the bus (outbox relay and inbox consumer).
+
+The web side is ``create_app`` (app.py); this is the rest of the service's life cycle.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,47 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from messaging import store as bus_store
 from messaging.consumer import DeadLetterInfo, MessageConsumer
 from messaging.relay import OutboxRelay
 from messaging.topology import AGREEMENTS
+from messaging.transports.base import Transport
+from tenants.databases import create_tenant_engine, ensure_database
 from tenants.registry import Tenant
+from tenants.settings import Settings
 
+from . import migrate
 from .incoming import register_handlers
 from .models.vocabulary import Role
 from .operations import audit
+from .operations.offices import sync_offices
 from .principal import Principal
+
+
+def migrate_tenant(engine: Engine) -> None:
+    """Every schema the tenant's database holds, in order: the agreement service's tables,
+    then the bus's outbox and inbox beside them (one transaction spans both)."""
+    migrate.upgrade(engine)
+    with engine.begin() as connection:
+        bus_store.upgrade(connection)
+
+
+def provision(
+    settings: Settings, tenant: Tenant, *, engine: Engine | None = None
+) -> tuple[bool, str | None]:
+    """The tenant's database for this service: created if missing, migrated, its offices
+    synchronised from the registry. Idempotent. Returns (created, schema revision)."""
+    created = ensure_database(settings, tenant)
+    own_engine = engine is None
+    engine = engine or create_tenant_engine(settings, tenant, pool_size=1)
+    try:
+        migrate_tenant(engine)
+        with Session(engine) as session, session.begin():
+            sync_offices(session, tenant)
+        return created, migrate.current_revision(engine)
+    finally:
+        if own_engine:
+            engine.dispose()
 
 
 def dead_letter_auditor(tenant: Tenant) -> Any:
@@ -42,10 +78,12 @@ def dead_letter_auditor(tenant: Tenant) -> Any:
 class AgreementBus:
     """Relay (outbox → bus) and consumer (bus → operations) of one tenant."""
 
-    def __init__(self, settings: Any, tenant: Tenant, engine: Engine, **consumer_options: Any):
+    def __init__(
+        self, transport: Transport, tenant: Tenant, engine: Engine, **consumer_options: Any
+    ) -> None:
         self.tenant = tenant
         self.consumer = MessageConsumer(
-            settings,
+            transport,
             tenant,
             AGREEMENTS,
             engine,
@@ -53,7 +91,7 @@ class AgreementBus:
             **consumer_options,
         )
         register_handlers(self.consumer)
-        self.relay = OutboxRelay.for_tenant(settings, tenant, engine)
+        self.relay = OutboxRelay.for_tenant(transport, tenant, engine)
         self.threads: list[threading.Thread] = []
 
     def start(self) -> None:

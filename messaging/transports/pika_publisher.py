@@ -1,63 +1,30 @@
-"""Publishing with confirms on the two transports: pika (RabbitMQ) and kombu (embedded).
+"""Publishing to RabbitMQ with windowed asynchronous publisher confirms (pika SelectConnection).
 
-Both publishers answer one question for a batch of signed messages: which of them did the
-broker take responsibility for? The relay marks only those as sent. RabbitMQ: asynchronous
-publisher confirms with a window on a pika SelectConnection, ``mandatory`` so an unroutable
-message comes back as an error. Embedded: kombu's SQLAlchemy transport, where a publish is a
-committed SQLite insert; routability is checked against the declared topology.
+The relay asks which of a batch of signed messages the broker took responsibility for; only
+those are marked sent. ``mandatory`` publishing turns an unroutable message into an error
+instead of a silent drop (an unroutable message is otherwise still confirmed).
 """
 
 from __future__ import annotations
 
 import logging
-import selectors
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from messaging import topology, wakeups
+from messaging.transports.base import (
+    CONTENT_TYPE,
+    BusConnectionError,
+    OutgoingMessage,
+    PublishResult,
+    sleep_on,
+)
+from messaging.transports.confirms import ConfirmTracker
 
 log = logging.getLogger(__name__)
-
-CONTENT_TYPE = "application/jose"
-
-
-class BusConnectionError(Exception):
-    """The connection to the broker failed or was lost; reconnect with backoff."""
-
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    id: uuid.UUID
-    routing_key: str
-    body: bytes
-    headers: dict[str, Any] = field(default_factory=dict)
-    correlation_id: str | None = None
-    type: str | None = None
-    exchange: str = topology.EVENTS_EXCHANGE
-
-
-@dataclass
-class PublishResult:
-    """Confirmed ids, and the reason for each message that was not confirmed."""
-
-    confirmed: set[uuid.UUID] = field(default_factory=set)
-    failed: dict[uuid.UUID, str] = field(default_factory=dict)
-    connection_lost: bool = False
-
-
-class Publisher(Protocol):
-    def publish(self, messages: Sequence[OutgoingMessage]) -> PublishResult: ...
-
-    def idle(self, seconds: float, wake_fd: int | None = None, on_wake: Any = None) -> None: ...
-
-    def wake(self) -> None:
-        """End a running :meth:`idle` early; callable from any thread."""
-
-    def close(self) -> None: ...
 
 
 class PikaPublisher:
@@ -84,6 +51,7 @@ class PikaPublisher:
         self._state: _BatchState | None = None
         self._wake = threading.Event()
         self._idle_loop: Any = None
+        self._confirms: ConfirmTracker[uuid.UUID] = ConfirmTracker()
 
     # connection lifecycle -------------------------------------------------------------------
 
@@ -126,7 +94,7 @@ class PikaPublisher:
             error = self._error or "timed out opening the channel"
             self._abandon()
             raise BusConnectionError(error)
-        self._next_tag = 1
+        self._confirms = ConfirmTracker()
 
     def _abandon(self) -> None:
         conn, self._conn, self._channel = self._conn, None, None
@@ -169,17 +137,7 @@ class PikaPublisher:
         state = self._state
         if state is None:
             return
-        method = frame.method
-        ack = type(method).__name__ == "Ack"
-        tags = (
-            [t for t in state.outstanding if t <= method.delivery_tag]
-            if method.multiple
-            else [method.delivery_tag]
-        )
-        for tag in tags:
-            msg_id = state.outstanding.pop(tag, None)
-            if msg_id is None:
-                continue
+        for _tag, msg_id, ack in self._confirms.settle(frame):
             if not ack:
                 state.result.failed[msg_id] = "nacked by broker"
             elif msg_id in state.returned:
@@ -194,7 +152,7 @@ class PikaPublisher:
         state = self._state
         assert state is not None
         channel = self._channel
-        while channel is not None and state.pending and len(state.outstanding) < self.window:
+        while channel is not None and state.pending and len(self._confirms) < self.window:
             msg = state.pending.pop(0)
             props = self._pika.BasicProperties(
                 message_id=str(msg.id),
@@ -206,9 +164,8 @@ class PikaPublisher:
                 headers=msg.headers,
             )
             channel.basic_publish(msg.exchange, msg.routing_key, msg.body, props, mandatory=True)
-            state.outstanding[self._next_tag] = msg.id
-            self._next_tag += 1
-        if not state.pending and not state.outstanding:
+            self._confirms.track(msg.id)
+        if not state.pending and not self._confirms:
             self._conn.ioloop.stop()
 
     def publish(self, messages: Sequence[OutgoingMessage]) -> PublishResult:
@@ -221,7 +178,7 @@ class PikaPublisher:
             result.connection_lost = True
             result.failed = {m.id: str(exc) for m in messages}
             return result
-        state = self._state = _BatchState(pending=list(messages), result=result)
+        self._state = _BatchState(pending=list(messages), result=result)
         ioloop = self._conn.ioloop
         timer = ioloop.call_later(self.confirm_timeout, ioloop.stop)
         try:
@@ -237,7 +194,7 @@ class PikaPublisher:
             result.failed.setdefault(
                 msg_id, self._error or f"no confirm within {self.confirm_timeout}s"
             )
-        if lost or state.outstanding:
+        if lost or self._confirms:
             result.connection_lost = True
             self._abandon()
         return result
@@ -250,7 +207,7 @@ class PikaPublisher:
             self._wake.clear()
             return
         if self._conn is None or self._channel is None:
-            _sleep_on(seconds, wake_fd, on_wake, self._wake)
+            sleep_on(seconds, wake_fd, on_wake, self._wake)
             return
         ioloop = self._conn.ioloop
         self._idle_loop = ioloop
@@ -289,111 +246,4 @@ class PikaPublisher:
 class _BatchState:
     pending: list[OutgoingMessage]
     result: PublishResult
-    outstanding: dict[int, uuid.UUID] = field(default_factory=dict)
     returned: dict[uuid.UUID, str] = field(default_factory=dict)
-
-
-def _sleep_on(
-    seconds: float,
-    wake_fd: int | None,
-    on_wake: Callable[[], None] | None,
-    wake: threading.Event,
-) -> None:
-    """Sleep until ``seconds`` pass, ``wake_fd`` is readable or ``wake`` is set."""
-    if wake_fd is None:
-        wake.wait(seconds)
-        wake.clear()
-        return
-    deadline = time.monotonic() + seconds
-    with selectors.DefaultSelector() as sel:
-        sel.register(wake_fd, selectors.EVENT_READ)
-        while not wake.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            if sel.select(min(remaining, 0.1)):
-                if on_wake is not None:
-                    on_wake()
-                break
-    wake.clear()
-
-
-class KombuPublisher:
-    """The embedded bus: each publish is a committed insert into the tenant's SQLite file."""
-
-    def __init__(self, url: str, tenant: topology.TenantLike) -> None:
-        self.url = url
-        self.tenant = tenant
-        self._conn: Any = None
-        self._producer: Any = None
-        self._routable = {f"{p}." for p in topology.parties(tenant)}
-        self._wake = threading.Event()
-
-    def _ensure(self) -> None:
-        if self._conn is None:
-            import kombu
-
-            from messaging.embedded import open_connection
-
-            conn = open_connection(self.url)
-            try:
-                topology.declare_kombu(conn, self.tenant)
-            except Exception as exc:
-                conn.release()
-                raise BusConnectionError(repr(exc)) from exc
-            self._conn = conn
-            self._producer = kombu.Producer(conn.default_channel)
-
-    def publish(self, messages: Sequence[OutgoingMessage]) -> PublishResult:
-        result = PublishResult()
-        try:
-            self._ensure()
-        except BusConnectionError as exc:
-            result.connection_lost = True
-            result.failed = {m.id: str(exc) for m in messages}
-            return result
-        for msg in messages:
-            if msg.exchange == topology.EVENTS_EXCHANGE and not any(
-                msg.routing_key.startswith(prefix) for prefix in self._routable
-            ):
-                result.failed[msg.id] = f"unroutable: no queue bound for {msg.routing_key}"
-                continue
-            try:
-                self._producer.publish(
-                    msg.body,
-                    exchange=msg.exchange,
-                    routing_key=msg.routing_key,
-                    headers=msg.headers,
-                    content_type=CONTENT_TYPE,
-                    content_encoding="binary",
-                    delivery_mode=2,
-                    message_id=str(msg.id),
-                    correlation_id=msg.correlation_id,
-                    type=msg.type,
-                    retry=False,
-                )
-            except Exception as exc:
-                result.failed[msg.id] = repr(exc)
-                result.connection_lost = True
-                self.close()
-                break
-            result.confirmed.add(msg.id)
-        for msg in messages:
-            if msg.id not in result.confirmed:
-                result.failed.setdefault(msg.id, "not published")
-        if result.confirmed:
-            wakeups.signal(self.url)  # consumers of this bus file in this process look now
-        return result
-
-    def idle(
-        self, seconds: float, wake_fd: int | None = None, on_wake: Callable[[], None] | None = None
-    ) -> None:
-        _sleep_on(seconds, wake_fd, on_wake, self._wake)
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def close(self) -> None:
-        conn, self._conn, self._producer = self._conn, None, None
-        if conn is not None:
-            conn.release()

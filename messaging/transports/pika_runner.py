@@ -1,4 +1,4 @@
-"""The RabbitMQ side of :class:`messaging.consumer.MessageConsumer` (pika SelectConnection).
+"""Consuming from RabbitMQ (pika SelectConnection) for an inbox consumer.
 
 The ioloop thread only receives, acknowledges and publishes dead letters; a worker thread
 handles messages. pika is not thread-safe, so the worker hands its results back through
@@ -12,16 +12,13 @@ import functools
 import logging
 import queue
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pika
-from pika.spec import Basic
 
 from messaging import topology
-from messaging.consumer import Delivery, Outcome, _Runner, collect
-
-if TYPE_CHECKING:
-    from messaging.consumer import MessageConsumer
+from messaging.transports.base import Delivery, InboxConsumer, Outcome
+from messaging.transports.confirms import ConfirmTracker
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +26,19 @@ log = logging.getLogger(__name__)
 DLQ_SEQ_HEADER = "x-integra-dlq-seq"
 
 
-class PikaRunner(_Runner):
-    def __init__(self, consumer: MessageConsumer) -> None:
+def collect(work: queue.Queue[Any], first: Any, limit: int) -> list[Any]:
+    """``first`` and whatever else is already waiting, up to ``limit`` items."""
+    batch = [first]
+    while len(batch) < limit:
+        try:
+            batch.append(work.get_nowait())
+        except queue.Empty:
+            break
+    return batch
+
+
+class PikaRunner:
+    def __init__(self, consumer: InboxConsumer) -> None:
         self.consumer = consumer
         self.params = pika.URLParameters(consumer.url)
         self.params.heartbeat = consumer.heartbeat
@@ -38,8 +46,8 @@ class PikaRunner(_Runner):
         self.generation = 0
         self.conn: Any = None
         self.channel: Any = None
-        self.publish_seq = 0
-        self.awaiting_confirm: dict[int, int] = {}
+        #: dead letters published and not yet confirmed: confirm tag -> the original's tag
+        self.awaiting_confirm: ConfirmTracker[int] = ConfirmTracker()
         self.returned: set[int] = set()
         self.consumed = False
         self.processing_failed = False
@@ -72,8 +80,7 @@ class PikaRunner(_Runner):
     def _connect_and_consume(self) -> None:
         self.generation += 1
         generation = self.generation
-        self.publish_seq = 0
-        self.awaiting_confirm = {}
+        self.awaiting_confirm = ConfirmTracker()
         self.returned = set()
         self._clear_work()
 
@@ -165,10 +172,9 @@ class PikaRunner(_Runner):
             if not outcome.dead:
                 channel.basic_ack(tag)
                 continue
-            self.publish_seq += 1
-            self.awaiting_confirm[self.publish_seq] = tag
+            seq = self.awaiting_confirm.track(tag)
             headers = self.consumer.dead_letter_headers(outcome)
-            headers[DLQ_SEQ_HEADER] = self.publish_seq
+            headers[DLQ_SEQ_HEADER] = seq
             channel.basic_publish(
                 topology.DEAD_EXCHANGE,
                 self.consumer.queue.name,
@@ -185,17 +191,10 @@ class PikaRunner(_Runner):
             )
 
     def _on_confirm(self, frame: Any) -> None:
-        method = frame.method
-        tags = (
-            [t for t in self.awaiting_confirm if t <= method.delivery_tag]
-            if method.multiple
-            else [method.delivery_tag]
-        )
-        for seq in tags:
-            delivery_tag = self.awaiting_confirm.pop(seq, None)
-            if delivery_tag is None or self.channel is None:
+        for seq, delivery_tag, acked in self.awaiting_confirm.settle(frame):
+            if self.channel is None:
                 continue
-            if isinstance(method, Basic.Ack) and seq not in self.returned:
+            if acked and seq not in self.returned:
                 self.channel.basic_ack(delivery_tag)  # the DLQ has it: drop the original
             else:  # the dead letter was refused or unroutable: keep the original
                 log.error("consumer %s: dead letter not stored", self.consumer.queue.name)

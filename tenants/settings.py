@@ -88,6 +88,10 @@ class Settings:
     def secrets_dir(self) -> Path:
         return self.var_dir / "secrets"
 
+    def tenant_secrets_dir(self, slug: str) -> Path:
+        """Where a tenant's keys and generated passwords live (written by tenants.secrets)."""
+        return self.secrets_dir / slug
+
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Resolve settings from a config file (``INTEGRA_CONFIG``) and the environment."""
@@ -143,7 +147,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     tenants_dir = (
         Path(values["INTEGRA_TENANTS_DIR"])
         if values["INTEGRA_TENANTS_DIR"]
-        else Path(__file__).resolve().parent.parent / "tenants" / "registry"
+        else Path(__file__).resolve().parent / "registry"
     )
     return Settings(
         home=home,
