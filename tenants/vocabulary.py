@@ -126,7 +126,15 @@ AGENCY_ANSWER_TYPES: Mapping[str, bool] = {
 #: Answers after which the agency has nothing more to say about the referral.
 FINAL_AGENCY_ANSWERS = frozenset({"referral.rejected", "measure.completed", "measure.aborted"})
 
-#: Message types Integra sends to a partner agency (through its connector and channel).
+#: Message types Integra sends to a partner agency (through its connector and channel): what
+#: the agreement service tells it, a connector's status query about a referral the agency has
+#: gone quiet on, and the technical rejection (message.rejected) of an answer it cannot take.
 AGENCY_BOUND_TYPES = frozenset(
-    {"referral.requested", "referral.withdrawn", "consent.revoked", "status.query"}
+    {
+        "referral.requested",
+        "referral.withdrawn",
+        "consent.revoked",
+        "status.query",
+        "message.rejected",
+    }
 )

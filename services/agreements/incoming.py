@@ -20,7 +20,12 @@ from .errors import DomainError
 from .models import Referral
 from .models.vocabulary import ReferralStatus
 from .operations.clients import record_course_obligation
-from .operations.referrals import apply_agency_status, note_delivery_problem
+from .operations.referrals import (
+    apply_agency_status,
+    note_delivery_problem,
+    note_status_answer,
+    transition_allowed,
+)
 
 #: message type → (referral status, payload field with the agency's timestamp)
 STATUS_MESSAGES: dict[str, tuple[ReferralStatus, str]] = {
@@ -32,6 +37,14 @@ STATUS_MESSAGES: dict[str, tuple[ReferralStatus, str]] = {
     "measure.completed": (ReferralStatus.COMPLETED, "completed_at"),
     "measure.aborted": (ReferralStatus.ABORTED, "aborted_at"),
     "referral.delivered": (ReferralStatus.SENT, "delivered_at"),
+}
+
+#: Statuses only the agency can report (its own answers and a status answer may set them);
+#: withdrawn and revoked are the office's to set.
+AGENCY_STATUSES = {
+    status.value: status
+    for status, _ in STATUS_MESSAGES.values()
+    if status is not ReferralStatus.SENT  # the connector's delivery notice, not the agency's
 }
 
 #: Delivery problems a connector reports: shown in the history, status unchanged.
@@ -119,6 +132,33 @@ def handle_delivery_problem(session: Session, envelope: Envelope) -> None:
     )
 
 
+def handle_status_answer(session: Session, envelope: Envelope) -> None:
+    """The agency's answer to a status query: where the referral stands at the agency.
+
+    A status the closed loop allows from the current one is applied like the agency's own
+    message of that status would be (the answer may bring news that got lost); any other
+    (the same status, an earlier one, or "unknown": the agency has no such referral) is
+    recorded in the history without moving the status, so the counsellor sees the agency's
+    word beside the referral's state."""
+    payload = load_payload(envelope)
+    referral = _referral_for(session, envelope, payload["referral_id"])
+    answered: str = payload["status"]
+    as_of: datetime = payload["as_of"]
+    reported = AGENCY_STATUSES.get(answered)
+    if reported is not None and transition_allowed(ReferralStatus(referral.status), reported):
+        apply_agency_status(
+            session,
+            referral.id,
+            reported,
+            at=as_of,
+            message_id=envelope.id,
+            reason_code="status_answer",
+            note=f"Statusauskunft der Stelle vom {as_of.isoformat()}",
+        )
+        return
+    note_status_answer(session, referral.id, answered=answered, at=as_of, message_id=envelope.id)
+
+
 def handle_course_obligation(session: Session, envelope: Envelope) -> None:
     """§ 44a AufenthG: an agency obliges a client to attend a course; attach it to the case."""
     payload = load_payload(envelope)
@@ -146,4 +186,5 @@ def register_handlers(consumer: Any) -> None:
         consumer.register(message_type, handle_status)
     for message_type in DELIVERY_PROBLEMS:
         consumer.register(message_type, handle_delivery_problem)
+    consumer.register("status.answer", handle_status_answer)
     consumer.register("course_obligation.imposed", handle_course_obligation)

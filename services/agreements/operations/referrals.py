@@ -301,6 +301,41 @@ def note_delivery_problem(
     return referral
 
 
+def note_status_answer(
+    session: Session,
+    referral_id: uuid.UUID,
+    *,
+    answered: str,
+    at: datetime,
+    message_id: uuid.UUID,
+) -> Referral:
+    """The agency's status answer that does not move the referral (it confirms the current
+    status, names an earlier one, or says the agency does not know the referral): kept in the
+    history with the agency's words, the status unchanged. ``reason_code`` tells the two
+    apart: ``status_confirmed`` or ``status_unknown_at_agency``; any other answer keeps the
+    status the agency named in the note."""
+    referral = session.get(Referral, referral_id, with_for_update=True)
+    if referral is None:
+        raise NotFound("referral")
+    if answered == referral.status:
+        reason_code, note = "status_confirmed", "Die Stelle bestätigt den Stand."
+    elif answered == "unknown":
+        reason_code = "status_unknown_at_agency"
+        note = "Die Stelle kennt diese Weiterleitung nicht."
+    else:
+        reason_code, note = "status_answer", f"Die Stelle meldet den Stand '{answered}'."
+    _append_event(
+        session,
+        referral,
+        ReferralStatus(referral.status),
+        at=at,
+        message_id=message_id,
+        reason_code=reason_code,
+        note=note,
+    )
+    return referral
+
+
 def revoke_covered_referrals(session: Session, principal: Principal, consent: Consent) -> None:
     """Revoking a consent revokes every open referral it covered, and tells the agencies:
     referral.withdrawn for each, and consent.revoked so they erase what they received."""

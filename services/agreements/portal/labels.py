@@ -97,7 +97,12 @@ def not_sent_reason(history: Iterable[Any]) -> str | None:
 
 #: Reason codes of a referral's history. Codes without a label are shown as they are (the
 #: notes of delivery_delayed and delivery_failed carry their own German headline).
-REFERRAL_REASONS = {**NOT_SENT_REASONS}
+REFERRAL_REASONS = {
+    **NOT_SENT_REASONS,
+    "status_answer": _l("Status information from the agency"),
+    "status_confirmed": _l("The agency confirms the status"),
+    "status_unknown_at_agency": _l("The agency does not know this referral"),
+}
 CLOSE_OUTCOMES = {
     "goals_reached": _l("Goals reached"),
     "handed_over": _l("Handed over"),
