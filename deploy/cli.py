@@ -6,6 +6,8 @@ import json
 import logging
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -242,6 +244,62 @@ def api_client_create(
         click.echo(f"client_id:     {issued.client_id}")
         click.echo(f"client_secret: {issued.client_secret}")
         click.echo(f"token URL:     /t/{slug}/oauth/token (client credentials)")
+
+
+@contextmanager
+def _tenant_session(ctx: Context, slug: str) -> Iterator[Session]:
+    """A transaction on the tenant's database, as the CLI's operations need it."""
+    from tenants.databases import create_tenant_engine
+
+    tenant = ctx.tenant(slug)
+    engine = create_tenant_engine(ctx.settings, tenant, pool_size=1)
+    try:
+        with Session(engine, info={"tenant": slug}) as session, session.begin():
+            yield session
+    finally:
+        engine.dispose()
+
+
+@api_client_group.command("list")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True)
+@pass_context
+def api_client_list(ctx: Context, slug: str, as_json: bool) -> None:
+    """The tenant's API clients: id, name, role, office, revoked, live tokens."""
+    from services.agreements.operations.api_clients import list_api_clients
+
+    with _tenant_session(ctx, slug) as session:
+        entries = list_api_clients(session)
+    if as_json:
+        click.echo(json.dumps([asdict(e) for e in entries], default=str, indent=2))
+        return
+    click.echo(f"{'client_id':36} {'role':13} {'office':14} {'tokens':>6}  state    name")
+    for e in entries:
+        state = f"revoked {e.revoked_at:%Y-%m-%d}" if e.revoked_at else "active"
+        click.echo(
+            f"{e.client_id:36} {e.role:13} {e.office_key or '-':14} {e.active_tokens:>6}  "
+            f"{state:8} {e.name}"
+        )
+
+
+@api_client_group.command("revoke")
+@click.argument("slug")
+@click.argument("client_id")
+@pass_context
+def api_client_revoke(ctx: Context, slug: str, client_id: str) -> None:
+    """Revoke an API client and its tokens: refused at once, in every process."""
+    from services.agreements.errors import DomainError
+    from services.agreements.models.vocabulary import Role
+    from services.agreements.operations.api_clients import revoke_api_client
+    from services.agreements.principal import Principal
+
+    operator = Principal("operator:cli", Role.SERVICE, slug)
+    try:
+        with _tenant_session(ctx, slug) as session:
+            revoke_api_client(session, operator, client_id)
+    except DomainError as exc:
+        raise click.ClickException(f"{slug}: {exc.en}") from exc
+    click.echo(f"{slug}: {client_id} revoked; its tokens answer 401 from now on")
 
 
 @main.command("migrate")

@@ -8,6 +8,7 @@ first request (no app, no engine, no connection).
 from __future__ import annotations
 
 import gc
+import hmac
 import itertools
 import json
 import threading
@@ -24,6 +25,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tenants.registry import Registry, Tenant
 from tenants.settings import Settings
@@ -61,12 +63,35 @@ class Metrics:
         )
 
 
-def _plain(start_response: Callable[..., Any], status: str, body: dict[str, Any]) -> list[bytes]:
-    data = json.dumps(body).encode()
+#: Headers on the gateway's own answers (health, readiness, metrics, unknown tenant or host):
+#: JSON or text that no browser should render, frame, sniff or keep.
+GATEWAY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-store"),
+)
+
+LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
+
+
+def _plain(
+    start_response: Callable[..., Any],
+    status: str,
+    body: dict[str, Any] | bytes,
+    content_type: str = "application/json",
+) -> list[bytes]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
     start_response(
-        status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        status,
+        [("Content-Type", content_type), ("Content-Length", str(len(data))), *GATEWAY_HEADERS],
     )
     return [data]
+
+
+def _refusal(code: str, de: str, en: str) -> dict[str, Any]:
+    return {"code": code, "message": {"de": de, "en": en}}
 
 
 def _freeze_long_lived(collect: bool) -> None:
@@ -102,6 +127,13 @@ class TenantDispatcher:
         self._lock = threading.Lock()
         self._mounts: list[tuple[str, str, WSGIApp]] = []
         self._served = itertools.count(1)
+        self._entry: WSGIApp = self._dispatch
+        if settings.trusted_proxies:
+            # Behind a TLS-terminating proxy: scheme, host, port and client address as the
+            # proxy saw them (only as many hops as configured are believed).
+            hops = settings.trusted_proxies
+            self._entry = ProxyFix(self._dispatch, x_for=hops, x_proto=hops, x_host=hops,
+                                   x_port=hops)  # fmt: skip
 
     def mount(self, prefix: str, app: WSGIApp, *, script_name: str = "") -> None:
         """Serve ``app`` for paths under ``prefix`` (e.g. a connector's callback endpoint
@@ -140,20 +172,55 @@ class TenantDispatcher:
             self.dispose_app(app)
 
     def _resolve(self, environ: dict[str, Any]) -> tuple[str | None, str, str]:
-        """(tenant slug or None, script name, remaining path)."""
+        """(tenant slug or None, script name, remaining path).
+
+        A tenant's own host (``<tenant>.<domain>``) serves that tenant alone: every path goes
+        to its app, so ``/t/<other>/`` there is no way into another municipality. Other
+        allowed hosts (the platform's) route by path, ``/t/<tenant>/``."""
         path: str = environ.get("PATH_INFO", "") or "/"
-        if path.startswith("/t/"):
-            rest = path[3:]
-            slug, _, tail = rest.partition("/")
-            return slug, f"/t/{slug}", "/" + tail
         domain = self.settings.domain
         host = (environ.get("HTTP_HOST") or "").split(":")[0].lower()
         if domain and host.endswith("." + domain):
             return host[: -len(domain) - 1], "", path
+        if path.startswith("/t/"):
+            rest = path[3:]
+            slug, _, tail = rest.partition("/")
+            return slug, f"/t/{slug}", "/" + tail
         return None, "", path
 
+    def host_allowed(self, environ: dict[str, Any]) -> bool:
+        """Whether the request's Host (as the trusted proxy passed it on) is one this
+        installation answers to: a configured host, the domain or a tenant under it."""
+        raw = (environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or "").strip().lower()
+        host = raw.rsplit(":", 1)[0] if raw.count(":") == 1 or raw.endswith("]") else raw
+        if raw.startswith("[") and "]" in raw:
+            host = raw[1 : raw.index("]")]
+        allowed = self.settings.allowed_hosts
+        if "*" in allowed or host in allowed:
+            return True
+        domain = self.settings.domain
+        return domain is not None and (host == domain or host.endswith("." + domain))
+
+    def metrics_allowed(self, environ: dict[str, Any]) -> bool:
+        """/metrics holds tenant names and traffic: for a scraper with the token, or from
+        the machine itself."""
+        token = self.settings.metrics_token
+        if token:
+            given = environ.get("HTTP_AUTHORIZATION", "")
+            return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+        return environ.get("REMOTE_ADDR", "") in LOOPBACK
+
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        return self._entry(environ, start_response)
+
+    def _dispatch(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
+        if not self.host_allowed(environ):
+            return _plain(
+                start_response,
+                "400 Bad Request",
+                _refusal("unknown_host", "Unbekannter Hostname.", "Unknown host name."),
+            )
         if path == "/healthz":
             return _plain(start_response, "200 OK", {"status": "ok"})
         if path == "/readyz":
@@ -161,9 +228,14 @@ class TenantDispatcher:
             status = "200 OK" if report.get("ready") else "503 Service Unavailable"
             return _plain(start_response, status, report)
         if path == "/metrics":
+            if not self.metrics_allowed(environ):
+                return _plain(
+                    start_response,
+                    "403 Forbidden",
+                    _refusal("metrics_not_public", "Nicht öffentlich.", "Not public."),
+                )
             data = generate_latest(self.metrics.registry)
-            start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
-            return [data]
+            return _plain(start_response, "200 OK", data, CONTENT_TYPE_LATEST)
         for prefix, mount_point, mounted in self._mounts:
             if path == prefix or path.startswith(prefix + "/"):
                 environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + mount_point
@@ -175,13 +247,7 @@ class TenantDispatcher:
             return _plain(
                 start_response,
                 "404 Not Found",
-                {
-                    "code": "tenant_not_found",
-                    "message": {
-                        "de": "Unbekannte Kommune.",
-                        "en": "Unknown municipality.",
-                    },
-                },
+                _refusal("tenant_not_found", "Unbekannte Kommune.", "Unknown municipality."),
             )
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + script_name
         environ["PATH_INFO"] = tail

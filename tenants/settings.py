@@ -53,6 +53,26 @@ DECLARED: tuple[Setting, ...] = (
     Setting("INTEGRA_TENANTS_DIR", None, "Tenant registry folder; default the shipped registry."),
     Setting("INTEGRA_DOMAIN", None, "Base domain for <tenant>.<domain> host routing."),
     Setting("INTEGRA_TOKEN_LIFETIME", "3600", "Lifetime of API access tokens in seconds."),
+    Setting(
+        "INTEGRA_TRUSTED_PROXIES",
+        "0",
+        "How many reverse proxies (TLS terminators) stand in front of Integra. Their "
+        "X-Forwarded-For, -Proto, -Host and -Port headers are believed, so that cookies are "
+        "Secure, HSTS is sent and redirect URIs are https. 0: none (headers ignored).",
+    ),
+    Setting(
+        "INTEGRA_ALLOWED_HOSTS",
+        "localhost,127.0.0.1,::1",
+        "Host names the gateway answers to (comma-separated; * for any), besides "
+        "<tenant>.<INTEGRA_DOMAIN> and INTEGRA_DOMAIN itself. Another Host header is refused "
+        "(400), so links and redirect URIs are never built from a forged one.",
+    ),
+    Setting(
+        "INTEGRA_METRICS_TOKEN",
+        None,
+        "Bearer token that unlocks /metrics for a scraper; unset: /metrics answers only "
+        "requests from the loopback interface.",
+    ),
 )
 
 
@@ -74,6 +94,9 @@ class Settings:
     tenants_dir: Path
     domain: str | None
     token_lifetime: int
+    trusted_proxies: int = 0
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+    metrics_token: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -140,6 +163,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     token_lifetime = _int("INTEGRA_TOKEN_LIFETIME")
     if token_lifetime < 1:
         raise ConfigurationError("INTEGRA_TOKEN_LIFETIME: must be at least 1 second")
+    trusted_proxies = _int("INTEGRA_TRUSTED_PROXIES")
+    if not 0 <= trusted_proxies <= 5:
+        raise ConfigurationError("INTEGRA_TRUSTED_PROXIES: between 0 and 5 proxies")
+    allowed_hosts = tuple(
+        host.strip().lower().strip("[]")
+        for host in (values["INTEGRA_ALLOWED_HOSTS"] or "").split(",")
+        if host.strip()
+    )
     broker_url = values["INTEGRA_BROKER_URL"]
     if broker_url and not broker_url.startswith(("amqp://", "amqps://")):
         raise ConfigurationError("INTEGRA_BROKER_URL: must be an amqp:// or amqps:// URL")
@@ -158,6 +189,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=port,
         host=values["INTEGRA_HOST"] or "127.0.0.1",
         tenants_dir=tenants_dir,
-        domain=values["INTEGRA_DOMAIN"],
+        domain=(values["INTEGRA_DOMAIN"] or "").lower() or None,
         token_lifetime=token_lifetime,
+        trusted_proxies=trusted_proxies,
+        allowed_hosts=allowed_hosts,
+        metrics_token=values["INTEGRA_METRICS_TOKEN"],
     )

@@ -65,4 +65,6 @@ _GERMAN = {
     "office": "Beratungsstelle",
     "step": "Schritt",
     "assessment": "Erfassung",
+    "api_client": "API-Zugang",
+    "user": "Benutzer/in",
 }

@@ -17,6 +17,8 @@ from sqlalchemy import select, update
 from werkzeug.test import TestResponse
 
 from services.agreements.db import utcnow
+from services.agreements.identity.api_auth import TOKENS_PER_MINUTE
+from services.agreements.identity.throttle import ALLOWANCES
 from services.agreements.models import AccessToken, ApiClient
 from services.agreements.models.vocabulary import Role
 from tests.fixtures.cases import row_counts
@@ -85,21 +87,56 @@ def test_each_request_gets_a_new_token(platform: Platform) -> None:
         assert Api(platform.http(), TENANT, token).get("partners").status_code == 200
 
 
+def test_guessing_a_clients_secret_slows_down_without_locking_it_out(platform: Platform) -> None:
+    """After a few wrong secrets for one client id the token endpoint asks to wait, growing
+    with each further failure, even for the right secret; other clients are unaffected."""
+    client_id, secret = platform.credentials(TENANT, Role.COUNSELLOR, OFFICE)
+    other_id, other_secret = platform.credentials(TENANT, Role.COUNSELLOR, OFFICE)
+    free = ALLOWANCES["clnt"].free
+    for _ in range(free):
+        assert token_request(platform, client_id, "wrong").status_code == 401
+    throttled = token_request(platform, client_id, secret)
+    assert throttled.status_code == 429
+    assert throttled.json["code"] == "too_many_requests"
+    assert 1 <= int(throttled.headers["Retry-After"]) <= 2
+    assert token_request(platform, other_id, other_secret).status_code == 200
+
+
+def test_one_client_gets_at_most_its_tokens_per_minute(platform: Platform) -> None:
+    client_id, secret = platform.credentials(TENANT, Role.EVALUATOR)
+    for _ in range(TOKENS_PER_MINUTE):
+        assert token_request(platform, client_id, secret).status_code == 200
+    refused = token_request(platform, client_id, secret)
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 61
+    assert len([t for t in stored_tokens(platform) if t["client_id"] == client_id]) == (
+        TOKENS_PER_MINUTE
+    )
+
+
+def case_rows(platform: Platform, slug: str) -> dict[str, int]:
+    """Rows per table, leaving out the throttle's count of failed attempts: a refused token
+    request changes nothing else (tests below show that the failure itself is counted)."""
+    counts = row_counts(platform, slug)
+    counts.pop("login_failures")
+    return counts
+
+
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
 def test_a_wrong_secret_gets_no_token(platform: Platform, method: str) -> None:
     client_id, secret = platform.credentials(TENANT, Role.COUNSELLOR, OFFICE)
-    before = row_counts(platform, TENANT)
+    before = case_rows(platform, TENANT)
     assert_invalid_client(platform, token_request(platform, client_id, secret + "x", method=method))
     assert_invalid_client(platform, token_request(platform, client_id, "", method=method))
-    assert row_counts(platform, TENANT) == before
+    assert case_rows(platform, TENANT) == before
 
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
 def test_an_unknown_client_gets_no_token(platform: Platform, method: str) -> None:
-    before = row_counts(platform, TENANT)
+    before = case_rows(platform, TENANT)
     response = token_request(platform, "ic_nobody", "guess", method=method)
     assert_invalid_client(platform, response)
-    assert row_counts(platform, TENANT) == before
+    assert case_rows(platform, TENANT) == before
 
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
@@ -124,9 +161,9 @@ def test_a_revoked_client_gets_no_token(platform: Platform) -> None:
         session.execute(
             update(ApiClient).where(ApiClient.client_id == client_id).values(revoked_at=utcnow())
         )
-    before = row_counts(platform, TENANT)
+    before = case_rows(platform, TENANT)
     assert_invalid_client(platform, token_request(platform, client_id, secret))
-    assert row_counts(platform, TENANT) == before
+    assert case_rows(platform, TENANT) == before
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The login throttle's policy over a fake store (the database store is exercised by
+"""The login throttle's policy (a growing wait, never a lock) over a fake store (the database store is exercised by
 tests/portal/test_shared_login_throttle.py)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from services.agreements.identity.throttle import LoginThrottle, ThrottleKey
+from services.agreements.identity.throttle import ALLOWANCES, LoginThrottle, ThrottleKey
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -17,7 +17,7 @@ class FakeFailureStore:
 
     def recent(self, key: ThrottleKey, since: datetime) -> tuple[int, datetime | None]:
         times = [at for k, at in self.failures if k == key and at > since]
-        return len(times), min(times, default=None)
+        return len(times), max(times, default=None)
 
     def add(self, keys: Iterable[ThrottleKey], at: datetime, forget_before: datetime) -> None:
         self.failures = [(k, t) for k, t in self.failures if t > forget_before]
@@ -38,62 +38,73 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-def make_throttle(clock: Clock, per_user: int = 5, per_address: int = 20) -> LoginThrottle:
-    return LoginThrottle(
-        FakeFailureStore(),
-        clock=clock,
-        per_user=per_user,
-        per_address=per_address,
-        window=timedelta(seconds=60),
-    )
+def make_throttle(clock: Clock, store: FakeFailureStore | None = None) -> LoginThrottle:
+    return LoginThrottle(store or FakeFailureStore(), clock=clock)
 
 
-def test_locks_a_username_after_repeated_failures_for_the_window() -> None:
+def test_a_few_failures_cost_nothing() -> None:
     clock = Clock()
-    throttle = make_throttle(clock, per_user=3, per_address=100)
-    keys = throttle.keys("Anna", "10.0.0.1")
-    for _ in range(3):
+    throttle = make_throttle(clock)
+    keys = throttle.keys("anna", "10.0.0.1")
+    for _ in range(ALLOWANCES["pair"].free):
         assert throttle.retry_after(keys) == 0
         throttle.failed(keys)
-    assert throttle.retry_after(keys) == 61  # whole seconds, one more than the exact wait
-    assert throttle.retry_after(throttle.keys("anna ", "10.0.0.2")) > 0  # same user, any address
-    assert throttle.retry_after(throttle.keys("bert", "10.0.0.1")) == 0
-    clock.advance(60)
-    assert throttle.retry_after(keys) == 0
 
 
-def test_the_wait_runs_from_the_oldest_failure_inside_the_window() -> None:
+def test_the_wait_doubles_with_each_further_failure_up_to_its_cap() -> None:
+    """One address guessing one username's password: 2 s, 4 s, 8 s ... at most 15 minutes."""
     clock = Clock()
-    throttle = make_throttle(clock, per_user=2)
+    throttle = make_throttle(clock)
     keys = throttle.keys("anna", "10.0.0.1")
-    throttle.failed(keys)
-    clock.advance(20)
-    throttle.failed(keys)
-    assert throttle.retry_after(keys) == 41
-    clock.advance(39.5)
-    assert throttle.retry_after(keys) == 1
-    clock.advance(0.5)  # the first failure leaves the window; one failure is under the limit
-    assert throttle.retry_after(keys) == 0
-    throttle.failed(keys)
-    assert throttle.retry_after(keys) == 21  # the second failure is now the oldest
+    waits = []
+    for _ in range(16):
+        throttle.failed(keys)
+        wait = throttle.retry_after(keys)
+        waits.append(wait)
+        clock.advance(wait)  # the guesser waits exactly as long as asked
+        assert throttle.retry_after(keys) == 0
+    assert waits[:5] == [0, 0, 0, 0, 3]  # whole seconds, one more than the exact 2 s
+    assert waits[5:8] == [5, 9, 17]
+    assert max(waits) == 15 * 60 + 1
+    assert waits[-1] == 15 * 60 + 1
 
 
-def test_locks_an_address_that_tries_many_usernames() -> None:
-    throttle = make_throttle(Clock(), per_user=100, per_address=5)
-    for n in range(5):
+def test_nobody_can_lock_a_colleague_out() -> None:
+    """Failures against a username from many addresses delay its owner, logging in from their
+    own address, by at most a minute after the latest of them: never a lock."""
+    clock = Clock()
+    throttle = make_throttle(clock)
+    for n in range(50):
+        throttle.failed(throttle.keys("anna", f"10.9.0.{n}"))
+        clock.advance(1)
+    own = throttle.keys("anna", "192.168.1.20")
+    wait = throttle.retry_after(own)
+    assert 0 < wait <= 61
+    clock.advance(wait)
+    assert throttle.retry_after(own) == 0
+
+
+def test_an_address_trying_many_usernames_slows_down() -> None:
+    clock = Clock()
+    throttle = make_throttle(clock)
+    for n in range(ALLOWANCES["addr"].free):
+        assert throttle.retry_after(throttle.keys(f"user{n}", "10.0.0.9")) == 0
         throttle.failed(throttle.keys(f"user{n}", "10.0.0.9"))
     assert throttle.retry_after(throttle.keys("someone-new", "10.0.0.9")) > 0
     assert throttle.retry_after(throttle.keys("someone-new", "10.0.0.8")) == 0
 
 
-def test_success_clears_the_username_but_not_the_address() -> None:
-    throttle = make_throttle(Clock(), per_user=2, per_address=2)
+def test_success_clears_the_username_and_pair_but_not_the_address() -> None:
+    clock = Clock()
+    throttle = make_throttle(clock)
     keys = throttle.keys("anna", "10.0.0.1")
-    throttle.failed(keys)
+    for _ in range(ALLOWANCES["user"].free + 1):
+        throttle.failed(keys)
+    assert throttle.retry_after(keys) > 0
     throttle.succeeded(keys)
-    throttle.failed(keys)
     assert throttle.retry_after(throttle.keys("anna", "10.0.0.2")) == 0
-    assert throttle.retry_after(throttle.keys("bert", "10.0.0.1")) > 0
+    counts = {k: throttle.store.recent(k, START - timedelta(hours=1))[0] for k in keys}
+    assert [counts[k] for k in keys] == [0, ALLOWANCES["user"].free + 1, 0]
 
 
 def test_failures_older_than_the_window_are_forgotten_when_a_failure_is_recorded() -> None:
@@ -103,4 +114,16 @@ def test_failures_older_than_the_window_are_forgotten_when_a_failure_is_recorded
     throttle.failed(throttle.keys("anna", "10.0.0.1"))
     clock.advance(61)
     throttle.failed(throttle.keys("bert", "10.0.0.2"))
-    assert [key.value for key, _ in store.failures] == ["bert", "10.0.0.2"]
+    assert [key.value for key, _ in store.failures] == ["bert", "10.0.0.2", "bert\x0010.0.0.2"]
+
+
+def test_the_wait_counts_from_the_newest_failure() -> None:
+    clock = Clock()
+    throttle = make_throttle(clock)
+    keys = throttle.keys("anna", "10.0.0.1")
+    for _ in range(ALLOWANCES["pair"].free + 1):
+        throttle.failed(keys)
+        clock.advance(30)  # each failure long after the previous one's wait
+    assert throttle.retry_after(keys) == 0
+    throttle.failed(keys)
+    assert throttle.retry_after(keys) == 9  # seven failures: 2 s doubled twice, rounded up

@@ -4,7 +4,9 @@ issued by one municipality is simply unknown to every other."""
 
 from __future__ import annotations
 
+import base64
 import hmac
+import urllib.parse
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +14,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProte
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, grants
 from authlib.oauth2.rfc6750 import BearerTokenValidator
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from sqlalchemy import select
 
 from ..context import commit, db_session, tenant_context
@@ -22,6 +24,8 @@ from ..models import AccessToken, ApiClient
 from ..models.vocabulary import Role
 from ..operations.api_clients import hash_secret
 from ..principal import Principal
+from .keys import identity_keys
+from .throttle import LoginThrottle, database_login_throttle
 
 
 class OAuthClient(ClientMixin):
@@ -164,7 +168,19 @@ def init_auth(app: Flask, token_lifetime: int) -> None:
 
     @app.post("/oauth/token")
     def issue_token() -> Any:
+        client_id = _requested_client_id()
+        throttle = token_throttle()
+        keys = throttle.client_keys(client_id)
+        wait = throttle.retry_after(keys) or _issue_rate_wait(client_id)
+        if wait:
+            raise TooManyRequests(wait)
         response = server.create_token_response()
+        if response.status_code == 401 and db_session().get(ApiClient, client_id) is not None:
+            # Only a known client's secret is worth guessing (ids are random 128-bit values):
+            # failures for unknown ids are not counted, so they write nothing.
+            throttle.failed(keys)
+        elif response.status_code == 200:
+            throttle.succeeded(keys)
         commit()
         return response
 
@@ -174,6 +190,58 @@ def init_auth(app: Flask, token_lifetime: int) -> None:
 
 
 _PROTECTOR = "integra.protector"
+
+#: Tokens one API client may obtain per minute: a well-behaved client reuses its token for
+#: its lifetime (an hour by default); hundreds a minute mean a loop gone wrong or an attack.
+TOKENS_PER_MINUTE = 30
+
+
+class TooManyRequests(DomainError):
+    status = 429
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(
+            "too_many_requests",
+            f"Zu viele Anfragen. Bitte in {wait} Sekunden erneut versuchen.",
+            f"Too many requests. Please try again in {wait} seconds.",
+        )
+        self.headers = {"Retry-After": str(wait)}
+
+
+def token_throttle() -> LoginThrottle:
+    """Failed client authentications at the token endpoint, counted like failed logins (per
+    client id: a growing wait, never a lock)."""
+    return database_login_throttle(db_session(), identity_keys().derive("login-throttle"))
+
+
+def _requested_client_id() -> str:
+    """The client id the request names (HTTP Basic or the form), before it is checked."""
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() == "basic ":
+        try:
+            decoded = base64.b64decode(header[6:], validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return ""
+        return urllib.parse.unquote(decoded.partition(":")[0])
+    return request.form.get("client_id", "")
+
+
+def _issue_rate_wait(client_id: str) -> int:
+    """Seconds until ``client_id`` may obtain another token (0: now)."""
+    if not client_id:
+        return 0
+    since = utcnow() - timedelta(minutes=1)
+    issued = list(
+        db_session().scalars(
+            select(AccessToken.issued_at)
+            .where(AccessToken.client_id == client_id, AccessToken.issued_at > since)
+            .order_by(AccessToken.issued_at)
+        )
+    )
+    if len(issued) < TOKENS_PER_MINUTE:
+        return 0
+    oldest = issued[-TOKENS_PER_MINUTE]
+    return max(1, int((oldest - since).total_seconds()) + 1)
 
 
 def authenticate_request() -> Principal:

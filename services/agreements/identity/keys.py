@@ -20,9 +20,12 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from flask import current_app
 from joserfc.jwk import RSAKey
 
 from tenants.secrets import read_or_create
+
+from ..context import tenant_context
 
 SIGNING_KEY_FILE = "oidc-signing-key.json"
 SECRET_FILE = "portal-secret"  # noqa: S105 (a file name, not a secret)
@@ -48,6 +51,19 @@ class IdentityKeys:
 
     def public_jwks(self) -> dict[str, list[dict[str, object]]]:
         return {"keys": [dict(self.signing_key.as_dict(private=False))]}
+
+
+_EXTENSION = "integra.identity_keys"
+
+
+def identity_keys() -> IdentityKeys:
+    """The current tenant app's keys, loaded (or created) on first use, not at app creation."""
+    keys: IdentityKeys | None = current_app.extensions.get(_EXTENSION)
+    if keys is None:
+        ctx = tenant_context()
+        keys = load_identity_keys(ctx.settings.tenant_secrets_dir(ctx.tenant.slug))
+        current_app.extensions[_EXTENSION] = keys
+    return keys
 
 
 def load_identity_keys(folder: Path) -> IdentityKeys:

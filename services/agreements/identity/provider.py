@@ -35,7 +35,7 @@ from ..context import commit, db_session, tenant_context
 from ..db import utcnow
 from ..models import AuthorizationCode, User
 from . import staff
-from .keys import IdentityKeys, load_identity_keys
+from .keys import identity_keys
 from .throttle import LoginThrottle, database_login_throttle
 from .web_security import cookie_options, csrf_token, csrf_valid
 
@@ -44,27 +44,15 @@ CODE_LIFETIME = timedelta(minutes=10)
 ID_TOKEN_LIFETIME = 300
 IDP_COOKIE = "integra_idp"
 
-_KEYS = "integra.keys"
-
-
-def tenant_keys() -> IdentityKeys:
-    """The tenant's key material, loaded (or created) on first use, not at app creation."""
-    keys: IdentityKeys | None = current_app.extensions.get(_KEYS)
-    if keys is None:
-        ctx = tenant_context()
-        keys = load_identity_keys(ctx.settings.tenant_secrets_dir(ctx.tenant.slug))
-        current_app.extensions[_KEYS] = keys
-    return keys
-
 
 def login_throttle() -> LoginThrottle:
     """The throttle for this request: its failures are rows of the tenant's database, in the
     request's session (shared by every process; committed with the request)."""
-    return database_login_throttle(db_session(), tenant_keys().derive("login-throttle"))
+    return database_login_throttle(db_session(), identity_keys().derive("login-throttle"))
 
 
 def portal_client_secret() -> str:
-    return tenant_keys().derive("oidc-client:" + PORTAL_CLIENT_ID).hex()
+    return identity_keys().derive("oidc-client:" + PORTAL_CLIENT_ID).hex()
 
 
 def issuer() -> str:
@@ -196,13 +184,13 @@ class RequireS256(CodeChallenge):
 
 class TenantOpenIDCode(OpenIDCode):
     def resolve_client_private_key(self, client: ClientMixin) -> RSAKey:
-        return tenant_keys().signing_key
+        return identity_keys().signing_key
 
     def get_client_algorithm(self, client: ClientMixin) -> str:
         return "RS256"
 
     def get_encode_header(self, client: ClientMixin) -> dict[str, str]:
-        return {"alg": "RS256", "kid": str(tenant_keys().signing_key.kid)}
+        return {"alg": "RS256", "kid": str(identity_keys().signing_key.kid)}
 
     def get_client_claims(self, client: ClientMixin) -> dict[str, Any]:
         now = int(time.time())
@@ -263,7 +251,7 @@ def make_provider_blueprint() -> Blueprint:
 
     @bp.get("/oidc/jwks")
     def jwks() -> ResponseReturnValue:
-        return jsonify(tenant_keys().public_jwks())
+        return jsonify(identity_keys().public_jwks())
 
     @bp.post("/oidc/token")
     def token() -> ResponseReturnValue:
@@ -271,16 +259,16 @@ def make_provider_blueprint() -> Blueprint:
         commit()
         return response
 
-    def _login_page(error: str | None, status: int, binding: str) -> ResponseReturnValue:
-        return (
-            render_template(
-                "idp/login.html",
-                error=error,
-                csrf=csrf_token(tenant_keys().derive("idp-csrf"), binding),
-                username=request.form.get("username", ""),
-            ),
-            status,
+    def _login_page(
+        error: str | None, status: int, binding: str, headers: dict[str, str] | None = None
+    ) -> ResponseReturnValue:
+        page = render_template(
+            "idp/login.html",
+            error=error,
+            csrf=csrf_token(identity_keys().derive("idp-csrf"), binding),
+            username=request.form.get("username", ""),
         )
+        return page, status, headers or {}
 
     @bp.route("/oidc/authorize", methods=["GET", "POST"])
     def authorize() -> ResponseReturnValue:
@@ -296,7 +284,7 @@ def make_provider_blueprint() -> Blueprint:
                 IDP_COOKIE, binding, max_age=1800, **cookie_options(request, path=_cookie_path())
             )
             return response
-        key = tenant_keys().derive("idp-csrf")
+        key = identity_keys().derive("idp-csrf")
         if not csrf_valid(key, request.cookies.get(IDP_COOKIE), request.form.get("csrf_token")):
             return render_template("idp/error.html", error="csrf"), 400
         username = (request.form.get("username") or "").strip()
@@ -305,12 +293,13 @@ def make_provider_blueprint() -> Blueprint:
         keys = throttle.keys(username, _client_address())
         wait = throttle.retry_after(keys)
         if wait:
-            return _login_page(
-                _("Too many failed attempts. Please try again in %(minutes)s minutes.",
-                  minutes=(wait + 59) // 60),
-                429,
-                binding,
-            )  # fmt: skip
+            if wait < 60:
+                message = _("Too many failed attempts. Please try again in %(seconds)s seconds.",
+                            seconds=wait)  # fmt: skip
+            else:
+                message = _("Too many failed attempts. Please try again in %(minutes)s minutes.",
+                            minutes=(wait + 59) // 60)  # fmt: skip
+            return _login_page(message, 429, binding, {"Retry-After": str(wait)})
         session = db_session()
         user = staff.check_credentials(session, username, password)
         tenant = tenant_context().tenant.slug

@@ -40,6 +40,10 @@ SECURITY_HEADERS = {
 }
 
 
+#: The portal's static assets (no personal data; cacheable).
+STATIC_PREFIX = "/assets/"
+
+
 def is_https(request: Request) -> bool:
     return request.scheme == "https"
 
@@ -49,8 +53,9 @@ def add_security_headers(request: Request, response: Response) -> Response:
         response.headers.setdefault(name, value)
     if is_https(request):
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if response.mimetype in ("text/html", "application/pdf"):
-        # Pages and documents carry personal data: never from a shared or back-button cache.
+    if not request.path.startswith(STATIC_PREFIX):
+        # Pages, documents and API answers carry personal data: never from a shared or
+        # back-button cache. Only the portal's own style sheet and scripts may be kept.
         response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -6,13 +6,17 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ..errors import InvalidInput
-from ..models import ApiClient, Office
+from ..db import utcnow
+from ..errors import InvalidInput, InvalidTransition, NotFound
+from ..models import AccessToken, ApiClient, Office
 from ..models.vocabulary import CASE_ROLES, Role
+from ..principal import Principal
+from . import audit
 
 
 def hash_secret(secret: str) -> str:
@@ -69,3 +73,76 @@ def create_api_client(
     )
     session.flush()
     return IssuedCredentials(client_id, secret, role.value, office_key)
+
+
+@dataclass(frozen=True)
+class ApiClientEntry:
+    """An API client as an administrator sees it (never its secret or tokens)."""
+
+    client_id: str
+    name: str
+    role: str
+    office_key: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+    active_tokens: int
+    last_token_at: datetime | None
+
+
+def list_api_clients(session: Session) -> list[ApiClientEntry]:
+    """Every API client of the tenant, newest first, with its unexpired, unrevoked tokens."""
+    now = utcnow()
+    live = (
+        select(
+            AccessToken.client_id,
+            func.count()
+            .filter(AccessToken.expires_at > now, AccessToken.revoked_at.is_(None))
+            .label("active"),
+            func.max(AccessToken.issued_at).label("last"),
+        )
+        .group_by(AccessToken.client_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(ApiClient, Office.key, live.c.active, live.c.last)
+        .outerjoin(Office, ApiClient.office_id == Office.id)
+        .outerjoin(live, live.c.client_id == ApiClient.client_id)
+        .order_by(ApiClient.created_at.desc(), ApiClient.client_id)
+    )
+    return [
+        ApiClientEntry(
+            client.client_id,
+            client.name,
+            client.role,
+            office_key,
+            client.created_at,
+            client.revoked_at,
+            int(active or 0),
+            last,
+        )  # fmt: skip
+        for client, office_key, active, last in rows
+    ]
+
+
+def revoke_api_client(session: Session, principal: Principal, client_id: str) -> ApiClient:
+    """Revoke a client and every token it holds: the next request with any of them is
+    refused (tokens are checked against the database on each request, in every process)."""
+    client = session.get(ApiClient, client_id, with_for_update=True)
+    if client is None:
+        raise NotFound("api_client")
+    if client.revoked_at is not None:
+        raise InvalidTransition(
+            "already_revoked",
+            "Dieser API-Zugang ist bereits widerrufen.",
+            "This API client is already revoked.",
+        )
+    now = utcnow()
+    client.revoked_at = now
+    session.execute(
+        update(AccessToken)
+        .where(AccessToken.client_id == client_id, AccessToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    audit.record(session, principal, "revoke", "api_client", client_id, None)
+    session.flush()
+    return client

@@ -14,7 +14,7 @@ from ..errors import DomainError, NotFound
 from ..identity import staff
 from ..models import Office, User
 from ..models.vocabulary import Role
-from ..operations import audit, offices
+from ..operations import api_clients, audit, offices
 from . import forms, labels
 
 
@@ -73,6 +73,23 @@ def register(bp: Blueprint) -> None:
         audit.record(session, g.principal, "deactivate", "user", user.id, None)
         commit()
         return redirect(url_for("portal.admin_users"))
+
+    @bp.get("/admin/api-clients")
+    def admin_api_clients() -> ResponseReturnValue:
+        _require_admin()
+        session = db_session()
+        html = render_template(
+            "portal/admin_api_clients.html", clients=api_clients.list_api_clients(session)
+        )
+        commit()
+        return html
+
+    @bp.post("/admin/api-clients/<client_id>/revoke")
+    def admin_api_client_revoke(client_id: str) -> ResponseReturnValue:
+        _require_admin()
+        api_clients.revoke_api_client(db_session(), g.principal, client_id)
+        commit()
+        return redirect(url_for("portal.admin_api_clients"))
 
     @bp.get("/admin/offices")
     def admin_offices() -> ResponseReturnValue:

@@ -12,11 +12,11 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..context import commit, db_session, tenant_context
 from ..identity import staff
+from ..identity.keys import identity_keys
 from ..identity.provider import (
     PORTAL_CLIENT_ID,
     portal_client_secret,
     portal_redirect_uri,
-    tenant_keys,
     user_for_claims,
 )
 from ..identity.relying_party import (
@@ -38,7 +38,7 @@ LOGIN_MAX_AGE = 600
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(tenant_keys().derive("login-transaction"), salt="oidc-login")
+    return URLSafeTimedSerializer(identity_keys().derive("login-transaction"), salt="oidc-login")
 
 
 def _cookie_path() -> str:

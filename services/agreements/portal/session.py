@@ -3,6 +3,7 @@ the language, and CSRF enforcement on every form post of the portal."""
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 from flask import Blueprint, g, redirect, request, url_for
@@ -10,7 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from ..context import commit, db_session, tenant_context
 from ..identity import staff
-from ..identity.provider import tenant_keys
+from ..identity.keys import identity_keys
 from ..identity.web_security import csrf_token, csrf_valid
 from ..models import User
 from . import labels
@@ -44,16 +45,46 @@ def current_user() -> User | None:
     return user
 
 
+def _is_tenant_path(value: str, root: str) -> bool:
+    """Whether ``value`` is a plain path under ``root`` that every browser reads as such.
+
+    Browsers drop tabs and line breaks from URLs and read a backslash as a slash, so
+    ``/\t/evil.example`` is ``//evil.example``: another host. Any control character,
+    whitespace or backslash refuses the value; so do a scheme, a host, a leading ``//`` and
+    dot segments that would climb out of the tenant's prefix (``/t/a/../b/``)."""
+    if not value.startswith(root) or value.startswith("//"):
+        return False
+    decoded = urllib.parse.unquote(value)
+    if any(_unsafe(ch) for ch in value) or any(_control(ch) for ch in decoded):
+        return False
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return False
+    if root == "/" and parts.path.startswith("/t/"):
+        return False  # by host, /t/<tenant>/ is another tenant's address
+    segments = urllib.parse.unquote(parts.path).split("/")
+    return ".." not in segments and "." not in segments
+
+
+def _control(ch: str) -> bool:
+    return ord(ch) < 0x20 or ord(ch) == 0x7F
+
+
+def _unsafe(ch: str) -> bool:
+    """Unsafe as typed: browsers drop or reinterpret these (an encoded space is fine)."""
+    return ch.isspace() or _control(ch) or ch == "\\"
+
+
 def safe_next(value: str | None) -> str:
-    """Only a path inside this tenant: never an absolute URL (no open redirect)."""
-    root = request.script_root + "/"
-    if value and value.startswith(root) and not value.startswith("//") and "\\" not in value:
+    """Only a path inside this tenant, in path and host mode: never another host, another
+    tenant or a header injection (no open redirect); anything else means the dashboard."""
+    if value and _is_tenant_path(value, request.script_root + "/"):
         return value
     return url_for("portal.dashboard")
 
 
 def _csrf_key() -> bytes:
-    return tenant_keys().derive("portal-csrf")
+    return identity_keys().derive("portal-csrf")
 
 
 def portal_csrf_token() -> str:
