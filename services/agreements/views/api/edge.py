@@ -1,0 +1,72 @@
+"""What every view of the JSON API shares: how it is documented, how a request is let in,
+and the one shape of its work (call one operation as the caller, commit, return the result)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from flask import request
+from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import UnsupportedMediaType
+
+from ...context import commit, current_principal, db_session
+from ...identity.api_auth import authenticate_request
+from ...principal import Principal
+from ...schemas.common import ApiErrorSchema
+
+#: The errors a view that takes a body can answer with.
+ERRORS = (400, 401, 403, 404, 409, 415, 422)
+
+#: The source of the views' flask-smorest decorators (``arguments``, ``response``,
+#: ``alt_response``). They wrap the view function and note its documentation on the function
+#: itself, and change nothing on the Blueprint they are called on; this one is never
+#: registered. Each app serves the views from its own Blueprint (``make_api_blueprint``), which
+#: copies those notes when the views are attached, so no two tenants' apps share a Blueprint.
+document = Blueprint("api_documentation", __name__)
+
+Result = TypeVar("Result")
+Arguments = ParamSpec("Arguments")
+
+
+def errors(*codes: int) -> Callable[[Any], Any]:
+    """Document the error responses ``codes`` (the platform's error body, ApiErrorSchema)."""
+
+    def decorate(view: Any) -> Any:
+        for code in codes:
+            view = document.alt_response(code, schema=ApiErrorSchema, description="error")(view)
+        return view
+
+    return decorate
+
+
+def call_and_commit(
+    operation: Callable[Concatenate[Session, Principal, Arguments], Result],
+    *args: Arguments.args,
+    **kwargs: Arguments.kwargs,
+) -> Result:
+    """Call one operation in the request's session as the authenticated caller, and commit.
+
+    Operations flush and never commit; this is the edge where the request's work (and the
+    audit entries and outbox messages it added) becomes durable in one transaction. An error
+    raised by the operation or the commit leaves nothing behind: the session is rolled back.
+    """
+    result = operation(db_session(), current_principal(), *args, **kwargs)
+    commit()
+    return result
+
+
+def require_json_body() -> None:
+    """A body that is not JSON is refused (415), never read as "no fields given"."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    has_body = bool(request.content_length) or bool(request.headers.get("Transfer-Encoding"))
+    if has_body and not request.is_json:
+        raise UnsupportedMediaType()
+
+
+def admit_request() -> None:
+    """Before every API view: a valid bearer token first (401), then a JSON body (415)."""
+    authenticate_request()
+    require_json_body()
