@@ -6,6 +6,8 @@ from typing import Any, ClassVar
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from tenants.text import safe_text
+
 
 class StrictSchema(Schema):
     """Refuses unknown fields: a message carries exactly what its contract names."""
@@ -26,8 +28,9 @@ class Contract(StrictSchema):
 
 
 def text_field(max_len: int, **kw: Any) -> fields.String:
-    """A non-empty string of at most ``max_len`` characters."""
-    return fields.String(validate=validate.Length(min=1, max=max_len), **kw)
+    """A non-empty string of at most ``max_len`` characters that every store and channel can
+    carry (no control characters or invalid Unicode: see ``tenants.text``)."""
+    return fields.String(validate=[validate.Length(min=1, max=max_len), safe_text], **kw)
 
 
 def referral_id_field() -> fields.UUID:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from urllib.parse import quote, urlsplit
 
 import pytest
-from werkzeug.test import Client
+from werkzeug.test import Client, TestResponse
 
 from deploy.wiring import tenant_dispatcher
 from tenants.registry import load_registry
@@ -49,6 +49,17 @@ def host_mode(sqlite_platform: Platform) -> Iterator[Client]:
     dispatcher.dispose()
 
 
+def _refused_or_home(response: TestResponse, root: str) -> bool:
+    """True when the request was refused outright (400: text no store may carry, such as a
+    NUL); otherwise it must be a redirect that stays in the tenant."""
+    if response.status_code == 400:
+        assert "invalid_text" in response.get_data(as_text=True)
+        return True
+    assert response.status_code == 302
+    _stays_home(response.headers["Location"], root)
+    return False
+
+
 def _stays_home(location: str, root: str) -> None:
     parts = urlsplit(location)
     assert parts.netloc in ("", "localhost", HOST), location
@@ -60,9 +71,8 @@ def _stays_home(location: str, root: str) -> None:
 def test_the_language_switch_never_leaves_the_tenant_by_path(http: Client, attack: str) -> None:
     root = "/t/freiburg/"
     response = http.get(f"{root}language/en?next={quote(attack.format(root=root), safe='')}")
-    assert response.status_code == 302
-    _stays_home(response.headers["Location"], root)
-    assert path_of(response) == root  # the dashboard, not a cleaned-up version of the attack
+    if not _refused_or_home(response, root):
+        assert path_of(response) == root  # the dashboard, not a cleaned-up attack
 
 
 @pytest.mark.parametrize("attack", HOSTILE)
@@ -73,9 +83,8 @@ def test_the_language_switch_never_leaves_the_tenant_by_host(
         f"/language/en?next={quote(attack.format(root='/'), safe='')}",
         headers={"Host": HOST},
     )
-    assert response.status_code == 302
-    _stays_home(response.headers["Location"], "/")
-    assert path_of(response) == "/"
+    if not _refused_or_home(response, "/"):
+        assert path_of(response) == "/"
 
 
 def test_a_path_of_the_tenant_is_kept(http: Client, host_mode: Client) -> None:

@@ -1,5 +1,5 @@
-"""The login throttle's policy (a growing wait, never a lock) over a fake store (the database store is exercised by
-tests/portal/test_shared_login_throttle.py)."""
+"""The login throttle's policy (a growing wait, never a lock) over a fake store (the database
+store is exercised by tests/portal/test_shared_login_throttle.py)."""
 
 from __future__ import annotations
 

@@ -2,13 +2,13 @@
 it counts, kept in the tenant's database.
 
 Every failed login counts against several keys: the username, the client address and the
-pair of both; a failed client authentication at the token endpoint against the client id. A key with few recent
-failures costs nothing; past its free allowance each further failure doubles the wait before
-the next attempt with that key, up to a cap. There is no hard lock: someone who fails five
-times against a colleague's username delays that colleague by at most a minute, while the
-one guessing from one address against one username waits up to a quarter of an hour between
-tries (the pair's cap). Failures leave the count after the window (an hour, long enough
-for the waits to reach their caps).
+pair of both; a failed client authentication at the token endpoint against the client id. A
+key with few recent failures costs nothing; past its free allowance each further failure
+doubles the wait before the next attempt with that key, up to a cap. There is no hard lock:
+someone who fails five times against a colleague's username delays that colleague by at most
+a minute, while the one guessing from one address against one username waits up to a quarter
+of an hour between tries (the pair's cap). Failures leave the count after the window (an
+hour, long enough for the waits to reach their caps).
 
 The failures live in a ``FailureStore`` that every process serving the tenant shares
 (:class:`DatabaseFailureStore`, the table ``login_failures``): a count kept per process would

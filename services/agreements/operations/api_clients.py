@@ -111,15 +111,15 @@ def list_api_clients(session: Session) -> list[ApiClientEntry]:
     )
     return [
         ApiClientEntry(
-            client.client_id,
-            client.name,
-            client.role,
-            office_key,
-            client.created_at,
-            client.revoked_at,
-            int(active or 0),
-            last,
-        )  # fmt: skip
+            client_id=client.client_id,
+            name=client.name,
+            role=client.role,
+            office_key=office_key,
+            created_at=client.created_at,
+            revoked_at=client.revoked_at,
+            active_tokens=int(active or 0),
+            last_token_at=last,
+        )
         for client, office_key, active, last in rows
     ]
 

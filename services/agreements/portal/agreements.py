@@ -26,11 +26,7 @@ MAX_STEP_SLOTS = 30
 
 
 def _slots(name: str, default: int, maximum: int, used: int) -> int:
-    try:
-        wanted = int(request.args.get(name, default))
-    except ValueError:
-        wanted = default
-    return max(1, min(maximum, max(wanted, used + 1)))
+    return max(1, min(maximum, max(forms.count(request.args, name, default, maximum), used + 1)))
 
 
 def _form_values(agreement: Agreement | None) -> dict[str, Any]:
@@ -63,8 +59,8 @@ def _editor(client_id: uuid.UUID, agreement: Agreement | None) -> ResponseReturn
     errors: dict[str, str] = {}
     values: Any = _form_values(agreement)
     if request.method == "POST":
-        goal_slots = min(MAX_GOAL_SLOTS, int(request.form.get("goal_slots", goal_slots)))
-        step_slots = min(MAX_STEP_SLOTS, int(request.form.get("step_slots", step_slots)))
+        goal_slots = forms.count(request.form, "goal_slots", goal_slots, MAX_GOAL_SLOTS)
+        step_slots = forms.count(request.form, "step_slots", step_slots, MAX_STEP_SLOTS)
         goals = forms.goals_input(request.form, goal_slots, step_slots)
         data, messages = forms.load(agreement_schemas.AgreementInputSchema(), {"goals": goals})
         if data is not None and not data["goals"]:

@@ -59,10 +59,7 @@ def register(bp: Blueprint) -> None:
         status = request.args.get("agreement_status") or None
         if status not in AGREEMENT_FILTERS:
             status = None
-        try:
-            page_number = max(1, min(100_000, int(request.args.get("page", "1"))))
-        except ValueError:
-            page_number = 1
+        page_number = forms.count(request.args, "page", 1, 100_000)
         page = clients.list_clients(
             db_session(), g.principal, page=page_number, page_size=PAGE_SIZE, q=q,
             agreement_status=status, count_limit=COUNT_LIMIT,

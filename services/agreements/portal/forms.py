@@ -25,6 +25,15 @@ def text(form: MultiDict[str, str], name: str) -> str:
     return (form.get(name) or "").strip()
 
 
+def count(form: MultiDict[str, str], name: str, default: int, maximum: int) -> int:
+    """A number of form rows (the editor's goal and step slots): between 1 and ``maximum``;
+    anything that is not a whole number means ``default`` (a hand-edited form never fails)."""
+    raw = form.get(name, "")
+    if not raw.isdigit() or len(raw) > 4:
+        return default
+    return max(1, min(maximum, int(raw)))
+
+
 def optional(form: MultiDict[str, str], name: str) -> str | None:
     value = text(form, name)
     return value or None

@@ -9,6 +9,8 @@ from typing import Any
 from flask import Blueprint, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
+from tenants.text import has_unsafe_text
+
 from ..context import commit, db_session, tenant_context
 from ..identity import staff
 from ..identity.keys import identity_keys
@@ -92,6 +94,14 @@ def portal_csrf_token() -> str:
 
 
 def install_session_handling(bp: Blueprint) -> None:
+    @bp.before_request
+    def _refuse_unsafe_text() -> None:
+        """Form fields and parameters with control characters or invalid Unicode are
+        refused before any view reads them (PostgreSQL and XML could not store them)."""
+        values = [*request.args.items(multi=True), *request.form.items(multi=True)]
+        if any(has_unsafe_text(name) or has_unsafe_text(value) for name, value in values):
+            raise PortalError("invalid_text", 400)
+
     @bp.before_request
     def _load_session() -> ResponseReturnValue | None:
         g.staff_user = None

@@ -5,6 +5,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from tenants.text import safe_text, sane_datetime
+
 
 class StrictSchema(Schema):
     class Meta:
@@ -13,8 +15,11 @@ class StrictSchema(Schema):
 
 
 def text(max_length: int, *, required: bool = True, min_length: int = 1, **kw: Any) -> fields.Str:
+    """Text of bounded length that every store and channel can carry (``tenants.text``)."""
     return fields.String(
-        required=required, validate=validate.Length(min=min_length, max=max_length), **kw
+        required=required,
+        validate=[validate.Length(min=min_length, max=max_length), safe_text],
+        **kw,
     )
 
 
@@ -39,8 +44,11 @@ def plausible_date(value: date) -> None:
 
 
 def aware_datetime(**kw: Any) -> fields.AwareDateTime:
-    """Timestamps with an offset; a timestamp without one is read as UTC."""
-    return fields.AwareDateTime(default_timezone=UTC, **kw)
+    """Timestamps with an offset; a timestamp without one is read as UTC. Only between 1900
+    and 2200 (others are typing errors, and some do not even convert to UTC)."""
+    validators = kw.pop("validate", [])
+    validators = validators if isinstance(validators, list) else [validators]
+    return fields.AwareDateTime(default_timezone=UTC, validate=[sane_datetime, *validators], **kw)
 
 
 class PageQuerySchema(StrictSchema):

@@ -11,7 +11,16 @@ from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import UnsupportedMediaType
 
+from tenants.text import (
+    MAX_JSON_DEPTH,
+    UNSAFE_TEXT,
+    has_unsafe_line,
+    json_depth,
+    unsafe_text_paths,
+)
+
 from ...context import commit, current_principal, db_session
+from ...errors import DomainError, InvalidInput
 from ...identity.api_auth import authenticate_request
 from ...principal import Principal
 from ...schemas.common import ApiErrorSchema
@@ -66,7 +75,39 @@ def require_json_body() -> None:
         raise UnsupportedMediaType()
 
 
+def refuse_unsafe_input() -> None:
+    """JSON nested deeper than any request needs is malformed (400); text with control
+    characters or invalid Unicode, in the body or the query, is invalid (422, by field),
+    before the view's schema or the database ever sees it."""
+    if request.is_json and request.content_length:
+        body = request.get_data(cache=True)
+        if json_depth(body) > MAX_JSON_DEPTH:
+            raise DomainError(
+                "malformed_json",
+                "Der Inhalt ist zu tief verschachtelt.",
+                f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.",
+            )
+        data = request.get_json(silent=True)
+        bad = {path: [UNSAFE_TEXT] for path in unsafe_text_paths(data)}
+    else:
+        bad = {}
+    bad |= {
+        f"query.{name}": [UNSAFE_TEXT]
+        for name, value in request.args.items(multi=True)
+        if has_unsafe_line(name) or has_unsafe_line(value)
+    }
+    if bad:
+        raise InvalidInput(
+            "invalid_text",
+            "Steuerzeichen und ungültige Zeichen sind nicht erlaubt.",
+            UNSAFE_TEXT,
+            fields=bad,
+        )
+
+
 def admit_request() -> None:
-    """Before every API view: a valid bearer token first (401), then a JSON body (415)."""
+    """Before every API view: a valid bearer token first (401), then a JSON body (415),
+    then text every store and channel can carry (400, 422)."""
     authenticate_request()
     require_json_body()
+    refuse_unsafe_input()
