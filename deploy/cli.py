@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -64,6 +65,10 @@ STAFF_ROLES = [role.value for role in Role if role is not Role.SERVICE]
 @click.pass_context
 def main(ctx: click.Context, verbose: bool) -> None:
     """Integra: integration agreements for municipal migration counselling."""
+    # Everything an integra process creates (databases, bus and exchange files, logs,
+    # exports) is for its own user only, from the first byte: people's residence, health and
+    # family data are in those files.
+    os.umask(0o077)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

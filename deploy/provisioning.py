@@ -22,6 +22,7 @@ from services.agreements import runtime as agreements
 from services.connectors import runtime as connectors
 from tenants.databases import drop_database
 from tenants.registry import Tenant
+from tenants.secrets import private_dir
 from tenants.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def provision_tenant(
     engine: Engine | None = None,
     transport: Transport | None = None,
 ) -> ProvisionResult:
+    private_dir(settings.var_dir)
     ensure_tenant_keys(settings, tenant.slug)
     (transport or bus_transport(settings)).provision(tenant)
     connectors.provision(settings, tenant)

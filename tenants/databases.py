@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 from tenants.registry import Tenant
-from tenants.secrets import new_password, read_or_create
+from tenants.secrets import create_private_file, new_password, read_or_create
 from tenants.settings import Settings
 
 
@@ -89,7 +89,7 @@ def create_tenant_engine(
     url = tenant_database_url(settings, tenant, service)
     if url.get_backend_name() == "sqlite":
         assert url.database
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(Path(url.database))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -125,9 +125,7 @@ def ensure_database(settings: Settings, tenant: Tenant, service: str | None = No
     role can open it.
     """
     if settings.embedded and not tenant.database.url:
-        path = sqlite_path(settings, tenant, service)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return not path.exists()
+        return create_private_file(sqlite_path(settings, tenant, service))
     name = tenant_identifier(settings, tenant, service)
     password = _role_password(settings, tenant, service)
     admin = _admin_engine(settings, tenant)

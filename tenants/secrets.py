@@ -1,4 +1,5 @@
-"""The one writer of secret files: keys, generated passwords, demo credentials.
+"""The one writer of secret files (keys, generated passwords, demo credentials), and the
+private folders and files of ``var/``.
 
 Every secret Integra generates lives in a file under ``var/secrets/`` (or wherever a caller's
 path points), and every such file is written here:
@@ -50,6 +51,18 @@ def private_dir(path: Path) -> Path:
     if path.stat().st_mode & 0o077:
         os.chmod(path, DIR_MODE)
     return path
+
+
+def create_private_file(path: Path) -> bool:
+    """Create an empty file with mode 0600 (in a 0700 folder) unless it exists, so that a
+    database or bus file that SQLite then fills is private from its first byte (SQLite gives
+    its -wal and -shm files the database file's mode). Returns True if it created the file."""
+    private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    except FileExistsError:
+        return False
+    return True
 
 
 def _write_temporary(path: Path, data: bytes) -> Path:

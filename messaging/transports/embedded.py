@@ -21,7 +21,7 @@ from messaging.dead_letters import DeadLetterEntry, QueueDepth, entry_from, repl
 from messaging.transports.base import CONTENT_TYPE, ConsumerRunner, InboxConsumer, Publisher
 from messaging.transports.kombu_bus import KombuPublisher, KombuRunner
 from tenants.registry import Tenant
-from tenants.secrets import private_dir
+from tenants.secrets import create_private_file
 from tenants.settings import Settings
 
 POLLING_INTERVAL = 1.0  # kombu's own wait between polls, where it is asked to block
@@ -93,8 +93,8 @@ class EmbeddedTransport:
         return KombuRunner(consumer, open_connection)
 
     def provision(self, tenant: Tenant) -> None:
-        """Create the tenant's bus file (in a private folder) and declare the topology."""
-        private_dir(self._path(tenant).parent)
+        """Create the tenant's bus file (0600, in a private folder) and declare the topology."""
+        create_private_file(self._path(tenant))
         conn = open_connection(self.url(tenant))
         try:
             topology.declare_kombu(conn, tenant)

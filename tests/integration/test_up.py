@@ -29,6 +29,7 @@ import requests
 
 from tenants.registry import load_registry
 from tenants.settings import load_settings
+from tests.integration.test_private_files import assert_private
 
 #: A first start provisions and seeds 18 tenants and starts their bus services: about a minute
 #: on a 2-core machine, several when CI runs other tests beside it. Generous, but bounded.
@@ -228,6 +229,7 @@ def test_up_serves_every_tenant_with_demo_data_once(tmp_path: Path) -> None:
     stored = stored_client_counts(home, slugs)
     assert all(stored[slug] >= first[slug]["all"] for slug in slugs)
     assert (secrets_file.stat().st_mode & 0o777) == 0o600
+    assert_private(home / "var")  # databases, bus and exchange files, keys: 0600 / 0700
 
     with integra_up(home, port, "second.log") as running, requests.Session() as http:
         assert "created=True" not in running.output()
