@@ -18,13 +18,13 @@ from messaging import topology
 from messaging.signing import BusKeyring
 from messaging.transports.base import Transport
 from services.agreements.runtime import AgreementBus
-from services.connectors.partner_keys import ensure_partner_key
-from services.connectors.runtime import (
-    ConnectorRuntime,
+from services.connectors.channels.xml_file import (
     exchange_dir,
     integra_authority,
     partner_authority,
 )
+from services.connectors.partner_keys import ensure_partner_key
+from services.connectors.runtime import ConnectorRuntime
 from services.connectors.simulator_adapters import (
     AmqpAgencyAdapter,
     WebhookAgencyAdapter,

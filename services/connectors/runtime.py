@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -29,23 +28,6 @@ from .channels.base import Channel
 from .service import Connector
 
 log = logging.getLogger(__name__)
-
-
-def exchange_dir(settings: Settings, tenant: Tenant, kind: str) -> Path:
-    return Path(settings.var_dir) / "exchange" / tenant.slug / kind
-
-
-def integra_authority(tenant: Tenant) -> Any:
-    from .channels.xoev import Authority
-
-    return Authority("integra", tenant.slug, f"Integra – {tenant.name}")
-
-
-def partner_authority(partner: PartnerEntry) -> Any:
-    from .channels.xoev import Authority
-
-    praefix, _, kennung = (partner.authority_id or f"{partner.kind}:{partner.key}").partition(":")
-    return Authority(praefix, kennung or partner.key, partner.name)
 
 
 def connector_engine(settings: Settings, tenant: Tenant, kind: str, pool_size: int = 3) -> Engine:
@@ -79,7 +61,6 @@ def provision_connector(settings: Settings, tenant: Tenant, kind: str) -> None:
 
 
 def build_channel(transport: Transport, tenant: Tenant, partner: PartnerEntry) -> Channel:
-    settings = transport.settings
     if partner.channel == "amqp":
         from .channels.amqp import AmqpChannel
 
@@ -93,16 +74,9 @@ def build_channel(transport: Transport, tenant: Tenant, partner: PartnerEntry) -
         from .channels.webhook import WebhookChannel
 
         return WebhookChannel(partner, tenant_slug=tenant.slug)
-    from .channels.files import XmlFileChannel
+    from .channels.xml_file import build_xml_file_channel
 
-    return XmlFileChannel(
-        exchange_dir(settings, tenant, partner.kind),
-        tenant=tenant.slug,
-        partner_party=partner.kind,
-        own_authority=integra_authority(tenant),
-        partner_authority=partner_authority(partner),
-        settle_seconds=0.5,
-    )
+    return build_xml_file_channel(transport, tenant, partner)
 
 
 class ConnectorRuntime:
