@@ -109,21 +109,11 @@ class ConnectorRuntime:
 
     def callback_app(self) -> Any:
         """The WSGI app of the webhook callback (mounted at /t/<tenant>/agency/<kind>)."""
-        from flask import Flask
+        from .channels.webhook_callback import make_callback_app
 
-        from .channels.webhook import make_callback_blueprint
-
-        app = Flask(f"callback-{self.tenant.slug}-{self.partner.kind}")
-        app.register_blueprint(
-            make_callback_blueprint(
-                tenant_slug=self.tenant.slug,
-                kind=self.partner.kind,
-                intake=self.connector.intake,
-                settings=self.connector.settings,
-            ),
-            url_prefix="",
+        return make_callback_app(
+            self.connector.settings, self.tenant.slug, self.partner.kind, self.connector.intake
         )
-        return app
 
     def start(self) -> None:
         self.threads = [

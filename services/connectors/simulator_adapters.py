@@ -1,8 +1,8 @@
 """Simulated agencies on their channels: the agency's side of AMQP, webhook and XML files.
 
 The adapters are Integra's own stand-ins for agency systems; real agencies use the shipped
-``agency_client`` (AMQP), their own web endpoint (webhook) or their case software's import and
-export folders (XML).
+``agency`` package (AMQP client, webhook answers), their own web endpoint (webhook) or their
+case software's import and export folders (XML).
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ class WebhookAgencyAdapter:
             return {"status": "received"}, 202
 
     def pump(self) -> int:
-        from .channels.webhook import post_answer, sign_answer
+        from .agency.webhook_client import post_answer, sign_answer
 
         sent = 0
         for answer in self.agency.due_answers():

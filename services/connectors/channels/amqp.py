@@ -2,7 +2,7 @@
 
 ``agency.<kind>.referrals`` carries Integra's signed messages to the agency (published to the
 exchange ``agency.<kind>.to-agency``); ``agency.<kind>.answers`` carries the agency's answers
-back (JSON, see ``services.connectors.agency_client``; published to
+back (JSON, see ``services.connectors.agency.amqp_client``; published to
 ``agency.<kind>.from-agency``). The agency's broker user may read only the first queue and
 write only to the second exchange, so the broker itself authenticates who answers. The
 queues and exchanges are declared by ``messaging.topology`` when the tenant is provisioned.
