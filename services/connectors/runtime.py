@@ -7,7 +7,6 @@ them (and the partner simulators) in its one process.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from typing import Any
@@ -24,7 +23,7 @@ from tenants.settings import Settings
 from tenants.vocabulary import SERVICE_CODES
 
 from . import store
-from .channels.base import Channel
+from .channels.registry import build_channel, channel_spec
 from .service import Connector
 
 log = logging.getLogger(__name__)
@@ -60,40 +59,16 @@ def provision_connector(settings: Settings, tenant: Tenant, kind: str) -> None:
         engine.dispose()
 
 
-def build_channel(transport: Transport, tenant: Tenant, partner: PartnerEntry) -> Channel:
-    if partner.channel == "amqp":
-        from .channels.amqp import AmqpChannel
-
-        return AmqpChannel(
-            transport.url(tenant, partner.kind),
-            partner.kind,
-            connect=transport.kombu_connection,
-            declare=transport.clients_declare,
-        )
-    if partner.channel == "webhook":
-        from .channels.webhook import WebhookChannel
-
-        return WebhookChannel(partner, tenant_slug=tenant.slug)
-    from .channels.xml_file import build_xml_file_channel
-
-    return build_xml_file_channel(transport, tenant, partner)
-
-
 class ConnectorRuntime:
     """One connector with its consumer (bus → connector), relay (connector → bus) and
     delivery loop (connector ↔ agency), each in its own thread."""
 
     def __init__(
-        self,
-        transport: Transport,
-        tenant: Tenant,
-        partner: PartnerEntry,
-        *,
-        webhook_url: str | None = None,
-        **connector_options: Any,
+        self, transport: Transport, tenant: Tenant, partner: PartnerEntry, **connector_options: Any
     ) -> None:
-        if webhook_url is not None:
-            partner = dataclasses.replace(partner, webhook_url=webhook_url)
+        """``partner`` is the registry entry the channel is built from (a simulated agency
+        may stand in for the real one: see ``simulator_adapters``); ``connector_options`` go to
+        :class:`Connector` (``delay_threshold``, ``clock``)."""
         settings = transport.settings
         self.tenant = tenant
         self.partner = partner
@@ -107,11 +82,19 @@ class ConnectorRuntime:
         self.relay = OutboxRelay.for_tenant(transport, tenant, self.engine, party=partner.kind)
         self.threads: list[threading.Thread] = []
 
-    def callback_app(self) -> Any:
-        """The WSGI app of the webhook callback (mounted at /t/<tenant>/agency/<kind>)."""
-        from .channels.webhook_callback import make_callback_app
+    @property
+    def has_callback(self) -> bool:
+        """Whether the agency pushes its answers to a callback endpoint (webhook) rather than
+        the connector pulling them from the channel."""
+        return channel_spec(self.partner.channel).callback_app is not None
 
-        return make_callback_app(
+    def callback_app(self) -> Any:
+        """The WSGI app where the agency answers (mounted at /t/<tenant>/agency/<kind>);
+        ValueError for a channel without one (see :attr:`has_callback`)."""
+        make_app = channel_spec(self.partner.channel).callback_app
+        if make_app is None:
+            raise ValueError(f"the {self.partner.channel} channel has no callback endpoint")
+        return make_app(
             self.connector.settings, self.tenant.slug, self.partner.kind, self.connector.intake
         )
 
