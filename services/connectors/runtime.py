@@ -24,7 +24,7 @@ from tenants.vocabulary import SERVICE_CODES
 
 from . import store
 from .channels.registry import build_channel, channel_spec
-from .service import Connector
+from .connector import Connector
 
 log = logging.getLogger(__name__)
 
