@@ -14,21 +14,14 @@ from datetime import timedelta
 from typing import Any
 
 from gateway.dispatch import TenantDispatcher
-from messaging import topology
 from messaging.signing import BusKeyring
 from messaging.transports.base import Transport
 from services.agreements.runtime import AgreementBus
-from services.connectors.partner_keys import ensure_partner_key
-from services.connectors.runtime import (
-    ConnectorRuntime,
-    exchange_dir,
-    integra_authority,
-    partner_authority,
-)
+from services.connectors.runtime import ConnectorRuntime
 from services.connectors.simulator_adapters import (
-    AmqpAgencyAdapter,
-    WebhookAgencyAdapter,
-    XmlAgencyAdapter,
+    SimulationSite,
+    SimulatorAdapter,
+    simulate_agency,
 )
 from services.connectors.simulators import SimulatedAgency, SimulationRules
 from tenants.databases import create_tenant_engine
@@ -48,7 +41,7 @@ class TenantServices:
     delay_threshold: timedelta = timedelta(minutes=5)
     agreement_bus: AgreementBus | None = None
     connectors: dict[str, ConnectorRuntime] = field(default_factory=dict)
-    simulators: dict[str, Any] = field(default_factory=dict)
+    simulators: dict[str, SimulatorAdapter] = field(default_factory=dict)
     agencies: dict[str, SimulatedAgency] = field(default_factory=dict)
     engine: Any = None
 
@@ -56,39 +49,13 @@ class TenantServices:
     def settings(self) -> Settings:
         return self.transport.settings
 
-    def sim_url(self, kind: str) -> str:
-        return f"{self.base_url}/sim/{self.tenant.slug}/{kind}"
-
-    def callback_url(self, kind: str) -> str:
-        return f"{self.base_url}/t/{self.tenant.slug}/agency/{kind}/callback"
-
-    def _simulator(self, partner: PartnerEntry, keys: BusKeyring) -> Any:
+    def _simulator(self, partner: PartnerEntry, keys: BusKeyring) -> SimulatorAdapter:
         agency = SimulatedAgency(
             partner.kind, self.rules.get(partner.kind) or SimulationRules.for_kind(partner.kind)
         )
         self.agencies[partner.kind] = agency
-        if partner.channel == "amqp":
-            url = self.transport.url(self.tenant, topology.AgencyPair(partner.kind).user_party)
-            return AmqpAgencyAdapter(
-                url,
-                agency,
-                keys,
-                connect=self.transport.kombu_connection,
-                declare=self.transport.clients_declare,
-                poll_interval=self.transport.poll_interval,
-            )
-        if partner.channel == "webhook":
-            key = ensure_partner_key(self.settings, self.tenant.slug, partner.kind)
-            return WebhookAgencyAdapter(
-                agency, keys, key.private_key, self.callback_url(partner.kind)
-            )
-        return XmlAgencyAdapter(
-            exchange_dir(self.settings, self.tenant, partner.kind),
-            agency,
-            tenant=self.tenant.slug,
-            own_authority=partner_authority(partner),
-            integra_authority=integra_authority(self.tenant),
-        )
+        site = SimulationSite(self.transport, self.tenant, partner, keys, self.base_url)
+        return simulate_agency(site, agency)
 
     def start(self, dispatcher: TenantDispatcher | None) -> None:
         slug = self.tenant.slug
@@ -96,22 +63,18 @@ class TenantServices:
         self.agreement_bus = AgreementBus(self.transport, self.tenant, self.engine)
         keys = BusKeyring.load(self.settings, slug)
         for partner in self.tenant.partners:
+            reached_as = partner
             if self.simulate:
                 simulator = self._simulator(partner, keys)
                 self.simulators[partner.kind] = simulator
-                if isinstance(simulator, WebhookAgencyAdapter) and dispatcher is not None:
-                    dispatcher.mount(f"/sim/{slug}/{partner.kind}", simulator.app)
+                reached_as = simulator.partner  # e.g. the simulator's endpoint for a webhook
+                if simulator.endpoint is not None and dispatcher is not None:
+                    dispatcher.mount(simulator.endpoint.path, simulator.endpoint.app)
             runtime = ConnectorRuntime(
-                self.transport,
-                self.tenant,
-                partner,
-                webhook_url=self.sim_url(partner.kind)
-                if self.simulate and partner.channel == "webhook"
-                else None,
-                delay_threshold=self.delay_threshold,
+                self.transport, self.tenant, reached_as, delay_threshold=self.delay_threshold
             )
             self.connectors[partner.kind] = runtime
-            if partner.channel == "webhook" and dispatcher is not None:
+            if runtime.has_callback and dispatcher is not None:
                 dispatcher.mount(
                     f"/t/{slug}/agency/{partner.kind}",
                     runtime.callback_app(),

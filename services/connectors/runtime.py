@@ -7,10 +7,8 @@ them (and the partner simulators) in its one process.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -25,27 +23,10 @@ from tenants.settings import Settings
 from tenants.vocabulary import SERVICE_CODES
 
 from . import store
-from .channels.base import Channel
-from .service import Connector
+from .channels.registry import build_channel, channel_spec
+from .connector import Connector
 
 log = logging.getLogger(__name__)
-
-
-def exchange_dir(settings: Settings, tenant: Tenant, kind: str) -> Path:
-    return Path(settings.var_dir) / "exchange" / tenant.slug / kind
-
-
-def integra_authority(tenant: Tenant) -> Any:
-    from .channels.xoev import Authority
-
-    return Authority("integra", tenant.slug, f"Integra – {tenant.name}")
-
-
-def partner_authority(partner: PartnerEntry) -> Any:
-    from .channels.xoev import Authority
-
-    praefix, _, kennung = (partner.authority_id or f"{partner.kind}:{partner.key}").partition(":")
-    return Authority(praefix, kennung or partner.key, partner.name)
 
 
 def connector_engine(settings: Settings, tenant: Tenant, kind: str, pool_size: int = 3) -> Engine:
@@ -78,48 +59,16 @@ def provision_connector(settings: Settings, tenant: Tenant, kind: str) -> None:
         engine.dispose()
 
 
-def build_channel(transport: Transport, tenant: Tenant, partner: PartnerEntry) -> Channel:
-    settings = transport.settings
-    if partner.channel == "amqp":
-        from .channels.amqp import AmqpChannel
-
-        return AmqpChannel(
-            transport.url(tenant, partner.kind),
-            partner.kind,
-            connect=transport.kombu_connection,
-            declare=transport.clients_declare,
-        )
-    if partner.channel == "webhook":
-        from .channels.webhook import WebhookChannel
-
-        return WebhookChannel(partner, tenant_slug=tenant.slug)
-    from .channels.files import XmlFileChannel
-
-    return XmlFileChannel(
-        exchange_dir(settings, tenant, partner.kind),
-        tenant=tenant.slug,
-        partner_party=partner.kind,
-        own_authority=integra_authority(tenant),
-        partner_authority=partner_authority(partner),
-        settle_seconds=0.5,
-    )
-
-
 class ConnectorRuntime:
     """One connector with its consumer (bus → connector), relay (connector → bus) and
     delivery loop (connector ↔ agency), each in its own thread."""
 
     def __init__(
-        self,
-        transport: Transport,
-        tenant: Tenant,
-        partner: PartnerEntry,
-        *,
-        webhook_url: str | None = None,
-        **connector_options: Any,
+        self, transport: Transport, tenant: Tenant, partner: PartnerEntry, **connector_options: Any
     ) -> None:
-        if webhook_url is not None:
-            partner = dataclasses.replace(partner, webhook_url=webhook_url)
+        """``partner`` is the registry entry the channel is built from (a simulated agency
+        may stand in for the real one: see ``simulator_adapters``); ``connector_options`` go to
+        :class:`Connector` (``delay_threshold``, ``clock``)."""
         settings = transport.settings
         self.tenant = tenant
         self.partner = partner
@@ -133,23 +82,21 @@ class ConnectorRuntime:
         self.relay = OutboxRelay.for_tenant(transport, tenant, self.engine, party=partner.kind)
         self.threads: list[threading.Thread] = []
 
+    @property
+    def has_callback(self) -> bool:
+        """Whether the agency pushes its answers to a callback endpoint (webhook) rather than
+        the connector pulling them from the channel."""
+        return channel_spec(self.partner.channel).callback_app is not None
+
     def callback_app(self) -> Any:
-        """The WSGI app of the webhook callback (mounted at /t/<tenant>/agency/<kind>)."""
-        from flask import Flask
-
-        from .channels.webhook import make_callback_blueprint
-
-        app = Flask(f"callback-{self.tenant.slug}-{self.partner.kind}")
-        app.register_blueprint(
-            make_callback_blueprint(
-                tenant_slug=self.tenant.slug,
-                kind=self.partner.kind,
-                intake=self.connector.intake,
-                settings=self.connector.settings,
-            ),
-            url_prefix="",
+        """The WSGI app where the agency answers (mounted at /t/<tenant>/agency/<kind>);
+        ValueError for a channel without one (see :attr:`has_callback`)."""
+        make_app = channel_spec(self.partner.channel).callback_app
+        if make_app is None:
+            raise ValueError(f"the {self.partner.channel} channel has no callback endpoint")
+        return make_app(
+            self.connector.settings, self.tenant.slug, self.partner.kind, self.connector.intake
         )
-        return app
 
     def start(self) -> None:
         self.threads = [

@@ -28,7 +28,7 @@ from messaging.signing import ensure_tenant_keys
 from messaging.store import OutboxMessage
 from services.connectors import store
 from services.connectors.channels.base import AgencyAnswer, DeliveryFailed
-from services.connectors.service import Connector
+from services.connectors.connector import Connector
 from services.connectors.store import AgencyDelivery, TrackedReferral
 from tenants.registry import load_registry
 from tenants.settings import Settings

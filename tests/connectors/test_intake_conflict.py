@@ -26,7 +26,7 @@ from messaging.signing import ensure_tenant_keys
 from messaging.store import OutboxMessage
 from services.connectors import store
 from services.connectors.channels.base import AgencyAnswer, IntakeResult
-from services.connectors.service import Connector
+from services.connectors.connector import Connector
 from tenants.registry import load_registry
 from tenants.settings import Settings
 from tests.fixtures.live import SHIPPED_REGISTRY

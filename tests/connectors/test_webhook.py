@@ -24,15 +24,13 @@ from joserfc.jwk import ECKey
 from messaging.contracts import validate_envelope
 from messaging.envelope import Envelope
 from messaging.signing import BusKeyring, EnvelopeSigner, ensure_tenant_keys
-from services.connectors.channels.base import AgencyAnswer, DeliveryFailed
-from services.connectors.channels.webhook import (
+from services.connectors.agency.webhook_client import post_answer, sign_answer
+from services.connectors.channels.base import AgencyAnswer, DeliveryFailed, IntakeResult
+from services.connectors.channels.webhook import WebhookChannel
+from services.connectors.channels.webhook_callback import (
     MAX_CALLBACK_BODY,
     CallbackHandle,
-    IntakeResult,
-    WebhookChannel,
     make_callback_blueprint,
-    post_answer,
-    sign_answer,
 )
 from services.connectors.partner_keys import (
     PartnerKeyError,

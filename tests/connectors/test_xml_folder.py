@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from messaging.envelope import Envelope
-from services.connectors.channels import files
+from services.connectors.channels import exchange_folder
 from services.connectors.channels.base import Channel, DeliveryFailed
-from services.connectors.channels.files import XmlFileChannel, XmlFolderChannel
+from services.connectors.channels.exchange_folder import XmlFolderChannel
+from services.connectors.channels.xml_file import XmlFileChannel
 from services.connectors.channels.xoev import XmlChannelError, envelope_to_xml, xml_to_envelope
 
 from .examples import (
@@ -89,7 +90,7 @@ def test_no_partial_file_is_ever_visible_in_outgoing(
         seen_before_rename.append(listing(channel.outgoing))
         real_replace(src, dst)
 
-    monkeypatch.setattr(files.os, "replace", watching_replace)
+    monkeypatch.setattr(exchange_folder.os, "replace", watching_replace)
     path = channel.deliver(referral_requested())
 
     # Before the rename only the hidden temp file exists; the agency never sees a partial .xml.
@@ -105,7 +106,7 @@ def test_a_failed_write_leaves_nothing_behind(
     def failing_fsync(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(files.os, "fsync", failing_fsync)
+    monkeypatch.setattr(exchange_folder.os, "fsync", failing_fsync)
     with pytest.raises(OSError):
         channel.deliver(referral_requested())
     assert listing(channel.outgoing) == []
@@ -304,7 +305,7 @@ def test_xml_file_channel_delivery_failures(
     def full_disk(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(files.os, "fsync", full_disk)
+    monkeypatch.setattr(exchange_folder.os, "fsync", full_disk)
     with pytest.raises(DeliveryFailed) as info:
         file_channel.deliver(envelope, b"")
     assert info.value.retryable

@@ -24,7 +24,8 @@ from services.connectors.channels.xoev import (
     xml_schema,
     xml_to_envelope,
 )
-from services.connectors.channels.xoev_schema import MESSAGES, NAMESPACE, XSD_PATH, build_xsd
+from services.connectors.channels.xoev.vocabulary import MESSAGES, NAMESPACE, XSD_PATH
+from services.connectors.channels.xoev.xsd import build_xsd
 
 from .examples import AGENCY, EXAMPLES, OFFICE, referral_received, referral_requested
 
@@ -59,7 +60,7 @@ def test_every_contract_has_a_message_and_an_example() -> None:
 
 def test_shipped_xsd_is_generated_from_the_contracts() -> None:
     assert XSD_PATH.read_bytes() == build_xsd(), (
-        "regenerate: python -m services.connectors.channels.xoev_schema > " + str(XSD_PATH)
+        "regenerate: python -m services.connectors.channels.xoev.xsd > " + str(XSD_PATH)
     )
 
 

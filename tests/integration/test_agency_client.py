@@ -13,7 +13,7 @@ import pytest
 from deploy.wiring import bus_transport
 from messaging import topology
 from messaging.signing import BusKeyring
-from services.connectors.agency_client import AgencyClient, ReceivedMessage
+from services.connectors.agency.amqp_client import AgencyClient, ReceivedMessage
 from tests.fixtures.factories import client_body, consent_body
 from tests.fixtures.live import (
     LiveApi,

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from messaging.store import DeadLetter
-from services.connectors.channels.webhook import post_answer, sign_answer
+from services.connectors.agency.webhook_client import post_answer, sign_answer
 from services.connectors.partner_keys import load_partner_private_key
 from services.connectors.runtime import connector_engine
 from tests.fixtures.factories import client_body, consent_body

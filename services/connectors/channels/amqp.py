@@ -2,7 +2,7 @@
 
 ``agency.<kind>.referrals`` carries Integra's signed messages to the agency (published to the
 exchange ``agency.<kind>.to-agency``); ``agency.<kind>.answers`` carries the agency's answers
-back (JSON, see ``services.connectors.agency_client``; published to
+back (JSON, see ``services.connectors.agency.amqp_client``; published to
 ``agency.<kind>.from-agency``). The agency's broker user may read only the first queue and
 write only to the second exchange, so the broker itself authenticates who answers. The
 queues and exchanges are declared by ``messaging.topology`` when the tenant is provisioned.
@@ -24,6 +24,8 @@ from kombu.exceptions import KombuError, OperationalError
 
 from messaging.envelope import Envelope
 from messaging.topology import AgencyPair, declare_agency_pair_kombu
+from messaging.transports.base import Transport
+from tenants.registry import PartnerEntry, Tenant
 
 from .base import AgencyAnswer, DeliveryFailed
 
@@ -65,6 +67,8 @@ def parse_answer(body: bytes | str, message_id: str | None = None) -> AgencyAnsw
 
 
 class AmqpChannel:
+    """The connector's end of the agency's queue pair (implements Channel)."""
+
     name = "amqp"
 
     def __init__(
@@ -187,3 +191,14 @@ class AmqpChannel:
 
     def close(self) -> None:
         self._drop()
+
+
+def build_amqp_channel(transport: Transport, tenant: Tenant, partner: PartnerEntry) -> AmqpChannel:
+    """The channel registered for ``amqp`` partners (see :mod:`.registry`): the connector's
+    own broker user, connecting and declaring as the bus's transport does."""
+    return AmqpChannel(
+        transport.url(tenant, partner.kind),
+        partner.kind,
+        connect=transport.kombu_connection,
+        declare=transport.clients_declare,
+    )

@@ -8,6 +8,7 @@ bytes and says whether the agency took them.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -61,6 +62,10 @@ class IntakeResult:
     @classmethod
     def refused(cls, reason_code: str, reason_text: str) -> IntakeResult:
         return cls("refused", reason_code, reason_text)
+
+
+#: What takes an agency's answer into the connector (commits its effect, idempotent by id).
+Intake = Callable[[AgencyAnswer], IntakeResult]
 
 
 class Channel(Protocol):

@@ -15,7 +15,8 @@ next poll; once older, it is rejected.
 
 Delivery is at least once: :meth:`XmlFolderChannel.poll` returns a file again until it is
 acknowledged, so the caller deduplicates by message id (the envelope id) and acknowledges only
-after committing the effect.
+after committing the effect. :class:`~.xml_file.XmlFileChannel` is the connector's channel on
+top of such a folder.
 """
 
 from __future__ import annotations
@@ -25,26 +26,16 @@ import logging
 import os
 import secrets
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from messaging.contracts import REJECTION_CODES
 from messaging.envelope import Envelope
 
-from .base import AgencyAnswer, DeliveryFailed
-from .xoev import (
-    MAX_DOCUMENT_BYTES,
-    Authority,
-    XmlChannelError,
-    envelope_to_xml,
-    rejection_envelope,
-    xml_to_envelope,
-)
+from .xoev import MAX_DOCUMENT_BYTES, Authority, XmlChannelError, envelope_to_xml, xml_to_envelope
 
-__all__ = ["IGNORED_SUFFIXES", "XmlFileChannel", "XmlFolderChannel"]
+__all__ = ["IGNORED_SUFFIXES", "XmlFolderChannel"]
 
 log = logging.getLogger(__name__)
 
@@ -203,119 +194,6 @@ class XmlFolderChannel:
         for p in sorted(self.outgoing.iterdir()):
             if p.suffix == ".xml" and not p.name.startswith("."):
                 yield p
-
-
-class XmlFileChannel:
-    """The XML file exchange as a :class:`~services.connectors.channels.base.Channel`.
-
-    ``tenant`` and ``own_party`` (the party the agency answers, normally ``agreements``) name
-    the return-to-sender written for a file refused before its envelope could be read; the
-    agency's party is then ``partner_party`` (the agency kind).
-    """
-
-    name = "xml_file"
-
-    def __init__(
-        self,
-        base_dir: str | os.PathLike[str],
-        *,
-        tenant: str,
-        partner_party: str,
-        own_authority: Authority,
-        partner_authority: Authority,
-        own_party: str = "agreements",
-        settle_seconds: float = 2.0,
-    ) -> None:
-        self.tenant = tenant
-        self.own_party = own_party
-        self.partner_party = partner_party
-        self.folder = XmlFolderChannel(
-            base_dir,
-            own_authority=own_authority,
-            partner_authority=partner_authority,
-            settle_seconds=settle_seconds,
-            on_reject=self._file_refused,
-        )
-
-    def deliver(self, envelope: Envelope, signed: bytes | None = None) -> None:
-        """Write the document to ``outgoing/``. ``signed`` is not carried: transport security
-        of file exchange is the exchange folder's (OSCI/XTA in a real deployment)."""
-        try:
-            self.folder.deliver(envelope)
-        except XmlChannelError as exc:
-            raise DeliveryFailed(str(exc), retryable=False) from exc
-        except OSError as exc:
-            raise DeliveryFailed(f"exchange folder: {exc}", retryable=True) from exc
-
-    def receive(self, limit: int = 100) -> list[AgencyAnswer]:
-        answers = []
-        for path, envelope in self.folder.poll()[:limit]:
-            answers.append(
-                AgencyAnswer(
-                    message_id=envelope.id,
-                    type=envelope.type,
-                    version=envelope.version,
-                    payload=dict(envelope.payload),
-                    occurred_at=envelope.occurred_at,
-                    correlation_id=envelope.correlation_id,
-                    handle=(path, envelope),
-                )
-            )
-        return answers
-
-    def settle(self, answer: AgencyAnswer) -> None:
-        path, _ = answer.handle
-        self.folder.acknowledge(path)
-
-    def refuse(self, answer: AgencyAnswer, reason_code: str, reason_text: str) -> None:
-        """Return to sender (``outgoing/``), then set the file aside in ``rejected/``."""
-        path, envelope = answer.handle
-        self._return_to_sender(
-            envelope.id,
-            envelope.type,
-            reason_code,
-            reason_text,
-            recipient=envelope.sender,
-            correlation_id=envelope.correlation_id,
-        )
-        error: XmlChannelError | str = (
-            XmlChannelError(reason_code, reason_text, message_id=envelope.id)
-            if reason_code in REJECTION_CODES
-            else f"{reason_code}: {reason_text}"
-        )
-        self.folder.reject(path, error)
-
-    def close(self) -> None:
-        pass
-
-    def _file_refused(self, path: Path, error: XmlChannelError) -> None:
-        if error.message_id is None:
-            return  # nothing to name: the report in rejected/ is all there is
-        self._return_to_sender(error.message_id, error.message_type, error.code, error.describe())
-
-    def _return_to_sender(
-        self,
-        original_id: uuid.UUID,
-        original_type: str | None,
-        code: str,
-        text: str,
-        *,
-        recipient: str | None = None,
-        correlation_id: uuid.UUID | None = None,
-    ) -> None:
-        if code not in REJECTION_CODES:
-            code = "handler_failed"
-        notice = rejection_envelope(
-            original_id,
-            original_type,
-            code,
-            text,
-            tenant=self.tenant,
-            sender=self.own_party,
-            recipient=recipient or self.partner_party,
-            correlation_id=correlation_id,
-        )
-        self.folder.deliver(notice)
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The client an agency runs to talk to Integra over AMQP (pika, RabbitMQ).
 
-Integra ships this module for the agency's integrators; it needs only pika and joserfc::
+Integra ships this module (in the package :mod:`services.connectors.agency`) for the agency's
+integrators; it needs only pika and joserfc::
 
     client = AgencyClient("amqps://freiburg.agency.jobcenter:SECRET@mq.example/integra.freiburg",
                           kind="jobcenter", tenant_jwks=json.load(open("freiburg-jwks.json")))
@@ -30,17 +31,12 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-
-def referrals_queue(kind: str) -> str:
-    return f"agency.{kind}.referrals"
-
-
-def from_agency_exchange(kind: str) -> str:
-    return f"agency.{kind}.from-agency"
-
-
-def answers_routing_key(kind: str) -> str:
-    return f"agency.{kind}.answers"
+from .protocol import (
+    JSON_CONTENT_TYPE,
+    answers_routing_key,
+    from_agency_exchange,
+    referrals_queue,
+)
 
 
 class AgencyClientError(Exception):
@@ -60,6 +56,14 @@ class ReceivedMessage:
 
 
 class AgencyClient:
+    """One agency's connection to its queue pair in the tenant's vhost (pika, blocking).
+
+    ``url`` carries the agency's own broker user; ``tenant_jwks`` the tenant's public keys
+    (a JWK Set), without which signed messages cannot be verified (``ReceivedMessage.error``).
+    Answers are published with confirms and ``mandatory``: one Integra did not take raises
+    :class:`AgencyClientError`.
+    """
+
     def __init__(
         self,
         url: str,
@@ -80,7 +84,7 @@ class AgencyClient:
     def _read(
         self, body: bytes, content_type: str | None
     ) -> tuple[dict[str, Any] | None, str | None]:
-        if content_type == "application/json":
+        if content_type == JSON_CONTENT_TYPE:
             try:
                 return json.loads(body), None
             except ValueError as exc:
@@ -145,7 +149,7 @@ class AgencyClient:
                 answers_routing_key(self.kind),
                 body,
                 pika.BasicProperties(
-                    content_type="application/json",
+                    content_type=JSON_CONTENT_TYPE,
                     delivery_mode=pika.DeliveryMode.Persistent,
                     message_id=answer_id,
                     type=message_type,

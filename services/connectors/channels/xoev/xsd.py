@@ -1,14 +1,12 @@
-"""The XÖV-style vocabulary of the XML file channel, and the generator of its XSD.
+"""The generator of the shipped XSD, from the versioned marshmallow contracts.
 
-The XSD shipped as ``xoev/integra-xoev-1.0.xsd`` is generated from the versioned marshmallow
-contracts (:data:`messaging.contracts.CONTRACTS`), so the two cannot drift apart silently: a test
-compares the shipped file with :func:`build_xsd`. Regenerate after adding a contract version::
+``integra-xoev-1.0.xsd`` is generated from :data:`messaging.contracts.CONTRACTS`, so the two
+cannot drift apart silently: a test compares the shipped file with :func:`build_xsd`.
+Regenerate after adding a contract version (and its message number in
+:data:`.vocabulary.MESSAGES`)::
 
-    python -m services.connectors.channels.xoev_schema > \
+    python -m services.connectors.channels.xoev.xsd > \
         services/connectors/channels/xoev/integra-xoev-1.0.xsd
-
-A new contract version needs a new message number in :data:`MESSAGES` (XÖV practice: a changed
-message is a new message), never a changed one.
 """
 
 from __future__ import annotations
@@ -16,125 +14,28 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 
 from lxml import etree
 from marshmallow import Schema, fields, validate
 
 from messaging.contracts import CONTRACTS, PARTY
 
-NAMESPACE = "urn:integra:xoev:1"
-PREFIX = "integra"
-XS = "http://www.w3.org/2001/XMLSchema"
-XSI = "http://www.w3.org/2001/XMLSchema-instance"
-XSI_NIL = f"{{{XSI}}}nil"
-
-STANDARD = "Integra"
-STANDARD_VERSION = "1.0"
-PRODUKT = "Integra"
-PRODUKTHERSTELLER = "Integra-Projekt"
-
-#: The versioned code list of message types (``nachrichtentyp``): code = message number.
-MESSAGE_TYPE_LIST_URI = "urn:integra:xoev:codeliste:nachrichtentyp"
-MESSAGE_TYPE_LIST_VERSION = "1.0"
-
-XSD_PATH = Path(__file__).with_name("xoev") / "integra-xoev-1.0.xsd"
-
-#: Element name of list items and of entries of free-form (JSON) data.
-ITEM = "eintrag"
-#: ``typ`` attribute values of free-form entries, by JSON type.
-JSON_TYPES = ("zeichenkette", "ganzzahl", "dezimalzahl", "wahrheitswert", "null", "objekt", "liste")
-
-
-@dataclass(frozen=True)
-class MessageDef:
-    """One message of the standard: its contract, number and root element name."""
-
-    message_type: str
-    version: int
-    number: str
-    root: str
-
-
-def _root_name(message_type: str, number: str) -> str:
-    group, _, name = message_type.partition(".")
-    return f"{group}.{name[:1].upper()}{name[1:]}.{number}"
-
-
-_NUMBERS: Mapping[tuple[str, int], str] = {
-    ("referral.requested", 1): "0101",
-    ("referral.received", 1): "0102",
-    ("referral.accepted", 1): "0103",
-    ("referral.rejected", 1): "0104",
-    ("referral.withdrawn", 1): "0105",
-    ("referral.requested", 2): "0106",  # v1 and the consent's end (connector side only)
-    ("appointment.scheduled", 1): "0201",
-    ("measure.started", 1): "0301",
-    ("measure.completed", 1): "0302",
-    ("measure.aborted", 1): "0303",
-    ("consent.revoked", 1): "0401",
-    ("status.query", 1): "0501",
-    ("status.answer", 1): "0502",
-    ("course_obligation.imposed", 1): "0601",
-    # Connector notices about delivery (they travel on the bus, rarely as files).
-    ("referral.delivered", 1): "0701",
-    ("delivery.delayed", 1): "0702",
-    ("delivery.failed", 1): "0703",
-    ("delivery.failed", 2): "0704",
-    # The technical rejection, in the style of XInneres' Administration.ReturnToSender.
-    ("message.rejected", 1): "0901",
-}
-_ROOT_OVERRIDES = {("message.rejected", 1): "administration.ReturnToSender.0901"}
-
-MESSAGES: Mapping[tuple[str, int], MessageDef] = {
-    key: MessageDef(key[0], key[1], number, _ROOT_OVERRIDES.get(key) or _root_name(key[0], number))
-    for key, number in _NUMBERS.items()
-}
-MESSAGES_BY_ROOT: Mapping[str, MessageDef] = {m.root: m for m in MESSAGES.values()}
-
-
-# --- field kinds: shared by the XSD generator and the translation ---------------------------
-
-
-def field_kind(field: fields.Field) -> str:
-    """How a contract field is carried in XML; TypeError for a kind the channel cannot carry."""
-    if isinstance(field, fields.UUID):
-        return "uuid"
-    if isinstance(field, fields.AwareDateTime):
-        return "datetime"
-    if isinstance(field, fields.DateTime):
-        raise TypeError("naive datetimes are not carried; use AwareDateTime")
-    if isinstance(field, fields.Date):
-        return "date"
-    if isinstance(field, fields.Boolean):
-        return "boolean"
-    if isinstance(field, fields.Integer):
-        return "integer"
-    if isinstance(field, fields.String):
-        return "string"
-    if isinstance(field, fields.Nested):
-        if field.many:
-            raise TypeError("Nested(many=True) is not carried; use List(Nested)")
-        return "nested"
-    if isinstance(field, fields.List):
-        return "list"
-    if isinstance(field, fields.Dict):
-        return "json"
-    raise TypeError(f"field type {type(field).__name__} is not carried by the XML channel")
-
-
-def field_tag(name: str, field: fields.Field) -> str:
-    return field.data_key or name
-
-
-def nested_schema(field: fields.Nested) -> Schema:
-    schema = field.schema
-    assert isinstance(schema, Schema)
-    return schema
-
-
-# --- XSD generator ---------------------------------------------------------------------------
+from .vocabulary import (
+    ITEM,
+    JSON_TYPES,
+    MESSAGE_TYPE_LIST_URI,
+    MESSAGE_TYPE_LIST_VERSION,
+    MESSAGES,
+    NAMESPACE,
+    PREFIX,
+    STANDARD,
+    STANDARD_VERSION,
+    XS,
+    MessageDef,
+    field_kind,
+    field_tag,
+    nested_schema,
+)
 
 
 def _xs(tag: str) -> str:
@@ -159,7 +60,7 @@ class _Builder:
         doc = etree.SubElement(etree.SubElement(self.root, _xs("annotation")), _xs("documentation"))
         doc.text = (
             f"{STANDARD} {STANDARD_VERSION}: XÖV-style messages of the Integra XML file channel. "
-            "Generated from messaging.contracts by services.connectors.channels.xoev_schema; "
+            "Generated from messaging.contracts by services.connectors.channels.xoev.xsd; "
             "do not edit by hand."
         )
         self._nested_types: dict[type[Schema], str] = {}
