@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session
 from messaging import outbox
 from messaging.contracts import ContractError
 from messaging.envelope import Envelope
-from messaging.store import DeadLetter, InboxMessage
+from messaging.store import DeadLetter, InboxMessage, utcnow
 from messaging.topology import AGREEMENTS
 from tenants.vocabulary import AGENCY_ANSWER_TYPES, FINAL_AGENCY_ANSWERS
 
@@ -35,8 +37,17 @@ class AnswerIntake:
     """The answers of one tenant's agency of ``kind``: pushed by its callback (:meth:`intake`)
     or pulled from its channel (:meth:`poll_answers`)."""
 
-    def __init__(self, engine: Engine, tenant_slug: str, kind: str, channel: Channel) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        tenant_slug: str,
+        kind: str,
+        channel: Channel,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.engine = engine
+        self.clock = clock
         self.tenant_slug = tenant_slug
         self.kind = kind
         self.channel = channel
@@ -114,8 +125,10 @@ class AnswerIntake:
                     correlation_id=envelope.correlation_id,
                 )
             )
-            if tracked is not None and answer.type in FINAL_AGENCY_ANSWERS:
-                tracked.closed = True
+            if tracked is not None:
+                tracked.last_heard_at = self.clock()
+                if answer.type in FINAL_AGENCY_ANSWERS:
+                    tracked.closed = True
         return IntakeResult.accepted()
 
     def _refuse_after_rollback(self, answer: AgencyAnswer, code: str, text: str) -> IntakeResult:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,8 +36,12 @@ from .channels.base import AgencyAnswer, Channel, IntakeResult
 from .delivery import DeliveryLoop
 from .ledger import ConnectorLedger
 from .referrals import ReferralHandlers
+from .status_queries import QUIET_AFTER, StatusQueries
 
 log = logging.getLogger(__name__)
+
+#: Seconds between two looks for referrals the agency has gone quiet on.
+STATUS_CHECK_INTERVAL = 60.0
 
 
 class Connector:
@@ -53,6 +58,7 @@ class Connector:
         channel: Channel,
         *,
         delay_threshold: timedelta = timedelta(minutes=5),
+        status_query_after: timedelta = QUIET_AFTER,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
@@ -73,7 +79,11 @@ class Connector:
             delay_threshold=delay_threshold,
             stop=self.stop_event,
         )
-        self.answers = AnswerIntake(engine, tenant.slug, partner.kind, channel)
+        self.answers = AnswerIntake(
+            engine, tenant.slug, partner.kind, channel, clock=lambda: self.ledger.now()
+        )
+        self.status_queries = StatusQueries(engine, self.ledger, quiet_after=status_query_after)
+        self._next_status_check = 0.0
 
     @property
     def clock(self) -> Callable[[], datetime]:
@@ -106,6 +116,15 @@ class Connector:
     def poll_answers(self, limit: int = 100) -> int:
         return self.answers.poll_answers(limit)
 
+    def query_quiet_referrals(self) -> int:
+        """Ask the agency about referrals it has gone quiet on (at most once a minute: the
+        search is cheap, but hundreds of connectors should not run it every tenth second)."""
+        now = time.monotonic()
+        if now < self._next_status_check:
+            return 0
+        self._next_status_check = now + STATUS_CHECK_INTERVAL
+        return self.status_queries.queue_due()
+
     # --- running -----------------------------------------------------------------------------
 
     def run(self, poll_interval: float | None = None) -> None:
@@ -116,6 +135,7 @@ class Connector:
         while not self.stop_event.is_set():
             busy = 0
             try:
+                busy += self.query_quiet_referrals()
                 busy += self.deliver_due()
                 busy += self.poll_answers()
             except Exception:

@@ -39,6 +39,18 @@ MEASURES = {
 }
 
 
+#: The status an answer of each type tells (what a status.query is then answered with).
+ANSWERED_STATUS = {
+    "referral.received": "received",
+    "referral.accepted": "accepted",
+    "referral.rejected": "rejected",
+    "appointment.scheduled": "scheduled",
+    "measure.started": "started",
+    "measure.completed": "completed",
+    "measure.aborted": "aborted",
+}
+
+
 @dataclass
 class SimulationRules:
     """How a simulated agency behaves. Delays in seconds after the previous answer."""
@@ -84,6 +96,8 @@ class SimulatedAgency:
         self.rng = random.Random(seed)
         self.received: list[dict[str, Any]] = []
         self.withdrawn: set[str] = set()
+        #: Where each referral stands as far as this agency has answered (for status.query).
+        self.status: dict[str, str] = {}
         self._queue: list[_Scheduled] = []
         self._counter = itertools.count()
         self._lock = threading.Lock()
@@ -113,6 +127,13 @@ class SimulatedAgency:
         payload = envelope.get("payload", {})
         if message_type == "referral.withdrawn":
             self.withdrawn.add(str(payload.get("referral_id")))
+            return
+        if message_type == "status.query":
+            rid = str(payload.get("referral_id"))
+            with self._lock:
+                status = self.status.get(rid, "unknown")
+            answer = {"referral_id": rid, "status": status, "as_of": datetime.now(UTC).isoformat()}
+            self._answer("status.answer", rid, answer, 0.0)
             return
         if message_type != "referral.requested":
             return  # consent.revoked: a real agency erases the data; message.rejected: log
@@ -203,6 +224,9 @@ class SimulatedAgency:
                 answer = heapq.heappop(self._queue).answer
                 if answer.get("correlation_id") in self.withdrawn:
                     continue
+                reached = ANSWERED_STATUS.get(answer["type"])
+                if reached is not None and answer.get("correlation_id"):
+                    self.status[answer["correlation_id"]] = reached
                 due.append(answer)
         return due
 

@@ -45,6 +45,10 @@ class TrackedReferral(ConnectorBase):
     #: Withdrawn, revoked, not sent (consent lapsed), rejected or finished: answers are still
     #: recognised, nothing new about it is delivered except what tells the agency to stop.
     closed: Mapped[bool] = mapped_column(default=False)
+    #: When the agency's last answer about it arrived (None: none yet).
+    last_heard_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the connector last asked the agency where it stands (status.query).
+    status_queried_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AgencyDelivery(ConnectorBase):
