@@ -16,7 +16,9 @@ from typing import Any
 from gateway.dispatch import TenantDispatcher
 from messaging.signing import BusKeyring
 from messaging.transports.base import Transport
+from services.agreements import runtime as agreements
 from services.agreements.runtime import AgreementBus
+from services.connectors import runtime as connectors
 from services.connectors.runtime import ConnectorRuntime
 from services.connectors.simulator_adapters import (
     SimulationSite,
@@ -60,7 +62,7 @@ class TenantServices:
     def start(self, dispatcher: TenantDispatcher | None) -> None:
         slug = self.tenant.slug
         self.engine = create_tenant_engine(self.settings, self.tenant, pool_size=2)
-        self.agreement_bus = AgreementBus(self.transport, self.tenant, self.engine)
+        self.agreement_bus = agreements.start(self.transport, self.tenant, self.engine)
         keys = BusKeyring.load(self.settings, slug)
         for partner in self.tenant.partners:
             reached_as = partner
@@ -70,7 +72,7 @@ class TenantServices:
                 reached_as = simulator.partner  # e.g. the simulator's endpoint for a webhook
                 if simulator.endpoint is not None and dispatcher is not None:
                     dispatcher.mount(simulator.endpoint.path, simulator.endpoint.app)
-            runtime = ConnectorRuntime(
+            runtime = connectors.start(
                 self.transport, self.tenant, reached_as, delay_threshold=self.delay_threshold
             )
             self.connectors[partner.kind] = runtime
@@ -80,9 +82,6 @@ class TenantServices:
                     runtime.callback_app(),
                     script_name=f"/t/{slug}",
                 )
-        self.agreement_bus.start()
-        for runtime in self.connectors.values():
-            runtime.start()
         for simulator in self.simulators.values():
             simulator.start_thread()
 

@@ -109,3 +109,10 @@ class AgreementBus:
         self.signal_stop()
         for thread in self.threads:
             thread.join(timeout)
+
+
+def start(transport: Transport, tenant: Tenant, engine: Engine, **options: Any) -> AgreementBus:
+    """The agreement service's part on the bus for ``tenant``, running (relay and consumer)."""
+    bus = AgreementBus(transport, tenant, engine, **options)
+    bus.start()
+    return bus

@@ -122,3 +122,12 @@ def _thread(target: Any, name: str) -> threading.Thread:
     thread = threading.Thread(target=target, name=name, daemon=True)
     thread.start()
     return thread
+
+
+def start(
+    transport: Transport, tenant: Tenant, partner: PartnerEntry, **options: Any
+) -> ConnectorRuntime:
+    """One connector of ``tenant``, running (consumer, relay and delivery loop)."""
+    runtime = ConnectorRuntime(transport, tenant, partner, **options)
+    runtime.start()
+    return runtime
