@@ -10,6 +10,20 @@ from .referrals import Referral, ReferralEvent
 from .sessions import AuthorizationCode, StaffSession
 from .users import AccessToken, ApiClient, User
 
+# the offer directory (HSDS 3): its own package, its tables in the same tenant database
+from ..offers.models import (  # noqa: E402
+    OfferLocation,
+    OfferOrganization,
+    OfferService,
+    OfferServiceAtLocation,
+    OfferServiceField,
+    OfferServiceLanguage,
+    OfferServiceTerm,
+    OfferSuggestion,
+    OfferTaxonomy,
+    OfferTaxonomyTerm,
+)
+
 __all__ = [
     "AccessToken",
     "Agreement",
@@ -21,6 +35,16 @@ __all__ = [
     "Consent",
     "Goal",
     "LoginFailure",
+    "OfferLocation",
+    "OfferOrganization",
+    "OfferService",
+    "OfferServiceAtLocation",
+    "OfferServiceField",
+    "OfferServiceLanguage",
+    "OfferServiceTerm",
+    "OfferSuggestion",
+    "OfferTaxonomy",
+    "OfferTaxonomyTerm",
     "Office",
     "Referral",
     "ReferralEvent",
