@@ -193,7 +193,8 @@ def _check_references(session: Session, batch: _Batch, single: bool) -> list[Pro
     known_locations = _existing(session, OfferLocation, wanted_locations)
     problems += [Problem(path, "unknown location") for i, path in wanted_locations.items()
                  if i not in known_locations]  # fmt: skip
-    known_terms = _existing(session, OfferTaxonomyTerm, wanted_terms)
+    known_terms: set[str] = set(_existing(session, OfferTaxonomyTerm, wanted_terms))
+    known_terms |= {str(taxonomy.term_id(k.code)) for k in (*taxonomy.FIELDS, *taxonomy.KINDS)}
     problems += [Problem(path, "unknown taxonomy term") for i, path in wanted_terms.items()
                  if i not in known_terms]  # fmt: skip
     return problems
