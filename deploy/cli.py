@@ -14,6 +14,7 @@ import click
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from deploy.offers_cli import offers_group
 from services.agreements.models.vocabulary import Role
 from tenants.registry import Registry, RegistryError, Tenant, load_registry, load_tenant_file
 from tenants.settings import ConfigurationError, Settings, load_settings
@@ -470,6 +471,8 @@ def connector_run(ctx: Context, slug: str, kind: str, port: int) -> None:
         server.close()
     runtime.stop()
 
+
+main.add_command(offers_group)
 
 if __name__ == "__main__":
     main()
