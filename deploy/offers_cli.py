@@ -55,8 +55,13 @@ def offers_import(ctx: Context, slug: str, source: Path) -> None:
 
 @offers_group.command("export")
 @click.argument("slug")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for organizations.json and tabular/ (created if missing).")  # fmt: skip
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for organizations.json and tabular/ (created if missing).",
+)
 @click.pass_obj
 def offers_export(ctx: Context, slug: str, out: Path) -> None:
     """Write the tenant's directory in both HSDS forms: OUT/organizations.json and the
@@ -69,5 +74,7 @@ def offers_export(ctx: Context, slug: str, out: Path) -> None:
             counts = exchange.write_export(session, out)
     finally:
         engine.dispose()
-    click.echo(f"{slug}: {counts.get('services', 0)} services of "
-               f"{counts.get('organizations', 0)} organizations written to {out}")  # fmt: skip
+    click.echo(
+        f"{slug}: {counts.get('services', 0)} services of "
+        f"{counts.get('organizations', 0)} organizations written to {out}"
+    )

@@ -58,8 +58,11 @@ def test_import_and_export_commands(tmp_path: Path) -> None:
     assert again.exit_code == 0 and "1 service updated" in again.output, again.output
 
     here = location("79098")
-    bad = organization("Kita Sonnenhügel", [here], [service("Kita", "kita", at=[here]),
-                                                     service("Kita 2", "kita", at=[here])])
+    bad = organization(
+        "Kita Sonnenhügel",
+        [here],
+        [service("Kita", "kita", at=[here]), service("Kita 2", "kita", at=[here])],
+    )
     bad["services"][1]["status"] = "open"
     source.write_text(json.dumps(bad))
     refused = runner.invoke(main, ["offers", "import", "freiburg", str(source)], env=env)
@@ -102,16 +105,24 @@ def test_figures_count_suggested_linked_and_used_per_field(platform: Platform) -
         api.ok("POST", f"agreements/{agreement['id']}/sign", {"party": party})
     step = api.ok("GET", f"agreements/{agreement['id']}")["goals"][0]["steps"][0]
     assert step["offer_id"] == course["id"]
-    api.ok("POST", f"agreements/{agreement['id']}/reviews",
-           {"steps": [{"step_id": step["id"], "result": "done"}]})  # fmt: skip
+    api.ok(
+        "POST",
+        f"agreements/{agreement['id']}/reviews",
+        {"steps": [{"step_id": step["id"], "result": "done"}]},
+    )
     after = figures()
     s, li, u = before["language"]
     assert after["language"] == (s + 1, li + 1, u + 1)
     assert {f: v for f, v in after.items() if f != "language"} == {
-        f: v for f, v in before.items() if f != "language"}
+        f: v for f, v in before.items() if f != "language"
+    }
     with platform.session(slug) as session:
-        yesterday = offer_figures(session, date_from=today - timedelta(days=2),
-                                  date_to=today - timedelta(days=1), office_id=office_id)  # fmt: skip
+        yesterday = offer_figures(
+            session,
+            date_from=today - timedelta(days=2),
+            date_to=today - timedelta(days=1),
+            office_id=office_id,
+        )
     assert all((v.suggested, v.linked, v.used) == (0, 0, 0) for v in yesterday.values())
 
     unknown = api.post(f"clients/{client['id']}/agreements", json=body)

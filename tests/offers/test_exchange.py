@@ -33,8 +33,11 @@ SLUG = "essen"
 def _strip_links(value: Any) -> Any:
     """Without the link fields an export adds (``organization_id``, ``location_id``, ...)."""
     if isinstance(value, dict):
-        return {k: _strip_links(v) for k, v in value.items()
-                if not (k.endswith("_id") or k in ("link_entity", "resource_type"))}  # fmt: skip
+        return {
+            k: _strip_links(v)
+            for k, v in value.items()
+            if not (k.endswith("_id") or k in ("link_entity", "resource_type"))
+        }
     if isinstance(value, list):
         return [_strip_links(v) for v in value]
     return value
@@ -44,8 +47,14 @@ def _counts(platform: Platform) -> dict[str, int]:
     with platform.session(SLUG) as session:
         return {
             model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
-            for model in (OfferOrganization, OfferLocation, OfferService, OfferServiceAtLocation,
-                          OfferTaxonomyTerm, OfferServiceField)  # fmt: skip
+            for model in (
+                OfferOrganization,
+                OfferLocation,
+                OfferService,
+                OfferServiceAtLocation,
+                OfferTaxonomyTerm,
+                OfferServiceField,
+            )
         }
 
 
@@ -121,8 +130,13 @@ def test_service_example_validates_as_exported(platform: Platform) -> None:
 
 def test_reimport_updates_by_id(platform: Platform) -> None:
     here = location("45127", "Essen")
-    course = service("Integrationskurs Nord", "integrationskurs", at=[here], languages=("ar",),
-                     integra_free_places=3)  # fmt: skip
+    course = service(
+        "Integrationskurs Nord",
+        "integrationskurs",
+        at=[here],
+        languages=("ar",),
+        integra_free_places=3,
+    )
     org = organization("Sprachschule Ruhrbogen gGmbH", [here], [course])
     _import(platform, org)
     before = _counts(platform)
@@ -135,54 +149,71 @@ def test_reimport_updates_by_id(platform: Platform) -> None:
         row = session.get(OfferService, __import__("uuid").UUID(course["id"]))
         assert row is not None
         assert (row.name, row.free_places) == ("Integrationskurs Nord (Abendkurs)", 0)
-        fields = session.scalars(select(OfferServiceField.field).where(
-            OfferServiceField.service_id == row.id)).all()  # fmt: skip
+        fields = session.scalars(
+            select(OfferServiceField.field).where(OfferServiceField.service_id == row.id)
+        ).all()
         assert fields == ["language"]
 
 
 def _valid_batch() -> list[dict[str, Any]]:
     here = location("45141", "Essen")
-    first = organization("Bildungswerk Brückenschlag e. V.", [here], [
-        service("Berufssprachkurs B2", "berufssprachkurs", at=[here]),
-        service("Integrationskurs mit Kinderbetreuung", "integrationskurs", at=[here]),
-    ])  # fmt: skip
+    first = organization(
+        "Bildungswerk Brückenschlag e. V.",
+        [here],
+        [
+            service("Berufssprachkurs B2", "berufssprachkurs", at=[here]),
+            service("Integrationskurs mit Kinderbetreuung", "integrationskurs", at=[here]),
+        ],
+    )
     other = location("45136", "Essen")
-    second = organization("Kita Sonnenhügel", [other],
-                          [service("Kita Sonnenhügel", "kita", at=[other])])
+    second = organization(
+        "Kita Sonnenhügel", [other], [service("Kita Sonnenhügel", "kita", at=[other])]
+    )
     return [first, second]
 
 
 INVALID_CASES = {
     "status not in HSDS's list": (
-        lambda b: b[0]["services"][1].__setitem__("status", "open"), "[0].services[1].status"),
-    "service name missing": (
-        lambda b: b[0]["services"][0].pop("name"), "[0].services[0].name"),
+        lambda b: b[0]["services"][1].__setitem__("status", "open"),
+        "[0].services[1].status",
+    ),
+    "service name missing": (lambda b: b[0]["services"][0].pop("name"), "[0].services[0].name"),
     "id not a uuid": (
-        lambda b: b[1]["services"][0].__setitem__("id", "kita-1"), "[1].services[0].id"),
-    "organization description missing": (
-        lambda b: b[1].pop("description"), "[1].description"),
+        lambda b: b[1]["services"][0].__setitem__("id", "kita-1"),
+        "[1].services[0].id",
+    ),
+    "organization description missing": (lambda b: b[1].pop("description"), "[1].description"),
     "address without postal code": (
         lambda b: b[0]["locations"][0]["addresses"][0].pop("postal_code"),
-        "[0].locations[0].addresses[0].postal_code"),
+        "[0].locations[0].addresses[0].postal_code",
+    ),
     "negative free places (extension)": (
         lambda b: b[0]["services"][0].__setitem__("integra_free_places", -2),
-        "[0].services[0].integra_free_places"),
+        "[0].services[0].integra_free_places",
+    ),
     "unknown residence status (extension)": (
         lambda b: b[0]["services"][0].__setitem__("integra_residence_statuses", ["citizen"]),
-        "[0].services[0].integra_residence_statuses[0]"),
+        "[0].services[0].integra_residence_statuses[0]",
+    ),
     "service at an unknown location": (
         lambda b: b[1]["services"][0]["service_at_locations"][0].__setitem__(
-            "location_id", new_id()), "[1].services[0].service_at_locations[0].location_id"),
+            "location_id", new_id()
+        ),
+        "[1].services[0].service_at_locations[0].location_id",
+    ),
     "attribute of an unknown term": (
         lambda b: b[0]["services"][1]["attributes"][0].__setitem__("taxonomy_term_id", new_id()),
-        "[0].services[1].attributes[0].taxonomy_term_id"),
+        "[0].services[1].attributes[0].taxonomy_term_id",
+    ),
     "the same service twice": (
         lambda b: b[1]["services"].append(copy.deepcopy(b[0]["services"][0])),
-        "[1].services[1].id"),
+        "[1].services[1].id",
+    ),
     "schedule frequency not in HSDS's list": (
         lambda b: b[0]["services"][0].__setitem__("schedules", [{"id": new_id(), "freq": "DAILY"}]),
-        "[0].services[0].schedules[0].freq"),
-}  # fmt: skip
+        "[0].services[0].schedules[0].freq",
+    ),
+}
 
 
 @pytest.mark.parametrize("case", sorted(INVALID_CASES))
@@ -216,7 +247,8 @@ def test_tabular_row_problem_names_file_and_row(platform: Platform, tmp_path: Pa
     services_csv.write_text("\n".join(lines) + "\n")
     before = _counts(platform)
     with platform.session(SLUG) as session, pytest.raises(OfferImportInvalid) as refused:
-        exchange.import_tabular(session, operator(SLUG),
-                                exchange.read_tabular_folder(tmp_path / "tabular"))  # fmt: skip
+        exchange.import_tabular(
+            session, operator(SLUG), exchange.read_tabular_folder(tmp_path / "tabular")
+        )
     assert [p.path for p in refused.value.problems] == ["services.csv[row 3].status"]
     assert _counts(platform) == before

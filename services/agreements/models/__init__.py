@@ -1,17 +1,7 @@
 """The agreement service's ORM models; importing this package registers every table."""
 
-from .agreements import Agreement, Goal, Review, ReviewStepResult, Step
-from .assessments import Assessment
-from .audit import AuditEvent
-from .clients import Client, Consent
-from .login_failures import LoginFailure
-from .offices import Office
-from .referrals import Referral, ReferralEvent
-from .sessions import AuthorizationCode, StaffSession
-from .users import AccessToken, ApiClient, User
-
 # the offer directory (HSDS 3): its own package, its tables in the same tenant database
-from ..offers.models import (  # noqa: E402
+from ..offers.models import (
     OfferLocation,
     OfferOrganization,
     OfferService,
@@ -23,6 +13,15 @@ from ..offers.models import (  # noqa: E402
     OfferTaxonomy,
     OfferTaxonomyTerm,
 )
+from .agreements import Agreement, Goal, Review, ReviewStepResult, Step
+from .assessments import Assessment
+from .audit import AuditEvent
+from .clients import Client, Consent
+from .login_failures import LoginFailure
+from .offices import Office
+from .referrals import Referral, ReferralEvent
+from .sessions import AuthorizationCode, StaffSession
+from .users import AccessToken, ApiClient, User
 
 __all__ = [
     "AccessToken",

@@ -28,12 +28,39 @@ OFFICE_PROGRAMMES = PROGRAMME_BITS["mbe"] | PROGRAMME_BITS["jmd"]
 
 #: ISO 639-2/3 codes HSDS data often uses, to the ISO 639-1 codes clients are recorded with.
 LANGUAGE_CODES = {
-    "ara": "ar", "deu": "de", "ger": "de", "eng": "en", "fas": "fa", "per": "fa", "prs": "fa",
-    "tur": "tr", "rus": "ru", "ukr": "uk", "pus": "ps", "kur": "ku", "kmr": "ku", "ckb": "ku",
-    "tir": "ti", "fra": "fr", "fre": "fr", "spa": "es", "ita": "it", "pol": "pl", "ron": "ro",
-    "rum": "ro", "bul": "bg", "srp": "sr", "hrv": "hr", "bos": "bs", "alb": "sq", "sqi": "sq",
-    "som": "so", "amh": "am", "urd": "ur", "vie": "vi",
-}  # fmt: skip
+    "ara": "ar",
+    "deu": "de",
+    "ger": "de",
+    "eng": "en",
+    "fas": "fa",
+    "per": "fa",
+    "prs": "fa",
+    "tur": "tr",
+    "rus": "ru",
+    "ukr": "uk",
+    "pus": "ps",
+    "kur": "ku",
+    "kmr": "ku",
+    "ckb": "ku",
+    "tir": "ti",
+    "fra": "fr",
+    "fre": "fr",
+    "spa": "es",
+    "ita": "it",
+    "pol": "pl",
+    "ron": "ro",
+    "rum": "ro",
+    "bul": "bg",
+    "srp": "sr",
+    "hrv": "hr",
+    "bos": "bs",
+    "alb": "sq",
+    "sqi": "sq",
+    "som": "so",
+    "amh": "am",
+    "urd": "ur",
+    "vie": "vi",
+}
 
 
 class DayPart(IntFlag):
@@ -45,11 +72,22 @@ class DayPart(IntFlag):
     WEEKEND = 8  # on Saturday or Sunday
 
 
-DAY_PART_NAMES = {"morning": DayPart.MORNING, "afternoon": DayPart.AFTERNOON,
-                  "evening": DayPart.EVENING, "weekend": DayPart.WEEKEND}  # fmt: skip
+DAY_PART_NAMES = {
+    "morning": DayPart.MORNING,
+    "afternoon": DayPart.AFTERNOON,
+    "evening": DayPart.EVENING,
+    "weekend": DayPart.WEEKEND,
+}
 WEEKDAYS_DE = {"MO": "Mo", "TU": "Di", "WE": "Mi", "TH": "Do", "FR": "Fr", "SA": "Sa", "SU": "So"}
-WEEKDAYS_EN = {"MO": "Mon", "TU": "Tue", "WE": "Wed", "TH": "Thu", "FR": "Fri", "SA": "Sat",
-               "SU": "Sun"}  # fmt: skip
+WEEKDAYS_EN = {
+    "MO": "Mon",
+    "TU": "Tue",
+    "WE": "Wed",
+    "TH": "Thu",
+    "FR": "Fri",
+    "SA": "Sat",
+    "SU": "Sun",
+}
 
 
 def _minutes(value: Any) -> int | None:
@@ -94,7 +132,7 @@ def schedules_of(service: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def times_in_words(schedules: Iterable[dict[str, Any]], lang: str = "de") -> str:
-    """"Mo, Di, Do 09:00–12:30" for each schedule (its description where it has no times)."""
+    """ "Mo, Di, Do 09:00–12:30" for each schedule (its description where it has no times)."""
     names = WEEKDAYS_EN if lang == "en" else WEEKDAYS_DE
     texts = []
     for schedule in schedules:
@@ -134,9 +172,16 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def search_text(service: dict[str, Any], organization_name: str, terms: Iterable[str],
-                places: Iterable[str]) -> str:  # fmt: skip
+def search_text(
+    service: dict[str, Any], organization_name: str, terms: Iterable[str], places: Iterable[str]
+) -> str:
     """What free-text search reads: names, description, provider, kinds and places, folded."""
-    parts = [service.get("name"), service.get("alternate_name"), service.get("description"),
-             organization_name, *terms, *places]  # fmt: skip
+    parts = [
+        service.get("name"),
+        service.get("alternate_name"),
+        service.get("description"),
+        organization_name,
+        *terms,
+        *places,
+    ]
     return fold(" ".join(str(part) for part in parts if part))

@@ -124,9 +124,7 @@ class OfferServiceTerm(Base):
 
     __tablename__ = "offer_service_terms"
 
-    service_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("offer_services.id"), primary_key=True
-    )
+    service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offer_services.id"), primary_key=True)
     taxonomy_term_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("offer_taxonomy_terms.id"), primary_key=True, index=True
     )
@@ -137,9 +135,7 @@ class OfferServiceLanguage(Base):
 
     __tablename__ = "offer_service_languages"
 
-    service_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("offer_services.id"), primary_key=True
-    )
+    service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offer_services.id"), primary_key=True)
     code: Mapped[str] = mapped_column(String(10), primary_key=True)
 
 

@@ -31,8 +31,15 @@ from .operations.directory import OfferImportInvalid, update_service
 
 PAGE_SIZE = 50
 EDITOR_SUGGESTIONS = 5
-EDITABLE = ("name", "description", "status", "integra_capacity", "integra_free_places",
-            "integra_wait_weeks", "integra_childcare")  # fmt: skip
+EDITABLE = (
+    "name",
+    "description",
+    "status",
+    "integra_capacity",
+    "integra_free_places",
+    "integra_wait_weeks",
+    "integra_childcare",
+)
 HSDS_STATUSES = ("active", "inactive", "defunct", "temporarily closed")
 
 
@@ -63,8 +70,9 @@ def editor_suggestions(client_id: uuid.UUID, values: Any, goal_slots: int) -> di
         field = values.get(f"goals-{index}-field")
         if not field or field not in set(GoalField) or not values.get(f"goals-{index}-target"):
             continue
-        found[index] = matching.suggest(db_session(), g.principal, client_id, field,
-                                        limit=EDITOR_SUGGESTIONS)  # fmt: skip
+        found[index] = matching.suggest(
+            db_session(), g.principal, client_id, field, limit=EDITOR_SUGGESTIONS
+        )
     return found
 
 
@@ -102,20 +110,34 @@ def make_offer_pages_blueprint() -> Blueprint:
         q = (request.args.get("q") or "").strip()
         page = max(1, request.args.get("page", 1, type=int) or 1)
         query = select(OfferService, OfferOrganization.name).join(
-            OfferOrganization, OfferOrganization.id == OfferService.organization_id)
+            OfferOrganization, OfferOrganization.id == OfferService.organization_id
+        )
         if q:
             query = query.where(catalogue.search_condition(session, q))
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.execute(query.order_by(OfferService.name, OfferService.id)
-                               .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()  # fmt: skip
+        rows = session.execute(
+            query.order_by(OfferService.name, OfferService.id)
+            .limit(PAGE_SIZE)
+            .offset((page - 1) * PAGE_SIZE)
+        ).all()
         fields: dict[uuid.UUID, list[str]] = {}
-        for service_id, field in session.execute(select(
-                OfferServiceField.service_id, OfferServiceField.field).where(
-                OfferServiceField.service_id.in_([r[0].id for r in rows]))):  # fmt: skip
+        for service_id, field in session.execute(
+            select(OfferServiceField.service_id, OfferServiceField.field).where(
+                OfferServiceField.service_id.in_([r[0].id for r in rows])
+            )
+        ):
             fields.setdefault(service_id, []).append(field)
-        html = render_template("offers/admin_offers.html", rows=rows, fields=fields, total=total,
-                               page=page, page_size=PAGE_SIZE, q=q, errors=errors,
-                               imported=request.args.get("imported"))  # fmt: skip
+        html = render_template(
+            "offers/admin_offers.html",
+            rows=rows,
+            fields=fields,
+            total=total,
+            page=page,
+            page_size=PAGE_SIZE,
+            q=q,
+            errors=errors,
+            imported=request.args.get("imported"),
+        )
         commit()
         return html, status
 
@@ -129,7 +151,9 @@ def make_offer_pages_blueprint() -> Blueprint:
         _require_admin()
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            return _list_page(["Bitte eine Datei wählen." if _lang() == "de" else "Choose a file."], 422)
+            return _list_page(
+                ["Bitte eine Datei wählen." if _lang() == "de" else "Choose a file."], 422
+            )
         data = upload.read()
         session = db_session()
         try:
@@ -139,13 +163,15 @@ def make_offer_pages_blueprint() -> Blueprint:
                 try:
                     parsed = json.loads(data.decode("utf-8"))
                 except (UnicodeDecodeError, ValueError) as error:
-                    raise OfferImportInvalid([exchange.Problem(upload.filename,
-                                                               f"not JSON: {error}")]) from error  # fmt: skip
+                    raise OfferImportInvalid(
+                        [exchange.Problem(upload.filename, f"not JSON: {error}")]
+                    ) from error
                 result = exchange.import_json(session, g.principal, parsed)
         except OfferImportInvalid as refused:
             session.rollback()
-            return _list_page([refused.de if _lang() == "de" else refused.en,
-                               *refused.fields["records"]], 422)  # fmt: skip
+            return _list_page(
+                [refused.de if _lang() == "de" else refused.en, *refused.fields["records"]], 422
+            )
         commit()
         count = result.created.get("service", 0) + result.updated.get("service", 0)
         return redirect(url_for("portal.offers.admin_offers", imported=count))
@@ -161,8 +187,11 @@ def make_offer_pages_blueprint() -> Blueprint:
                     if path.is_file():
                         archive.write(path, path.relative_to(folder).as_posix())
         commit()
-        return Response(buffer.getvalue(), mimetype="application/zip", headers={
-            "Content-Disposition": 'attachment; filename="angebote-hsds.zip"'})  # fmt: skip
+        return Response(
+            buffer.getvalue(),
+            mimetype="application/zip",
+            headers={"Content-Disposition": 'attachment; filename="angebote-hsds.zip"'},
+        )
 
     @bp.route("/admin/offers/<uuid:service_id>", methods=["GET", "POST"])
     def admin_offer_edit(service_id: uuid.UUID) -> ResponseReturnValue:
@@ -180,15 +209,25 @@ def make_offer_pages_blueprint() -> Blueprint:
                     update_service(session, g.principal, service_id, changes)
                 except OfferImportInvalid as refused:
                     session.rollback()
-                    errors = {p.path.rsplit(".", 1)[-1].split("[")[0]: p.message
-                              for p in refused.problems}  # fmt: skip
+                    errors = {
+                        p.path.rsplit(".", 1)[-1].split("[")[0]: p.message for p in refused.problems
+                    }
                 else:
                     commit()
                     return redirect(url_for("portal.offers.admin_offers"))
-            values = {**request.form, "integra_childcare": request.form.get("integra_childcare") == "on"}
+            values = {
+                **request.form,
+                "integra_childcare": request.form.get("integra_childcare") == "on",
+            }
         summary = catalogue.describe_offers(session, [service_id]).get(service_id)
-        html = render_template("offers/admin_offer_edit.html", service=service, values=values,
-                               errors=errors, statuses=HSDS_STATUSES, summary=summary)  # fmt: skip
+        html = render_template(
+            "offers/admin_offer_edit.html",
+            service=service,
+            values=values,
+            errors=errors,
+            statuses=HSDS_STATUSES,
+            summary=summary,
+        )
         commit()
         return html, (422 if errors else 200)
 
@@ -210,11 +249,15 @@ def _import_zip(session: Any, data: bytes) -> Any:
             for resource in package.get("resources", []):
                 member = f"{prefix}{resource.get('path')}"
                 if member not in names:
-                    raise OfferImportInvalid([exchange.Problem(exchange.DATAPACKAGE,
-                                                               f"{member} missing in the zip")])  # fmt: skip
+                    raise OfferImportInvalid(
+                        [exchange.Problem(exchange.DATAPACKAGE, f"{member} missing in the zip")]
+                    )
                 texts[Path(member).stem] = archive.read(member).decode("utf-8")
             return exchange.import_tabular(session, g.principal, texts)
     if exchange.JSON_FILE in names:
-        return exchange.import_json(session, g.principal, json.loads(archive.read(exchange.JSON_FILE)))
-    raise OfferImportInvalid([exchange.Problem("zip", "holds neither datapackage.json nor "
-                                               "organizations.json")])  # fmt: skip
+        return exchange.import_json(
+            session, g.principal, json.loads(archive.read(exchange.JSON_FILE))
+        )
+    raise OfferImportInvalid(
+        [exchange.Problem("zip", "holds neither datapackage.json nor organizations.json")]
+    )

@@ -13,22 +13,31 @@ from .derive import DAY_PART_NAMES
 
 class SuggestionQuerySchema(StrictSchema):
     field = one_of(GoalField, required=True, metadata={"description": "the goal's field"})
-    lang = fields.String(load_default="de", validate=validate.OneOf(["de", "en"]),
-                         metadata={"description": "language of the reasons"})  # fmt: skip
+    lang = fields.String(
+        load_default="de",
+        validate=validate.OneOf(["de", "en"]),
+        metadata={"description": "language of the reasons"},
+    )
     day_parts = fields.List(
         fields.String(validate=validate.OneOf(list(DAY_PART_NAMES))),
         load_default=list,
         metadata={"description": "when the client can take part (repeat the parameter)"},
     )
-    q = fields.String(validate=validate.Length(min=1, max=200),
-                      metadata={"description": "free-text search in the offers"})  # fmt: skip
+    q = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "free-text search in the offers"},
+    )
     limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
 
 
 class ReasonSchema(Schema):
-    code = fields.String(metadata={"description": "language, childcare, distance, schedule, "
-                                   "places, full, wait, course_obligation, eligible, "
-                                   "eligibility_unknown"})  # fmt: skip
+    code = fields.String(
+        metadata={
+            "description": "language, childcare, distance, schedule, "
+            "places, full, wait, course_obligation, eligible, "
+            "eligibility_unknown"
+        }
+    )
     text = fields.String()
 
 
@@ -45,8 +54,11 @@ class OfferLocationSchema(Schema):
 class SuggestionSchema(Schema):
     rank = fields.Integer()
     score = fields.Integer()
-    service = fields.Dict(metadata={"description": "the HSDS service (one-to-one fields and "
-                                    "its Integra extension fields)"})  # fmt: skip
+    service = fields.Dict(
+        metadata={
+            "description": "the HSDS service (one-to-one fields and its Integra extension fields)"
+        }
+    )
     provider = fields.String()
     location = fields.Nested(OfferLocationSchema, allow_none=True)
     distance_km = fields.Float(allow_none=True)

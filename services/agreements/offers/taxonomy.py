@@ -43,32 +43,74 @@ FIELDS = (
     Kind("other", "Sonstiges", "Weitere Beratung und Unterstützung.", None),
 )
 KINDS = (
-    Kind("integrationskurs", "Integrationskurs", "Integrationskurs des BAMF (Sprachkurs und "
-         "Orientierungskurs, Ziel Deutsch B1).", "language"),  # fmt: skip
-    Kind("berufssprachkurs", "Berufssprachkurs nach DeuFöV", "Berufsbezogene Deutschsprach"
-         "förderung (§ 45a AufenthG, DeuFöV), Ziel B2 oder C1.", "language"),  # fmt: skip
-    Kind("erstorientierung", "Erstorientierungskurs", "Erstorientierung und Wertevermittlung "
-         "für Asylsuchende.", "language"),  # fmt: skip
+    Kind(
+        "integrationskurs",
+        "Integrationskurs",
+        "Integrationskurs des BAMF (Sprachkurs und Orientierungskurs, Ziel Deutsch B1).",
+        "language",
+    ),
+    Kind(
+        "berufssprachkurs",
+        "Berufssprachkurs nach DeuFöV",
+        "Berufsbezogene Deutschsprachförderung (§ 45a AufenthG, DeuFöV), Ziel B2 oder C1.",
+        "language",
+    ),
+    Kind(
+        "erstorientierung",
+        "Erstorientierungskurs",
+        "Erstorientierung und Wertevermittlung für Asylsuchende.",
+        "language",
+    ),
     Kind("kita", "Kita", "Kindertageseinrichtung (Krippe und Kindergarten).", "childcare"),
-    Kind("kindertagespflege", "Kindertagespflege", "Betreuung bei einer Tagesmutter oder einem "
-         "Tagesvater.", "childcare"),  # fmt: skip
-    Kind("kita_einstieg", "Kita-Einstieg: Brücken bauen in frühe Bildung", "Niedrigschwellige "
-         "Angebote, die Familien den Weg in die Kita ebnen.", "childcare"),  # fmt: skip
-    Kind("iq_anerkennungsberatung", "Anerkennungsberatung im Netzwerk IQ", "Beratung zur "
-         "Anerkennung ausländischer Berufs- und Studienabschlüsse (Förderprogramm IQ).",
-         "recognition"),  # fmt: skip
-    Kind("anpassungsqualifizierung", "Anpassungsqualifizierung", "Qualifizierung bis zur vollen "
-         "Anerkennung (Förderprogramm IQ).", "recognition"),  # fmt: skip
-    Kind("jobcenter_massnahme", "Maßnahme des Jobcenters (SGB II)", "Maßnahmen zur Aktivierung "
-         "und beruflichen Eingliederung (§ 16 SGB II, § 45 SGB III).", "work"),  # fmt: skip
-    Kind("arbeitsagentur_massnahme", "Maßnahme der Agentur für Arbeit (SGB III)", "Beratung, "
-         "Vermittlung und Förderung der Agentur für Arbeit.", "work"),  # fmt: skip
-    Kind("ausbildungsvorbereitung", "Ausbildungsvorbereitung", "Vorbereitung auf eine "
-         "Ausbildung, Einstiegsqualifizierung.", "education"),  # fmt: skip
-    Kind("schulabschluss", "Schulabschluss nachholen", "Kurse zum Haupt- oder Realschul"
-         "abschluss.", "education"),  # fmt: skip
-    Kind("sozialberatung", "Sozialberatung", "Beratung zu Wohnen, Gesundheit und "
-         "Alltag.", "other"),  # fmt: skip
+    Kind(
+        "kindertagespflege",
+        "Kindertagespflege",
+        "Betreuung bei einer Tagesmutter oder einem Tagesvater.",
+        "childcare",
+    ),
+    Kind(
+        "kita_einstieg",
+        "Kita-Einstieg: Brücken bauen in frühe Bildung",
+        "Niedrigschwellige Angebote, die Familien den Weg in die Kita ebnen.",
+        "childcare",
+    ),
+    Kind(
+        "iq_anerkennungsberatung",
+        "Anerkennungsberatung im Netzwerk IQ",
+        "Beratung zur Anerkennung ausländischer Berufs- und Studienabschlüsse (Förderprogramm IQ).",
+        "recognition",
+    ),
+    Kind(
+        "anpassungsqualifizierung",
+        "Anpassungsqualifizierung",
+        "Qualifizierung bis zur vollen Anerkennung (Förderprogramm IQ).",
+        "recognition",
+    ),
+    Kind(
+        "jobcenter_massnahme",
+        "Maßnahme des Jobcenters (SGB II)",
+        "Maßnahmen zur Aktivierung und beruflichen Eingliederung (§ 16 SGB II, § 45 SGB III).",
+        "work",
+    ),
+    Kind(
+        "arbeitsagentur_massnahme",
+        "Maßnahme der Agentur für Arbeit (SGB III)",
+        "Beratung, Vermittlung und Förderung der Agentur für Arbeit.",
+        "work",
+    ),
+    Kind(
+        "ausbildungsvorbereitung",
+        "Ausbildungsvorbereitung",
+        "Vorbereitung auf eine Ausbildung, Einstiegsqualifizierung.",
+        "education",
+    ),
+    Kind(
+        "schulabschluss",
+        "Schulabschluss nachholen",
+        "Kurse zum Haupt- oder Realschulabschluss.",
+        "education",
+    ),
+    Kind("sozialberatung", "Sozialberatung", "Beratung zu Wohnen, Gesundheit und Alltag.", "other"),
 )
 
 
@@ -100,8 +142,9 @@ def ensure_taxonomy(session: Session) -> None:
     """Create the tenant's taxonomy and its standard terms where missing (idempotent);
     terms the tenant added or changed stay as they are."""
     if session.get(OfferTaxonomy, INTEGRA_TAXONOMY_ID) is None:
-        session.add(OfferTaxonomy(id=INTEGRA_TAXONOMY_ID, name=TAXONOMY_NAME,
-                                  document=taxonomy_document()))  # fmt: skip
+        session.add(
+            OfferTaxonomy(id=INTEGRA_TAXONOMY_ID, name=TAXONOMY_NAME, document=taxonomy_document())
+        )
         session.flush()
     existing = set(
         session.scalars(

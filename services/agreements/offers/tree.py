@@ -100,7 +100,9 @@ def flatten_row(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     for key, value in obj.items():
         if key in nested:
             continue
-        row[key] = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+        row[key] = (
+            json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+        )
     return row
 
 
@@ -141,8 +143,14 @@ def flatten(organizations: list[dict[str, Any]]) -> dict[str, list[dict[str, Any
 
 #: The fields a row names its owners by: a row is nested under every object it names (HSDS's
 #: tabular form links a contact to its organization, location and service at once).
-_OWNER_FIELDS = ("organization_id", "service_id", "location_id", "service_at_location_id",
-                 "contact_id", "phone_id")  # fmt: skip
+_OWNER_FIELDS = (
+    "organization_id",
+    "service_id",
+    "location_id",
+    "service_at_location_id",
+    "contact_id",
+    "phone_id",
+)
 
 
 def _owner_ids(kind: str, row: dict[str, Any]) -> list[str]:
@@ -168,8 +176,11 @@ def nest(tables: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
             for owner in _owner_ids(kind, row):
                 owned[owner].append((kind, row))
 
-    by_id = {(kind_of_table().get(name), str(row.get("id"))): row
-             for name, rows in tables.items() for row in rows}  # fmt: skip
+    by_id = {
+        (kind_of_table().get(name), str(row.get("id"))): row
+        for name, rows in tables.items()
+        for row in rows
+    }
 
     def build(kind: str, row: dict[str, Any]) -> dict[str, Any]:
         obj = dict(row)

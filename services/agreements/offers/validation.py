@@ -65,9 +65,7 @@ def _registry() -> Registry[Any]:
 @cache
 def validator(name: str) -> Draft202012Validator:
     """A validator of one HSDS object (``service_with_definitions`` for the compiled one)."""
-    return Draft202012Validator(
-        schema(name), registry=_registry(), format_checker=FormatChecker()
-    )
+    return Draft202012Validator(schema(name), registry=_registry(), format_checker=FormatChecker())
 
 
 @cache

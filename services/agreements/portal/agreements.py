@@ -15,11 +15,11 @@ from ..db import utcnow
 from ..errors import NotFound
 from ..models import Agreement, Office
 from ..models.vocabulary import AgreementStatus, SigningParty
+from ..offers.portal import editor_suggestions
 from ..operations import agreements, clients, consents, referrals
 from ..schemas import agreements as agreement_schemas
 from ..schemas import referrals as referral_schemas
 from . import forms, labels
-from ..offers.portal import editor_suggestions
 from .pdf import render_agreement_pdf, supported_document_language
 
 MAX_GOAL_SLOTS = 20

@@ -21,8 +21,10 @@ class StepInputSchema(StrictSchema):
     due_date = fields.Date(required=True, validate=plausible_date)
     offer_id = fields.UUID(
         allow_none=True,
-        metadata={"description": "the offer (HSDS service id of the tenant's directory) "
-                  "this step takes up"},
+        metadata={
+            "description": "the offer (HSDS service id of the tenant's directory) "
+            "this step takes up"
+        },
     )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from .. import derive
 from ..models import OfferLocation, OfferOrganization, OfferService, OfferServiceAtLocation
 
-_GERMAN = literal_column("'german'::regconfig")
+_GERMAN: Any = literal_column("'german'::regconfig")
 
 
 def search_condition(session: Session, text: str) -> ColumnElement[bool]:
@@ -65,7 +65,9 @@ def address_line(location: OfferLocation | None) -> str:
     return ", ".join(p for p in (location.address, place) if p)
 
 
-def describe_offers(session: Session, ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, OfferSummary]:
+def describe_offers(
+    session: Session, ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, OfferSummary]:
     """Summaries of the given offers (unknown ids are left out), two queries in all."""
     wanted = {i for i in ids if i is not None}
     if not wanted:

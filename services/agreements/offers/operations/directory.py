@@ -20,8 +20,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ...errors import InvalidInput
-from ...principal import Principal
 from ...operations import audit
+from ...principal import Principal
 from .. import derive, geo, taxonomy, validation
 from ..models import (
     OfferLocation,
@@ -36,8 +36,15 @@ from ..models import (
 )
 from ..validation import Problem
 
-Row = TypeVar("Row", OfferOrganization, OfferLocation, OfferService, OfferTaxonomyTerm,
-              OfferTaxonomy, OfferServiceAtLocation)  # fmt: skip
+Row = TypeVar(
+    "Row",
+    OfferOrganization,
+    OfferLocation,
+    OfferService,
+    OfferTaxonomyTerm,
+    OfferTaxonomy,
+    OfferServiceAtLocation,
+)
 #: Rows looked up per query when a batch is matched against what the directory holds.
 CHUNK = 500
 
@@ -74,7 +81,7 @@ class _Batch:
     organizations: list[dict[str, Any]]
     taxonomies: dict[str, dict[str, Any]]
     terms: dict[str, dict[str, Any]]
-    locations: dict[str, tuple[str, dict[str, Any]]]  # id → (organization id, location)
+    locations: dict[str, tuple[Any, dict[str, Any]]]  # id → (organization id, location)
 
 
 def _uuid(value: Any) -> uuid.UUID:
@@ -95,8 +102,13 @@ def _prefix(index: int | None) -> str:
     return "" if index is None else f"[{index}]"
 
 
-def _check(session: Session, organizations: list[Any], taxonomies: list[Any], terms: list[Any],
-           single: bool) -> _Batch:  # fmt: skip
+def _check(
+    session: Session,
+    organizations: list[Any],
+    taxonomies: list[Any],
+    terms: list[Any],
+    single: bool,
+) -> _Batch:
     problems: list[Problem] = []
     batch = _Batch([], {}, {}, {})
     for index, item in enumerate(taxonomies):
@@ -138,14 +150,19 @@ def _check(session: Session, organizations: list[Any], taxonomies: list[Any], te
             once("service", service.get("id"), sp)
             owner = service.get("organization_id")
             if owner and str(owner) != str(organization.get("id")):
-                problems.append(Problem(f"{sp}.organization_id", "differs from the organization "
-                                        "the service is nested in"))  # fmt: skip
-            for kind, path, obj in validation_walk(service, sp):
+                problems.append(
+                    Problem(
+                        f"{sp}.organization_id",
+                        "differs from the organization the service is nested in",
+                    )
+                )
+            for kind, _path, obj in validation_walk(service, sp):
                 if kind == "service_at_location":
                     nested = obj.get("location")
                     if isinstance(nested, dict) and nested.get("id"):
-                        batch.locations.setdefault(str(nested["id"]),
-                                                   (organization.get("id"), nested))  # fmt: skip
+                        batch.locations.setdefault(
+                            str(nested["id"]), (organization.get("id"), nested)
+                        )
                 elif kind == "taxonomy_term" and obj.get("id"):
                     batch.terms.setdefault(str(obj["id"]), obj)
                     detail = obj.get("taxonomy_detail")
@@ -160,7 +177,9 @@ def _check(session: Session, organizations: list[Any], taxonomies: list[Any], te
     return batch
 
 
-def validation_walk(service: dict[str, Any], path: str) -> Iterable[tuple[str, str, dict[str, Any]]]:
+def validation_walk(
+    service: dict[str, Any], path: str
+) -> Iterable[tuple[str, str, dict[str, Any]]]:
     from ..tree import walk
 
     return walk("service", service, path)
@@ -185,18 +204,29 @@ def _check_references(session: Session, batch: _Batch, single: bool) -> list[Pro
                 elif kind == "attribute":
                     nested = obj.get("taxonomy_term")
                     term_id = obj.get("taxonomy_term_id")
-                    if term_id and isinstance(nested, dict) and str(nested.get("id")) != str(term_id):
-                        problems.append(Problem(f"{path}.taxonomy_term_id",
-                                                "differs from the nested term's id"))  # fmt: skip
+                    if (
+                        term_id
+                        and isinstance(nested, dict)
+                        and str(nested.get("id")) != str(term_id)
+                    ):
+                        problems.append(
+                            Problem(f"{path}.taxonomy_term_id", "differs from the nested term's id")
+                        )
                     elif term_id and not nested and str(term_id) not in batch.terms:
                         wanted_terms[str(term_id)] = f"{path}.taxonomy_term_id"
     known_locations = _existing(session, OfferLocation, wanted_locations)
-    problems += [Problem(path, "unknown location") for i, path in wanted_locations.items()
-                 if i not in known_locations]  # fmt: skip
+    problems += [
+        Problem(path, "unknown location")
+        for i, path in wanted_locations.items()
+        if i not in known_locations
+    ]
     known_terms: set[str] = set(_existing(session, OfferTaxonomyTerm, wanted_terms))
     known_terms |= {str(taxonomy.term_id(k.code)) for k in (*taxonomy.FIELDS, *taxonomy.KINDS)}
-    problems += [Problem(path, "unknown taxonomy term") for i, path in wanted_terms.items()
-                 if i not in known_terms]  # fmt: skip
+    problems += [
+        Problem(path, "unknown taxonomy term")
+        for i, path in wanted_terms.items()
+        if i not in known_terms
+    ]
     return problems
 
 
@@ -220,13 +250,28 @@ def import_directory(
     for organization in batch.organizations:
         _apply_organization(session, organization, batch, resolved_terms, field_of_term, result)
     session.flush()
-    audit.record(session, principal, "import", "offer_directory", None, None,
-                 created=result.created, updated=result.updated)  # fmt: skip
+    audit.record(
+        session,
+        principal,
+        "import",
+        "offer_directory",
+        None,
+        None,
+        created=result.created,
+        updated=result.updated,
+    )
     return result
 
 
-def _upsert(session: Session, model: type[Row], existing: dict[str, Row], ident: str,
-            result: ImportResult, kind: str, **values: Any) -> Row:  # fmt: skip
+def _upsert(
+    session: Session,
+    model: type[Row],
+    existing: dict[str, Row],
+    ident: str,
+    result: ImportResult,
+    kind: str,
+    **values: Any,
+) -> Row:
     row = existing.get(ident)
     if row is None:
         row = model(id=_uuid(ident), **values)
@@ -249,8 +294,16 @@ def _apply_taxonomies(session: Session, batch: _Batch, result: ImportResult) -> 
     for ident, document in batch.taxonomies.items():
         if _uuid(ident) == taxonomy.INTEGRA_TAXONOMY_ID:
             continue  # the tenant's own taxonomy is Integra's
-        _upsert(session, OfferTaxonomy, existing, ident, result, "taxonomy",
-                name=document["name"], document=document)  # fmt: skip
+        _upsert(
+            session,
+            OfferTaxonomy,
+            existing,
+            ident,
+            result,
+            "taxonomy",
+            name=document["name"],
+            document=document,
+        )
 
 
 def _declared_taxonomy(term: dict[str, Any]) -> str | None:
@@ -283,10 +336,19 @@ def _apply_terms(session: Session, batch: _Batch, result: ImportResult) -> dict[
         taxonomy_id = _uuid(declared) if declared else None
         if taxonomy_id is not None and session.get(OfferTaxonomy, taxonomy_id) is None:
             taxonomy_id = None  # named but not given: kept in the document only
-        term = _upsert(session, OfferTaxonomyTerm, existing, ident, result, "taxonomy_term",
-                       taxonomy_id=taxonomy_id, code=document.get("code"), name=document["name"],
-                       parent_id=_uuid(document["parent_id"]) if document.get("parent_id") else None,
-                       document=stored)  # fmt: skip
+        term = _upsert(
+            session,
+            OfferTaxonomyTerm,
+            existing,
+            ident,
+            result,
+            "taxonomy_term",
+            taxonomy_id=taxonomy_id,
+            code=document.get("code"),
+            name=document["name"],
+            parent_id=_uuid(document["parent_id"]) if document.get("parent_id") else None,
+            document=stored,
+        )
         resolved[ident] = term.id
     session.flush()
     return resolved
@@ -316,8 +378,10 @@ def _fields_by_term(session: Session) -> dict[uuid.UUID, str]:
 
 def _location_values(location: dict[str, Any], organization_id: Any) -> dict[str, Any]:
     addresses = [a for a in location.get("addresses") or [] if isinstance(a, dict)]
-    address = next((a for a in addresses if a.get("address_type") == "physical"),
-                   addresses[0] if addresses else {})  # fmt: skip
+    address = next(
+        (a for a in addresses if a.get("address_type") == "physical"),
+        addresses[0] if addresses else {},
+    )
     postal_code = address.get("postal_code")
     latitude, longitude = location.get("latitude"), location.get("longitude")
     source = "hsds" if latitude is not None and longitude is not None else None
@@ -339,22 +403,39 @@ def _location_values(location: dict[str, Any], organization_id: Any) -> dict[str
     }
 
 
-def _apply_organization(session: Session, organization: dict[str, Any], batch: _Batch,
-                        resolved_terms: dict[str, uuid.UUID],
-                        field_of_term: dict[uuid.UUID, str], result: ImportResult) -> None:  # fmt: skip
+def _apply_organization(
+    session: Session,
+    organization: dict[str, Any],
+    batch: _Batch,
+    resolved_terms: dict[str, uuid.UUID],
+    field_of_term: dict[uuid.UUID, str],
+    result: ImportResult,
+) -> None:
     ident = str(organization["id"])
     existing_orgs = _existing(session, OfferOrganization, [ident])
-    _upsert(session, OfferOrganization, existing_orgs, ident, result, "organization",
-            name=organization["name"],
-            document=_without(organization, "locations", "services"))  # fmt: skip
+    _upsert(
+        session,
+        OfferOrganization,
+        existing_orgs,
+        ident,
+        result,
+        "organization",
+        name=organization["name"],
+        document=_without(organization, "locations", "services"),
+    )
     session.flush()
-    own_locations = {
-        i: loc for i, (org, loc) in batch.locations.items() if str(org) == ident
-    }
+    own_locations = {i: loc for i, (org, loc) in batch.locations.items() if str(org) == ident}
     existing_locations = _existing(session, OfferLocation, own_locations)
     for location_id, location in own_locations.items():
-        _upsert(session, OfferLocation, existing_locations, location_id, result, "location",
-                **_location_values(location, ident))  # fmt: skip
+        _upsert(
+            session,
+            OfferLocation,
+            existing_locations,
+            location_id,
+            result,
+            "location",
+            **_location_values(location, ident),
+        )
     session.flush()
     services = [s for s in organization.get("services") or [] if isinstance(s, dict)]
     existing_services = _existing(session, OfferService, [str(s["id"]) for s in services])
@@ -363,13 +444,20 @@ def _apply_organization(session: Session, organization: dict[str, Any], batch: _
         for model in (OfferServiceField, OfferServiceTerm, OfferServiceLanguage):
             session.execute(delete(model).where(model.service_id.in_(stale)))
     for service in services:
-        _apply_service(session, service, organization, existing_services, resolved_terms,
-                       field_of_term, result)  # fmt: skip
+        _apply_service(
+            session, service, organization, existing_services, resolved_terms, field_of_term, result
+        )
 
 
-def _apply_service(session: Session, service: dict[str, Any], organization: dict[str, Any],
-                   existing: dict[str, OfferService], resolved_terms: dict[str, uuid.UUID],
-                   field_of_term: dict[uuid.UUID, str], result: ImportResult) -> None:  # fmt: skip
+def _apply_service(
+    session: Session,
+    service: dict[str, Any],
+    organization: dict[str, Any],
+    existing: dict[str, OfferService],
+    resolved_terms: dict[str, uuid.UUID],
+    field_of_term: dict[uuid.UUID, str],
+    result: ImportResult,
+) -> None:
     ident = str(service["id"])
     attributes = []
     term_ids: set[uuid.UUID] = set()
@@ -387,14 +475,20 @@ def _apply_service(session: Session, service: dict[str, Any], organization: dict
     if "attributes" in service:
         document["attributes"] = attributes
     schedules = derive.schedules_of(service)
-    term_names = list(session.scalars(select(OfferTaxonomyTerm.name)
-                                      .where(OfferTaxonomyTerm.id.in_(term_ids))))  # fmt: skip
+    term_names = list(
+        session.scalars(select(OfferTaxonomyTerm.name).where(OfferTaxonomyTerm.id.in_(term_ids)))
+    )
     places = []
     location_ids = [str(a.get("location_id") or a["location"]["id"]) for a in at_locations]
     for location in _existing(session, OfferLocation, location_ids).values():
         places += [location.city or "", location.postal_code or ""]
     row = _upsert(
-        session, OfferService, existing, ident, result, "service",
+        session,
+        OfferService,
+        existing,
+        ident,
+        result,
+        "service",
         organization_id=_uuid(organization["id"]),
         name=service["name"],
         status=service["status"],
@@ -405,29 +499,38 @@ def _apply_service(session: Session, service: dict[str, Any], organization: dict
         free_places=service.get("integra_free_places"),
         wait_weeks=service.get("integra_wait_weeks"),
         capacity_updated_at=_timestamp(service.get("integra_capacity_updated")),
-        residence_mask=derive.mask(service.get("integra_residence_statuses"),
-                                   derive.RESIDENCE_BITS),
+        residence_mask=derive.mask(
+            service.get("integra_residence_statuses"), derive.RESIDENCE_BITS
+        ),
         programme_mask=derive.mask(service.get("integra_programmes"), derive.PROGRAMME_BITS),
         course_obligation=service.get("integra_course_obligation"),
         day_parts=derive.day_parts(schedules),
         search_text=derive.search_text(service, organization["name"], term_names, places),
         document=document,
-    )  # fmt: skip
+    )
     session.flush()
     session.add_all(OfferServiceTerm(service_id=row.id, taxonomy_term_id=t) for t in term_ids)
     fields = {field_of_term[t] for t in term_ids if t in field_of_term}
     session.add_all(OfferServiceField(service_id=row.id, field=f) for f in sorted(fields))
-    session.add_all(OfferServiceLanguage(service_id=row.id, code=c)
-                    for c in sorted(derive.language_codes(service)))  # fmt: skip
+    session.add_all(
+        OfferServiceLanguage(service_id=row.id, code=c)
+        for c in sorted(derive.language_codes(service))
+    )
     _apply_service_at_locations(session, row, at_locations, result)
 
 
-def _apply_service_at_locations(session: Session, service: OfferService,
-                                at_locations: list[dict[str, Any]], result: ImportResult) -> None:  # fmt: skip
+def _apply_service_at_locations(
+    session: Session,
+    service: OfferService,
+    at_locations: list[dict[str, Any]],
+    result: ImportResult,
+) -> None:
     keep = {str(a["id"]) for a in at_locations}
-    current = list(session.scalars(
-        select(OfferServiceAtLocation).where(OfferServiceAtLocation.service_id == service.id)
-    ))  # fmt: skip
+    current = list(
+        session.scalars(
+            select(OfferServiceAtLocation).where(OfferServiceAtLocation.service_id == service.id)
+        )
+    )
     existing = {str(row.id): row for row in current}
     for row in current:
         if str(row.id) not in keep:
@@ -436,9 +539,17 @@ def _apply_service_at_locations(session: Session, service: OfferService,
         location_id = at_location.get("location_id") or at_location["location"]["id"]
         document = _without(at_location, "location")
         document["location_id"] = str(location_id)
-        _upsert(session, OfferServiceAtLocation, existing, str(at_location["id"]), result,
-                "service_at_location", service_id=service.id, location_id=_uuid(location_id),
-                document=document)  # fmt: skip
+        _upsert(
+            session,
+            OfferServiceAtLocation,
+            existing,
+            str(at_location["id"]),
+            result,
+            "service_at_location",
+            service_id=service.id,
+            location_id=_uuid(location_id),
+            document=document,
+        )
 
 
 def _timestamp(value: Any) -> Any:
@@ -450,8 +561,9 @@ def _timestamp(value: Any) -> Any:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def update_service(session: Session, principal: Principal, service_id: uuid.UUID,
-                   changes: dict[str, Any]) -> ImportResult:  # fmt: skip
+def update_service(
+    session: Session, principal: Principal, service_id: uuid.UUID, changes: dict[str, Any]
+) -> ImportResult:
     """Change an offer's fields (a value None removes the field) as a re-import of its
     organization with that service changed: the same checks, the same derived columns."""
     from .exchange import export_organizations
@@ -461,8 +573,9 @@ def update_service(session: Session, principal: Principal, service_id: uuid.UUID
         from ...errors import NotFound
 
         raise NotFound("offer")
-    organization = next(o for o in export_organizations(session)
-                        if o["id"] == str(service.organization_id))  # fmt: skip
+    organization = next(
+        o for o in export_organizations(session) if o["id"] == str(service.organization_id)
+    )
     for index, document in enumerate(organization["services"]):
         if document["id"] == str(service_id):
             changed = {**document, **changes}

@@ -37,8 +37,14 @@ TABULAR_DIR = "tabular"
 DATAPACKAGE = "datapackage.json"
 HSDS_PROFILE = "https://openreferral.org/hsds/3.0"
 #: Frictionless table-schema types of HSDS's JSON types.
-FIELD_TYPES = {"string": "string", "number": "number", "integer": "integer",
-               "boolean": "boolean", "array": "array", "object": "object"}  # fmt: skip
+FIELD_TYPES = {
+    "string": "string",
+    "number": "number",
+    "integer": "integer",
+    "boolean": "boolean",
+    "array": "array",
+    "object": "object",
+}
 
 
 # -- export ---------------------------------------------------------------------------------------
@@ -46,10 +52,18 @@ FIELD_TYPES = {"string": "string", "number": "number", "integer": "integer",
 
 def export_taxonomy(session: Session) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every taxonomy and term of the directory, as HSDS documents."""
-    taxonomies = [row.document for row in session.scalars(
-        select(OfferTaxonomy).order_by(OfferTaxonomy.name, OfferTaxonomy.id))]  # fmt: skip
-    terms = [_term_document(row) for row in session.scalars(
-        select(OfferTaxonomyTerm).order_by(OfferTaxonomyTerm.name, OfferTaxonomyTerm.id))]  # fmt: skip
+    taxonomies = [
+        row.document
+        for row in session.scalars(
+            select(OfferTaxonomy).order_by(OfferTaxonomy.name, OfferTaxonomy.id)
+        )
+    ]
+    terms = [
+        _term_document(row)
+        for row in session.scalars(
+            select(OfferTaxonomyTerm).order_by(OfferTaxonomyTerm.name, OfferTaxonomyTerm.id)
+        )
+    ]
     return taxonomies, terms
 
 
@@ -63,11 +77,24 @@ def nested_terms(session: Session, term_ids: set[str]) -> dict[str, dict[str, An
     """Terms by id, each with its ``taxonomy_detail`` as HSDS nests it in an attribute."""
     if not term_ids:
         return {}
-    terms = list(session.scalars(select(OfferTaxonomyTerm).where(
-        OfferTaxonomyTerm.id.in_([uuid.UUID(t) for t in term_ids]))))  # fmt: skip
+    terms = list(
+        session.scalars(
+            select(OfferTaxonomyTerm).where(
+                OfferTaxonomyTerm.id.in_([uuid.UUID(t) for t in term_ids])
+            )
+        )
+    )
     taxonomy_ids = {t.taxonomy_id for t in terms if t.taxonomy_id}
-    details = {row.id: row.document for row in session.scalars(
-        select(OfferTaxonomy).where(OfferTaxonomy.id.in_(taxonomy_ids)))} if taxonomy_ids else {}  # fmt: skip
+    details = (
+        {
+            row.id: row.document
+            for row in session.scalars(
+                select(OfferTaxonomy).where(OfferTaxonomy.id.in_(taxonomy_ids))
+            )
+        }
+        if taxonomy_ids
+        else {}
+    )
     found = {}
     for term in terms:
         document = _term_document(term)
@@ -78,8 +105,12 @@ def nested_terms(session: Session, term_ids: set[str]) -> dict[str, dict[str, An
 
 
 def with_terms(attributes: list[dict[str, Any]], terms: dict[str, dict[str, Any]]) -> list[Any]:
-    return [{**a, "taxonomy_term": terms[a["taxonomy_term_id"]]}
-            if a.get("taxonomy_term_id") in terms else a for a in attributes]  # fmt: skip
+    return [
+        {**a, "taxonomy_term": terms[a["taxonomy_term_id"]]}
+        if a.get("taxonomy_term_id") in terms
+        else a
+        for a in attributes
+    ]
 
 
 def export_organizations(session: Session) -> list[dict[str, Any]]:
@@ -92,10 +123,15 @@ def export_organizations(session: Session) -> list[dict[str, Any]]:
         at_locations[row.service_id].append(row.document)
     services: dict[uuid.UUID, list[OfferService]] = defaultdict(list)
     term_ids: set[str] = set()
-    for service in session.scalars(select(OfferService).order_by(OfferService.name, OfferService.id)):
+    for service in session.scalars(
+        select(OfferService).order_by(OfferService.name, OfferService.id)
+    ):
         services[service.organization_id].append(service)
-        term_ids |= {a["taxonomy_term_id"] for a in service.document.get("attributes") or []
-                     if a.get("taxonomy_term_id")}  # fmt: skip
+        term_ids |= {
+            a["taxonomy_term_id"]
+            for a in service.document.get("attributes") or []
+            if a.get("taxonomy_term_id")
+        }
     terms = nested_terms(session, term_ids)
     exported = []
     for organization in session.scalars(
@@ -112,8 +148,9 @@ def export_organizations(session: Session) -> list[dict[str, Any]]:
     return exported
 
 
-def service_document(service: OfferService, at_locations: list[dict[str, Any]],
-                     terms: dict[str, dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+def service_document(
+    service: OfferService, at_locations: list[dict[str, Any]], terms: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     document = dict(service.document)
     document["organization_id"] = str(service.organization_id)
     if "attributes" in document:
@@ -131,8 +168,10 @@ def tabular_tables(session: Session) -> dict[str, list[dict[str, Any]]]:
         kind = tree.kind_of_table()[name]
         merged = {str(r["id"]): r for r in tables.get(name, [])}
         for row in rows:
-            merged[str(row["id"])] = {**merged.get(str(row["id"]), {}),
-                                      **tree.flatten_row(kind, row)}  # fmt: skip
+            merged[str(row["id"])] = {
+                **merged.get(str(row["id"]), {}),
+                **tree.flatten_row(kind, row),
+            }
         tables[name] = list(merged.values())
     return tables
 
@@ -165,8 +204,9 @@ def write_export(session: Session, folder: Path) -> dict[str, int]:
     """Write both forms into ``folder``; returns rows per table."""
     folder.mkdir(parents=True, exist_ok=True)
     organizations = export_organizations(session)
-    (folder / JSON_FILE).write_text(json.dumps(organizations, ensure_ascii=False, indent=2) + "\n",
-                                    "utf-8")  # fmt: skip
+    (folder / JSON_FILE).write_text(
+        json.dumps(organizations, ensure_ascii=False, indent=2) + "\n", "utf-8"
+    )
     tabular = folder / TABULAR_DIR
     tabular.mkdir(exist_ok=True)
     tables = tabular_tables(session)
@@ -178,17 +218,30 @@ def write_export(session: Session, folder: Path) -> dict[str, int]:
             writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()
             writer.writerows({c: _cell(row.get(c)) for c in columns} for row in rows)
-        resources.append({
-            "name": name, "path": f"{name}.csv", "profile": "tabular-data-resource",
-            "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
-            "schema": {"fields": [{"name": c, "type": _field_type(kind, c)} for c in columns],
-                       "primaryKey": "id"},
-        })  # fmt: skip
-    package = {"name": "integra-offers", "profile": "tabular-data-package",
-               "title": "Integra offer directory (HSDS 3)", "hsds_profile": HSDS_PROFILE,
-               "resources": resources}  # fmt: skip
-    (tabular / DATAPACKAGE).write_text(json.dumps(package, ensure_ascii=False, indent=2) + "\n",
-                                       "utf-8")  # fmt: skip
+        resources.append(
+            {
+                "name": name,
+                "path": f"{name}.csv",
+                "profile": "tabular-data-resource",
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                "schema": {
+                    "fields": [{"name": c, "type": _field_type(kind, c)} for c in columns],
+                    "primaryKey": "id",
+                },
+            }
+        )
+    package = {
+        "name": "integra-offers",
+        "profile": "tabular-data-package",
+        "title": "Integra offer directory (HSDS 3)",
+        "hsds_profile": HSDS_PROFILE,
+        "resources": resources,
+    }
+    (tabular / DATAPACKAGE).write_text(
+        json.dumps(package, ensure_ascii=False, indent=2) + "\n", "utf-8"
+    )
     return {name: len(rows) for name, rows in tables.items()}
 
 
@@ -202,7 +255,9 @@ def import_path(session: Session, principal: Principal, path: Path) -> ImportRes
     try:
         data = json.loads(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise OfferImportInvalid([Problem(path.name, f"not a readable JSON file: {error}")]) from error
+        raise OfferImportInvalid(
+            [Problem(path.name, f"not a readable JSON file: {error}")]
+        ) from error
     return import_json(session, principal, data)
 
 
@@ -228,8 +283,14 @@ def read_tabular_folder(folder: Path) -> dict[str, str]:
     for resource in resources:
         path = folder / str(resource.get("path", ""))
         if path.resolve().parent != folder.resolve() or not path.is_file():
-            raise OfferImportInvalid([Problem(DATAPACKAGE, f"resource {resource.get('path')!r} "
-                                              "is not a file in the folder")])  # fmt: skip
+            raise OfferImportInvalid(
+                [
+                    Problem(
+                        DATAPACKAGE,
+                        f"resource {resource.get('path')!r} is not a file in the folder",
+                    )
+                ]
+            )
         texts[path.stem] = path.read_text("utf-8")
     return texts
 
@@ -281,6 +342,10 @@ def import_tabular(session: Session, principal: Principal, texts: dict[str, str]
     if problems:
         raise OfferImportInvalid(problems)
     organizations = tree.nest(tables)
-    return import_directory(session, principal, organizations,
-                            taxonomies=tables.get("taxonomies", []),
-                            terms=tables.get("taxonomy_terms", []))  # fmt: skip
+    return import_directory(
+        session,
+        principal,
+        organizations,
+        taxonomies=tables.get("taxonomies", []),
+        terms=tables.get("taxonomy_terms", []),
+    )

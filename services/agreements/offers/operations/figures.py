@@ -32,8 +32,10 @@ class OfferFigures:
 
 def _bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
     """[start of date_from, start of the day after date_to) in UTC."""
-    return (datetime.combine(date_from, time(0), tzinfo=UTC),
-            datetime.combine(date_to + timedelta(days=1), time(0), tzinfo=UTC))  # fmt: skip
+    return (
+        datetime.combine(date_from, time(0), tzinfo=UTC),
+        datetime.combine(date_to + timedelta(days=1), time(0), tzinfo=UTC),
+    )
 
 
 def _first_in_period(pairs: Any, start: datetime, end: datetime) -> Any:
@@ -67,8 +69,11 @@ def offer_figures(
         suggested = suggested.where(OfferSuggestion.office_id == office_id)
 
     linked_steps = (
-        select(Goal.field.label("field"), Agreement.client_id.label("client_id"),
-               Step.offer_service_id.label("offer_id"))  # fmt: skip
+        select(
+            Goal.field.label("field"),
+            Agreement.client_id.label("client_id"),
+            Step.offer_service_id.label("offer_id"),
+        )
         .join(Goal, Goal.id == Step.goal_id)
         .join(Agreement, Agreement.id == Goal.agreement_id)
         .where(Step.offer_service_id.is_not(None))

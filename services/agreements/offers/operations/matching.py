@@ -104,14 +104,23 @@ def _bits(column: Any, value: int) -> Any:
     return column.op("&")(value)
 
 
-def ranked_query(facts: ClientFacts, field_name: str, *, day_parts: int = 0,
-                 text: str | None = None, session: Session | None = None) -> Any:  # fmt: skip
+def ranked_query(
+    facts: ClientFacts,
+    field_name: str,
+    *,
+    day_parts: int = 0,
+    text: str | None = None,
+    session: Session | None = None,
+) -> Any:
     """The SQL that filters and scores the offers of ``field_name`` for ``facts``."""
     S, L = OfferService, OfferLocation
     language = (
-        exists().where(OfferServiceLanguage.service_id == S.id,
-                       OfferServiceLanguage.code.in_(sorted(facts.languages)))  # fmt: skip
-        if facts.languages else false()
+        exists().where(
+            OfferServiceLanguage.service_id == S.id,
+            OfferServiceLanguage.code.in_(sorted(facts.languages)),
+        )
+        if facts.languages
+        else false()
     )
     childcare = and_(S.childcare, literal(facts.needs_childcare))
     if facts.point is not None:
@@ -119,18 +128,28 @@ def ranked_query(facts: ClientFacts, field_name: str, *, day_parts: int = 0,
         squeeze = geo.math.cos(geo.math.radians(lat0))
         dlat, dlon = L.latitude - lat0, (L.longitude - lon0) * squeeze
         squared = dlat * dlat + dlon * dlon  # degrees², small distances
-        tiers = [(squared <= (km / geo.KM_PER_DEGREE) ** 2, points) for km, points in DISTANCE_TIERS]
+        tiers = [
+            (squared <= (km / geo.KM_PER_DEGREE) ** 2, points) for km, points in DISTANCE_TIERS
+        ]
         distance_points = case((L.latitude.is_(None), 0), *tiers, else_=0)
         nearness = case((L.latitude.is_(None), 1e9), else_=squared)
     else:
-        distance_points, nearness = literal(0), literal(0)
+        distance_points, nearness = literal(0), literal(0)  # type: ignore[assignment]
     schedule = _bits(S.day_parts, day_parts) != 0 if day_parts else false()
-    places = case((S.free_places > 0, 2), (S.free_places == 0, -3),
-                  (S.wait_weeks <= SHORT_WAIT_WEEKS, 1), else_=0)  # fmt: skip
+    places = case(
+        (S.free_places > 0, 2),
+        (S.free_places == 0, -3),
+        (S.wait_weeks <= SHORT_WAIT_WEEKS, 1),
+        else_=0,
+    )
     known = facts.programmes
-    restricted = or_(S.minimum_age.is_not(None), S.maximum_age.is_not(None),
-                     S.residence_mask.is_not(None), S.course_obligation.is_not(None),
-                     S.programme_mask.is_not(None))  # fmt: skip
+    restricted = or_(
+        S.minimum_age.is_not(None),
+        S.maximum_age.is_not(None),
+        S.residence_mask.is_not(None),
+        S.course_obligation.is_not(None),
+        S.programme_mask.is_not(None),
+    )
     programme_known = or_(S.programme_mask.is_(None), _bits(S.programme_mask, known) != 0)
     residence_known = or_(S.residence_mask.is_(None), literal(facts.residence_status is not None))
     confirmed = and_(restricted, programme_known, residence_known)
@@ -143,20 +162,30 @@ def ranked_query(facts: ClientFacts, field_name: str, *, day_parts: int = 0,
         + cast(confirmed, Integer) * WEIGHTS["eligibility"]
     ).label("score")
     query = (
-        select(S, L, OfferOrganization.name, score, cast(language, Integer), cast(confirmed, Integer))
-        .join(OfferServiceField, and_(OfferServiceField.service_id == S.id,
-                                      OfferServiceField.field == field_name))  # fmt: skip
+        select(
+            S, L, OfferOrganization.name, score, cast(language, Integer), cast(confirmed, Integer)
+        )
+        .join(
+            OfferServiceField,
+            and_(OfferServiceField.service_id == S.id, OfferServiceField.field == field_name),
+        )
         .join(OfferOrganization, OfferOrganization.id == S.organization_id)
         .outerjoin(OfferServiceAtLocation, OfferServiceAtLocation.service_id == S.id)
         .outerjoin(L, L.id == OfferServiceAtLocation.location_id)
         .where(S.status == "active")
         .where(or_(S.minimum_age.is_(None), S.minimum_age <= facts.age))
         .where(or_(S.maximum_age.is_(None), S.maximum_age >= facts.age))
-        .where(or_(S.course_obligation.is_distinct_from("required"),
-                   literal(facts.course_obligation)))  # fmt: skip
+        .where(
+            or_(S.course_obligation.is_distinct_from("required"), literal(facts.course_obligation))
+        )
         # a programme restriction naming only counselling programmes is decided by the office
-        .where(or_(S.programme_mask.is_(None), _bits(S.programme_mask, known) != 0,
-                   _bits(S.programme_mask, ~derive.OFFICE_PROGRAMMES & 0xFFFF) != 0))  # fmt: skip
+        .where(
+            or_(
+                S.programme_mask.is_(None),
+                _bits(S.programme_mask, known) != 0,
+                _bits(S.programme_mask, ~derive.OFFICE_PROGRAMMES & 0xFFFF) != 0,
+            )
+        )
         .order_by(score.desc(), nearness, S.name, S.id)
     )
     bit = derive.RESIDENCE_BITS.get(facts.residence_status or "")
@@ -196,20 +225,50 @@ def suggest(
         if service.id in seen:
             continue
         seen.add(service.id)
-        point = (location.latitude, location.longitude) if location and location.latitude is not None else None
+        point = (
+            (location.latitude, location.longitude)
+            if location and location.latitude is not None
+            else None
+        )
         distance = geo.distance_km(facts.point, point) if facts.point and point else None
-        suggestions.append(Suggestion(service, provider, location, distance, int(score),
-                                      reasons_for(service, facts, field_name, distance,
-                                                  day_parts, bool(language), bool(confirmed))))  # fmt: skip
+        suggestions.append(
+            Suggestion(
+                service,
+                provider,
+                location,
+                distance,
+                int(score),
+                reasons_for(
+                    service, facts, field_name, distance, day_parts, bool(language), bool(confirmed)
+                ),
+            )
+        )
         if len(suggestions) == limit:
             break
-    audit.record(session, principal, "read", "client_suggestions", client.id, client.id,
-                 field=field_name, shown=len(suggestions))  # fmt: skip
+    audit.record(
+        session,
+        principal,
+        "read",
+        "client_suggestions",
+        client.id,
+        client.id,
+        field=field_name,
+        shown=len(suggestions),
+    )
     if record and suggestions:
         now = utcnow()
-        session.execute(insert(OfferSuggestion), [
-            {"at": now, "office_id": client.office_id, "client_id": client.id,
-             "field": field_name, "service_id": s.service.id, "position": n}
-            for n, s in enumerate(suggestions, start=1)
-        ])  # fmt: skip
+        session.execute(
+            insert(OfferSuggestion),
+            [
+                {
+                    "at": now,
+                    "office_id": client.office_id,
+                    "client_id": client.id,
+                    "field": field_name,
+                    "service_id": s.service.id,
+                    "position": n,
+                }
+                for n, s in enumerate(suggestions, start=1)
+            ],
+        )
     return suggestions

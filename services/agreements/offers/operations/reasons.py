@@ -14,15 +14,28 @@ if TYPE_CHECKING:
 
 #: Language names as the reasons say them (ISO 639-1 codes; other codes are shown as they are).
 LANGUAGE_NAMES = {
-    "ar": ("Arabisch", "Arabic"), "fa": ("Persisch (Farsi/Dari)", "Persian (Farsi/Dari)"),
-    "tr": ("Türkisch", "Turkish"), "ru": ("Russisch", "Russian"),
-    "uk": ("Ukrainisch", "Ukrainian"), "ps": ("Paschtu", "Pashto"), "ku": ("Kurdisch", "Kurdish"),
-    "ti": ("Tigrinya", "Tigrinya"), "en": ("Englisch", "English"), "fr": ("Französisch", "French"),
-    "es": ("Spanisch", "Spanish"), "so": ("Somali", "Somali"), "pl": ("Polnisch", "Polish"),
-    "ro": ("Rumänisch", "Romanian"), "bg": ("Bulgarisch", "Bulgarian"),
-    "sq": ("Albanisch", "Albanian"), "am": ("Amharisch", "Amharic"), "ur": ("Urdu", "Urdu"),
-    "it": ("Italienisch", "Italian"), "sr": ("Serbisch", "Serbian"), "vi": ("Vietnamesisch", "Vietnamese"),
-}  # fmt: skip
+    "ar": ("Arabisch", "Arabic"),
+    "fa": ("Persisch (Farsi/Dari)", "Persian (Farsi/Dari)"),
+    "tr": ("Türkisch", "Turkish"),
+    "ru": ("Russisch", "Russian"),
+    "uk": ("Ukrainisch", "Ukrainian"),
+    "ps": ("Paschtu", "Pashto"),
+    "ku": ("Kurdisch", "Kurdish"),
+    "ti": ("Tigrinya", "Tigrinya"),
+    "en": ("Englisch", "English"),
+    "fr": ("Französisch", "French"),
+    "es": ("Spanisch", "Spanish"),
+    "so": ("Somali", "Somali"),
+    "pl": ("Polnisch", "Polish"),
+    "ro": ("Rumänisch", "Romanian"),
+    "bg": ("Bulgarisch", "Bulgarian"),
+    "sq": ("Albanisch", "Albanian"),
+    "am": ("Amharisch", "Amharic"),
+    "ur": ("Urdu", "Urdu"),
+    "it": ("Italienisch", "Italian"),
+    "sr": ("Serbisch", "Serbian"),
+    "vi": ("Vietnamesisch", "Vietnamese"),
+}
 #: How an offer of a field uses a language.
 LANGUAGE_VERBS = {
     "language": ("unterrichtet auf", "taught in"),
@@ -84,24 +97,38 @@ def reasons_for(
     fitting = derive.DayPart(service.day_parts & day_parts)
     if fitting:
         words = [w for part, w in DAY_PART_WORDS.items() if part in fitting]
-        reasons.append(Reason("schedule", ", ".join(w[0] for w in words),
-                              ", ".join(w[1] for w in words)))  # fmt: skip
+        reasons.append(
+            Reason("schedule", ", ".join(w[0] for w in words), ", ".join(w[1] for w in words))
+        )
     if service.free_places is not None and service.free_places > 0:
         reasons.append(Reason("places", "Plätze frei", "places available"))
     elif service.free_places == 0:
         reasons.append(Reason("full", "ausgebucht", "fully booked"))
     if (service.free_places is None or service.free_places == 0) and service.wait_weeks is not None:
         weeks = service.wait_weeks
-        reasons.append(Reason("wait", f"Wartezeit etwa {weeks} Wochen" if weeks != 1
-                              else "Wartezeit etwa 1 Woche",
-                              f"wait about {weeks} weeks" if weeks != 1 else "wait about 1 week"))  # fmt: skip
+        reasons.append(
+            Reason(
+                "wait",
+                f"Wartezeit etwa {weeks} Wochen" if weeks != 1 else "Wartezeit etwa 1 Woche",
+                f"wait about {weeks} weeks" if weeks != 1 else "wait about 1 week",
+            )
+        )
     if service.course_obligation == "admitted" and facts.course_obligation:
-        reasons.append(Reason("course_obligation", "§ 44a-Verpflichtung: Platz vorgesehen",
-                              "§ 44a obligation: place guaranteed"))  # fmt: skip
+        reasons.append(
+            Reason(
+                "course_obligation",
+                "§ 44a-Verpflichtung: Platz vorgesehen",
+                "§ 44a obligation: place guaranteed",
+            )
+        )
     if eligibility_confirmed:
         reasons.append(Reason("eligible", "Voraussetzungen erfüllt", "meets the requirements"))
     elif service.programme_mask and not service.programme_mask & facts.programmes:
-        reasons.append(Reason("eligibility_unknown", "Zugang klären: Jobcenter- oder "
-                              "Arbeitsagentur-Kundschaft vorausgesetzt",
-                              "check access: for clients of the Jobcenter or employment agency"))  # fmt: skip
+        reasons.append(
+            Reason(
+                "eligibility_unknown",
+                "Zugang klären: Jobcenter- oder Arbeitsagentur-Kundschaft vorausgesetzt",
+                "check access: for clients of the Jobcenter or employment agency",
+            )
+        )
     return reasons

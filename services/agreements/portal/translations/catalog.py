@@ -30,8 +30,10 @@ KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None, "ngett
 
 def extract() -> Catalog:
     template = Catalog(project="integra-portal", fuzzy=False)
-    options = {"portal/templates/**.html": {"extensions": "jinja2.ext.i18n"},
-               "offers/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    options = {
+        "portal/templates/**.html": {"extensions": "jinja2.ext.i18n"},
+        "offers/templates/**.html": {"extensions": "jinja2.ext.i18n"},
+    }
     for filename, lineno, message, comments, context in extract_from_dir(
         str(SERVICE), METHODS, options_map=options, keywords=KEYWORDS
     ):
