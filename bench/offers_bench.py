@@ -21,6 +21,7 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -33,15 +34,20 @@ DATABASE_URL = os.environ.get(
 )
 TENANT = "freiburg"
 FIELDS = ("language", "education", "work", "childcare", "recognition", "other")
-KINDS = {"language": "integrationskurs", "education": "schulabschluss",
-         "work": "jobcenter_massnahme", "childcare": "kita",
-         "recognition": "iq_anerkennungsberatung", "other": "sozialberatung"}  # fmt: skip
+KINDS = {
+    "language": "integrationskurs",
+    "education": "schulabschluss",
+    "work": "jobcenter_massnahme",
+    "childcare": "kita",
+    "recognition": "iq_anerkennungsberatung",
+    "other": "sozialberatung",
+}
 LANGUAGES = ("ar", "fa", "uk", "ru", "tr", "en", "ti", "ps")
 
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def load_offers(session: Any, count: int, rng: random.Random) -> None:
@@ -63,18 +69,36 @@ def load_offers(session: Any, count: int, rng: random.Random) -> None:
     ensure_taxonomy(session)
     now = utcnow()
     codes = [c for c in geo._table() if c.startswith(("790", "791", "792"))]
-    organizations = [{"id": uuid.uuid4(), "name": f"Träger {n}", "created_at": now,
-                      "updated_at": now, "document": {"name": f"Träger {n}"}}
-                     for n in range(max(1, count // 50))]  # fmt: skip
+    organizations = [
+        {
+            "id": uuid.uuid4(),
+            "name": f"Träger {n}",
+            "created_at": now,
+            "updated_at": now,
+            "document": {"name": f"Träger {n}"},
+        }
+        for n in range(max(1, count // 50))
+    ]
     session.execute(insert(OfferOrganization), organizations)
     locations = []
     for n in range(max(1, count // 10)):
         code = rng.choice(codes)
         lat, lon = geo.postcode_point(code) or (48.0, 7.85)
-        locations.append({"id": uuid.uuid4(), "organization_id": organizations[n % len(organizations)]["id"],
-                          "name": f"Standort {n}", "postal_code": code, "city": "Freiburg",
-                          "latitude": lat, "longitude": lon, "coordinates_source": "postcode",
-                          "created_at": now, "updated_at": now, "document": {}})  # fmt: skip
+        locations.append(
+            {
+                "id": uuid.uuid4(),
+                "organization_id": organizations[n % len(organizations)]["id"],
+                "name": f"Standort {n}",
+                "postal_code": code,
+                "city": "Freiburg",
+                "latitude": lat,
+                "longitude": lon,
+                "coordinates_source": "postcode",
+                "created_at": now,
+                "updated_at": now,
+                "document": {},
+            }
+        )
     session.execute(insert(OfferLocation), locations)
     for start in range(0, count, 5000):
         services, fields, languages, terms, places = [], [], [], [], []
@@ -84,25 +108,42 @@ def load_offers(session: Any, count: int, rng: random.Random) -> None:
             name = f"Angebot {n} {KINDS[field]}"
             opens = rng.choice(("08:30", "13:00", "18:00"))
             spoken = rng.sample(LANGUAGES, rng.randint(0, 2))
-            services.append({
-                "id": ident, "organization_id": organizations[n % len(organizations)]["id"],
-                "name": name, "status": "active" if rng.random() > 0.05 else "inactive",
-                "minimum_age": 18 if rng.random() < 0.1 else None, "maximum_age": None,
-                "childcare": rng.random() < 0.3,
-                "free_places": rng.choice((None, 0, 1, 5)), "wait_weeks": rng.choice((None, 2, 8)),
-                "capacity": 20, "capacity_updated_at": now,
-                "residence_mask": None, "programme_mask": 4 if rng.random() < 0.05 else None,
-                "course_obligation": None,
-                "day_parts": derive.day_parts([{"opens_at": opens, "byday": "MO,WE"}]),
-                "search_text": derive.fold(f"{name} Beschreibung"),
-                "created_at": now, "updated_at": now, "document": {"name": name},
-            })  # fmt: skip
+            services.append(
+                {
+                    "id": ident,
+                    "organization_id": organizations[n % len(organizations)]["id"],
+                    "name": name,
+                    "status": "active" if rng.random() > 0.05 else "inactive",
+                    "minimum_age": 18 if rng.random() < 0.1 else None,
+                    "maximum_age": None,
+                    "childcare": rng.random() < 0.3,
+                    "free_places": rng.choice((None, 0, 1, 5)),
+                    "wait_weeks": rng.choice((None, 2, 8)),
+                    "capacity": 20,
+                    "capacity_updated_at": now,
+                    "residence_mask": None,
+                    "programme_mask": 4 if rng.random() < 0.05 else None,
+                    "course_obligation": None,
+                    "day_parts": derive.day_parts([{"opens_at": opens, "byday": "MO,WE"}]),
+                    "search_text": derive.fold(f"{name} Beschreibung"),
+                    "created_at": now,
+                    "updated_at": now,
+                    "document": {"name": name},
+                }
+            )
             fields.append({"field": field, "service_id": ident})
             terms.append({"service_id": ident, "taxonomy_term_id": term_id(KINDS[field])})
             languages += [{"service_id": ident, "code": code} for code in spoken]
-            places.append({"id": uuid.uuid4(), "service_id": ident,
-                           "location_id": rng.choice(locations)["id"], "created_at": now,
-                           "updated_at": now, "document": {}})  # fmt: skip
+            places.append(
+                {
+                    "id": uuid.uuid4(),
+                    "service_id": ident,
+                    "location_id": rng.choice(locations)["id"],
+                    "created_at": now,
+                    "updated_at": now,
+                    "document": {},
+                }
+            )
         session.execute(insert(OfferService), services)
         session.execute(insert(OfferServiceField), fields)
         session.execute(insert(OfferServiceTerm), terms)
@@ -129,9 +170,14 @@ def main() -> None:
     from tenants.registry import load_registry
     from tenants.settings import load_settings
 
-    home = Path(os.environ.get("TMPDIR", "/tmp")) / f"offers-bench-{uuid.uuid4().hex[:6]}"
-    settings = load_settings({"INTEGRA_HOME": str(home), "INTEGRA_DATABASE_URL": DATABASE_URL,
-                              "INTEGRA_DATABASE_PREFIX": f"obench_{uuid.uuid4().hex[:6]}"})  # fmt: skip
+    home = Path(tempfile.mkdtemp(prefix="offers-bench-"))
+    settings = load_settings(
+        {
+            "INTEGRA_HOME": str(home),
+            "INTEGRA_DATABASE_URL": DATABASE_URL,
+            "INTEGRA_DATABASE_PREFIX": f"obench_{uuid.uuid4().hex[:6]}",
+        }
+    )
     registry = load_registry(settings.tenants_dir)
     tenant = registry.require(TENANT)
     provision_tenant(settings, tenant)
@@ -156,20 +202,31 @@ def main() -> None:
             headers={"Authorization": f"Basic {basic}"},
         ).json["access_token"]  # type: ignore[index]
         auth = {"Authorization": f"Bearer {token}"}
-        client = http.post(f"/t/{TENANT}/api/v1/clients", headers=auth, json={
-            "given_name": "Amina", "family_name": "Haddad", "birth_date": "1990-04-12",
-            "country_of_origin": "SY", "languages": ["ar", "en"], "arrival_date": "2026-01-10",
-            "postal_code": "79098", "household": {"adults": 1, "children": 1,
-                                                  "children_under_three": 1}}).json  # fmt: skip
+        client = http.post(
+            f"/t/{TENANT}/api/v1/clients",
+            headers=auth,
+            json={
+                "given_name": "Amina",
+                "family_name": "Haddad",
+                "birth_date": "1990-04-12",
+                "country_of_origin": "SY",
+                "languages": ["ar", "en"],
+                "arrival_date": "2026-01-10",
+                "postal_code": "79098",
+                "household": {"adults": 1, "children": 1, "children_under_three": 1},
+            },
+        ).json
         url = f"/t/{TENANT}/api/v1/clients/{client['id']}/suggestions"  # type: ignore[index]
         for field in FIELDS:  # warm up: the app, the pool, the plans
             assert http.get(f"{url}?field={field}", headers=auth).status_code == 200
 
         suggest_ms, bare_ms = [], []
         with engine.connect() as connection:
-            bare = text("SELECT s.id FROM offer_services s JOIN offer_service_fields f "
-                        "ON f.service_id = s.id WHERE f.field = :field AND s.status = 'active' "
-                        "ORDER BY s.name LIMIT 10")  # fmt: skip
+            bare = text(
+                "SELECT s.id FROM offer_services s JOIN offer_service_fields f "
+                "ON f.service_id = s.id WHERE f.field = :field AND s.status = 'active' "
+                "ORDER BY s.name LIMIT 10"
+            )
             for n in range(args.requests):
                 field = FIELDS[n % len(FIELDS)]
                 t0 = time.perf_counter()
@@ -180,8 +237,10 @@ def main() -> None:
                 connection.execute(bare, {"field": field}).all()
                 bare_ms.append((time.perf_counter() - t0) * 1000)
         print(f"{args.offers} offers, {args.requests} requests each, one tenant, PostgreSQL")
-        for name, values in (("suggestions (API, ranked, audited)", suggest_ms),
-                             ("bare indexed query (10 by name)", bare_ms)):  # fmt: skip
+        for name, values in (
+            ("suggestions (API, ranked, audited)", suggest_ms),
+            ("bare indexed query (10 by name)", bare_ms),
+        ):
             print(
                 f"  {name:38} p50 {statistics.median(values):6.1f} ms   "
                 f"p99 {percentile(values, 0.99):6.1f} ms   max {max(values):6.1f} ms"
