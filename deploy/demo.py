@@ -67,7 +67,11 @@ def _goals(today: Any) -> list[dict[str, Any]]:
 
 
 def seed_tenant(session: Session, tenant: Tenant, seed: int = 0) -> bool:
-    """Seed demo cases once; returns False if the tenant already has clients."""
+    """Seed demo cases once; returns False if the tenant already has clients. The demo offer
+    directory is seeded first, once (also into tenants seeded before it existed)."""
+    from deploy.demo_offers import seed_offers
+
+    seed_offers(session, tenant)
     if session.scalar(select(func.count()).select_from(Client)):
         return False
     rng = random.Random(f"{tenant.slug}-{seed}")

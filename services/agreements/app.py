@@ -15,9 +15,11 @@ from tenants.settings import Settings
 
 from .context import EXTENSION, TenantContext, close_session, tenant_context_of
 from .identity.api_auth import init_auth
+from .offers.read_api import make_hsds_blueprint
 from .portal import make_portal_blueprint
 from .views.api import make_api_blueprint
 from .views.errors import IntegraApi, register_error_handlers
+from .views.offers import make_offers_api_blueprint
 
 MAX_REQUEST_BYTES = 1024 * 1024
 
@@ -66,6 +68,9 @@ def create_app(settings: Settings, tenant: Tenant, *, engine: Engine | None = No
             },
         },
     )
-    api.register_blueprint(make_api_blueprint())
+    api_blueprint = make_api_blueprint()
+    api_blueprint.register_blueprint(make_offers_api_blueprint())  # nested: shares its auth
+    api.register_blueprint(api_blueprint)
     app.register_blueprint(make_portal_blueprint())
+    app.register_blueprint(make_hsds_blueprint())  # the offers, public (HSDS 3 read API)
     return app

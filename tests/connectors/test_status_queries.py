@@ -19,18 +19,15 @@ from services.connectors.channels.base import AgencyAnswer
 from services.connectors.connector import Connector
 from services.connectors.simulators import SimulatedAgency, SimulationRules
 
-from .test_consent_at_send_time import (  # noqa: F401  (fixtures)
-    Clock,
-    FakeAgency,
-    agency,
-    clock,
-    connector,
-    consume,
-    engine,
-    requested,
-    settings,
-    withdrawn,
-)
+from . import test_consent_at_send_time as at_send_time
+from .test_consent_at_send_time import Clock, FakeAgency, consume, requested, withdrawn
+
+# The same connector, database, clock and fake agency as the consent-at-send-time tests.
+settings = at_send_time.settings
+engine = at_send_time.engine
+clock = at_send_time.clock
+agency = at_send_time.agency
+connector = at_send_time.connector
 
 QUIET = timedelta(days=3)
 

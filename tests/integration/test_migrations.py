@@ -26,8 +26,13 @@ from tenants.databases import create_tenant_engine, drop_database, ensure_databa
 from tenants.registry import Tenant, load_registry
 from tenants.settings import Settings, load_settings
 
-#: Made by migration 0003 on PostgreSQL only.
-TRIGRAM_INDEXES = {"ix_clients_family_name_trgm", "ix_clients_given_name_trgm"}
+#: Made by migrations 0003 (client names) and o0005 (offer search) on PostgreSQL only.
+TRIGRAM_INDEXES = {
+    "ix_clients_family_name_trgm",
+    "ix_clients_given_name_trgm",
+    "ix_offer_services_search_fts",
+    "ix_offer_services_search_trgm",
+}
 
 TENANT = "freiburg"
 

@@ -59,7 +59,11 @@ ROUTES = {
     ("POST", "/referrals/<uuid:referral_id>/withdraw"): "/referrals/{referral_id}/withdraw",
 }  # fmt: skip
 #: Portal routes with ids that are not case data (admin pages are checked by role).
-NOT_CASE_ROUTES = {("POST", "/admin/users/<uuid:user_id>/deactivate")}
+NOT_CASE_ROUTES = {
+    ("POST", "/admin/users/<uuid:user_id>/deactivate"),
+    ("GET", "/admin/offers/<uuid:service_id>"),
+    ("POST", "/admin/offers/<uuid:service_id>"),
+}
 
 
 def seed_case(platform: Platform, slug: str, office_key: str) -> Case:

@@ -1,5 +1,18 @@
 """The agreement service's ORM models; importing this package registers every table."""
 
+# the offer directory (HSDS 3): its own package, its tables in the same tenant database
+from ..offers.models import (
+    OfferLocation,
+    OfferOrganization,
+    OfferService,
+    OfferServiceAtLocation,
+    OfferServiceField,
+    OfferServiceLanguage,
+    OfferServiceTerm,
+    OfferSuggestion,
+    OfferTaxonomy,
+    OfferTaxonomyTerm,
+)
 from .agreements import Agreement, Goal, Review, ReviewStepResult, Step
 from .assessments import Assessment
 from .audit import AuditEvent
@@ -21,6 +34,16 @@ __all__ = [
     "Consent",
     "Goal",
     "LoginFailure",
+    "OfferLocation",
+    "OfferOrganization",
+    "OfferService",
+    "OfferServiceAtLocation",
+    "OfferServiceField",
+    "OfferServiceLanguage",
+    "OfferServiceTerm",
+    "OfferSuggestion",
+    "OfferTaxonomy",
+    "OfferTaxonomyTerm",
     "Office",
     "Referral",
     "ReferralEvent",

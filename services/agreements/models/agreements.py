@@ -76,6 +76,10 @@ class Step(UUIDPrimaryKey, Base):
     status: Mapped[str] = mapped_column(String(20), default=StepStatus.OPEN)
     #: The step this one was copied from by an amendment (keeps referrals traceable).
     origin_step_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("steps.id"))
+    #: The offer (an HSDS service of the tenant's directory) this step takes up, if any.
+    offer_service_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("offer_services.id"), index=True
+    )
 
     goal: Mapped[Goal] = relationship(back_populates="steps", lazy="raise")
 

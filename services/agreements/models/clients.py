@@ -38,6 +38,8 @@ class Client(UUIDPrimaryKey, Timestamps, Base):
     #: Special category (health): flagged, minimised, never sent without explicit consent.
     health_notes: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(100))
+    #: Where the client lives (German postcode): offers are ranked by distance from it.
+    postal_code: Mapped[str | None] = mapped_column(String(5))
 
     office: Mapped[Office] = relationship(lazy="raise")
     consents: Mapped[list[Consent]] = relationship(

@@ -57,6 +57,7 @@ def _build_goals(goals: list[dict[str, Any]]) -> list[Goal]:
                 due_date=step["due_date"],
                 status=step.get("status", StepStatus.OPEN),
                 origin_step_id=step.get("origin_step_id"),
+                offer_service_id=step.get("offer_id"),
             )
             for step_position, step in enumerate(goal_data.get("steps", []))
         ]
@@ -70,6 +71,29 @@ def _build_goals(goals: list[dict[str, Any]]) -> list[Goal]:
             )
         )
     return built
+
+
+def _check_offers(session: Session, goals: list[dict[str, Any]]) -> None:
+    """A step's offer must be in the tenant's directory (422 naming the step otherwise)."""
+    from ..offers.models import OfferService
+
+    wanted = {s["offer_id"] for g in goals for s in g.get("steps", []) if s.get("offer_id")}
+    if not wanted:
+        return
+    known = set(session.scalars(select(OfferService.id).where(OfferService.id.in_(wanted))))
+    problems = {
+        str(g_index): {"steps": {str(s_index): {"offer_id": ["unknown offer"]}}}
+        for g_index, goal in enumerate(goals)
+        for s_index, step in enumerate(goal.get("steps", []))
+        if step.get("offer_id") and step["offer_id"] not in known
+    }
+    if problems:
+        raise InvalidInput(
+            "offer_unknown",
+            "Das Angebot gibt es im Angebotsverzeichnis nicht.",
+            "The offer is not in the offer directory.",
+            fields={"goals": problems},
+        )
 
 
 def _open_agreement(session: Session, client_id: uuid.UUID) -> Agreement | None:
@@ -91,6 +115,7 @@ def draft_agreement(
             "Für diese Person besteht bereits eine offene Vereinbarung; bitte fortschreiben.",
             "This person already has an open agreement; amend it instead.",
         )
+    _check_offers(session, goals)
     last_version = session.scalar(
         select(func.max(Agreement.version)).where(Agreement.client_id == client.id)
     )
@@ -145,6 +170,7 @@ def replace_draft(
         "Nur ein Entwurf kann geändert werden; eine unterschriebene Fassung wird fortgeschrieben",
         "Only a draft can be changed; a signed version is amended instead",
     )
+    _check_offers(session, goals)
     agreement.goals = _build_goals(goals)
     session.flush()
     audit.record(session, principal, "update", "agreement", agreement.id, agreement.client_id)
@@ -314,12 +340,14 @@ def amend_agreement(
                         "due_date": step.due_date,
                         "status": step.status,
                         "origin_step_id": step.id,
+                        "offer_id": step.offer_service_id,
                     }
                     for step in goal.steps
                 ],
             }
             for goal in agreement.goals
         ]
+    _check_offers(session, goals)
     amendment = Agreement(
         client_id=agreement.client_id,
         version=agreement.version + 1,

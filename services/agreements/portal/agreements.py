@@ -15,6 +15,7 @@ from ..db import utcnow
 from ..errors import NotFound
 from ..models import Agreement, Office
 from ..models.vocabulary import AgreementStatus, SigningParty
+from ..offers.portal import editor_suggestions
 from ..operations import agreements, clients, consents, referrals
 from ..schemas import agreements as agreement_schemas
 from ..schemas import referrals as referral_schemas
@@ -44,6 +45,7 @@ def _form_values(agreement: Agreement | None) -> dict[str, Any]:
             values[sp + "description"] = step.description
             values[sp + "owner_side"] = step.owner_side
             values[sp + "due_date"] = step.due_date.isoformat()
+            values[sp + "offer_id"] = str(step.offer_service_id or "")
     return values
 
 
@@ -63,6 +65,8 @@ def _editor(client_id: uuid.UUID, agreement: Agreement | None) -> ResponseReturn
         step_slots = forms.count(request.form, "step_slots", step_slots, MAX_STEP_SLOTS)
         goals = forms.goals_input(request.form, goal_slots, step_slots)
         data, messages = forms.load(agreement_schemas.AgreementInputSchema(), {"goals": goals})
+        if request.form.get("action") == "suggest":  # show offers for the goals, save nothing
+            data, messages = None, {}
         if data is not None and not data["goals"]:
             messages = {"goals": ["Enter at least one goal."]}
             data = None
@@ -77,8 +81,10 @@ def _editor(client_id: uuid.UUID, agreement: Agreement | None) -> ResponseReturn
             return redirect(url_for("portal.agreement_page", agreement_id=agreement.id))
         errors = forms.flatten_errors(messages)
         values = request.form
+    suggestions = editor_suggestions(client.id, values, goal_slots)
     html = render_template(
         "portal/agreement_edit.html",
+        suggestions=suggestions,
         client=client,
         agreement=agreement,
         values=values,

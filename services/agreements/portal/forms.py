@@ -64,6 +64,7 @@ def client_input(form: MultiDict[str, str]) -> dict[str, Any]:
         "arrival_date": text(form, "arrival_date"),
         "residence_status": optional(form, "residence_status"),
         "course_obligation": form.get("course_obligation") == "on",
+        "postal_code": optional(form, "postal_code"),
     }
     imposed = optional(form, "course_obligation_imposed_by")
     if imposed:
@@ -119,10 +120,11 @@ def goals_input(
             due = text(form, sp + "due_date")
             if not description and not due:
                 continue
-            steps.append(
-                {"description": description, "owner_side": text(form, sp + "owner_side"),
-                 "due_date": due}
-            )  # fmt: skip
+            step = {"description": description, "owner_side": text(form, sp + "owner_side"),
+                    "due_date": due}  # fmt: skip
+            if optional(form, sp + "offer_id"):
+                step["offer_id"] = text(form, sp + "offer_id")
+            steps.append(step)
         target = text(form, prefix + "target")
         due = text(form, prefix + "due_date")
         if not target and not due and not steps:

@@ -19,6 +19,13 @@ class StepInputSchema(StrictSchema):
     description = text(1000)
     owner_side = one_of(OwnerSide, required=True)
     due_date = fields.Date(required=True, validate=plausible_date)
+    offer_id = fields.UUID(
+        allow_none=True,
+        metadata={
+            "description": "the offer (HSDS service id of the tenant's directory) "
+            "this step takes up"
+        },
+    )
 
 
 class GoalInputSchema(StrictSchema):
@@ -55,6 +62,7 @@ class StepSchema(Schema):
     due_date = fields.Date()
     status = fields.String()
     origin_step_id = fields.UUID(allow_none=True)
+    offer_id = fields.UUID(allow_none=True, attribute="offer_service_id")
 
 
 class GoalSchema(Schema):

@@ -18,6 +18,7 @@ from .common import (
 
 COUNTRY = validate.Regexp(r"^[A-Z]{2}$", error="ISO 3166-1 alpha-2 code, e.g. SY, UA, AF")
 LANGUAGE = validate.Regexp(r"^[a-z]{2,3}$", error="ISO 639 code, e.g. ar, uk, fa, de")
+POSTAL_CODE = validate.Regexp(r"^[0-9]{5}$", error="German postcode, five digits, e.g. 79098")
 
 
 class HouseholdSchema(StrictSchema):
@@ -50,6 +51,11 @@ class ClientInputSchema(StrictSchema):
         min_length=0,
         allow_none=True,
         metadata={"description": "special category (health): recorded only where needed"},
+    )
+    postal_code = fields.String(
+        allow_none=True,
+        validate=POSTAL_CODE,
+        metadata={"description": "where the client lives; offers are ranked by distance"},
     )
 
     @validates_schema
@@ -88,6 +94,7 @@ class ClientSchema(Schema):
     course_obligation = fields.Boolean()
     course_obligation_imposed_by = fields.String(allow_none=True)
     health_notes = fields.String(allow_none=True)
+    postal_code = fields.String(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 

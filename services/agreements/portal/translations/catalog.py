@@ -22,13 +22,18 @@ METHODS = [
     ("portal/**.py", "python"),
     ("identity/**.py", "python"),
     ("portal/templates/**.html", "jinja2.ext:babel_extract"),
+    ("offers/**.py", "python"),
+    ("offers/templates/**.html", "jinja2.ext:babel_extract"),
 ]
 KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None, "ngettext": (1, 2)}
 
 
 def extract() -> Catalog:
     template = Catalog(project="integra-portal", fuzzy=False)
-    options = {"portal/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    options = {
+        "portal/templates/**.html": {"extensions": "jinja2.ext.i18n"},
+        "offers/templates/**.html": {"extensions": "jinja2.ext.i18n"},
+    }
     for filename, lineno, message, comments, context in extract_from_dir(
         str(SERVICE), METHODS, options_map=options, keywords=KEYWORDS
     ):

@@ -1,0 +1,1 @@
+"""Operations of the offer directory: plain functions that flush and never commit."""
