@@ -97,6 +97,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/clients/<uuid:client_id>/consents"): Route(
         "/api/v1/clients/{client_id}/consents", not_found="client_not_found"
     ),
+    ("GET", "/api/v1/clients/<uuid:client_id>/suggestions"): Route(
+        "/api/v1/clients/{client_id}/suggestions?field=language", not_found="client_not_found"
+    ),
     ("POST", "/api/v1/clients/<uuid:client_id>/consents"): Route(
         "/api/v1/clients/{client_id}/consents", lambda ids: consent_body(), "client_not_found"
     ),

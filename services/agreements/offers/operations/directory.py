@@ -559,36 +559,3 @@ def _timestamp(value: Any) -> Any:
         return None
     parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def update_service(
-    session: Session, principal: Principal, service_id: uuid.UUID, changes: dict[str, Any]
-) -> ImportResult:
-    """Change an offer's fields (a value None removes the field) as a re-import of its
-    organization with that service changed: the same checks, the same derived columns."""
-    from .exchange import export_organizations
-
-    service = session.get(OfferService, service_id)
-    if service is None:
-        from ...errors import NotFound
-
-        raise NotFound("offer")
-    organization = next(
-        o for o in export_organizations(session) if o["id"] == str(service.organization_id)
-    )
-    for index, document in enumerate(organization["services"]):
-        if document["id"] == str(service_id):
-            changed = {**document, **changes}
-            organization["services"][index] = {k: v for k, v in changed.items() if v is not None}
-    if "integra_free_places" in changes or "integra_wait_weeks" in changes:
-        organization_services = organization["services"]
-        for document in organization_services:
-            if document["id"] == str(service_id):
-                document["integra_capacity_updated"] = utc_now_iso()
-    return import_directory(session, principal, [organization], single=True)
-
-
-def utc_now_iso() -> str:
-    from ...db import utcnow
-
-    return utcnow().isoformat()
