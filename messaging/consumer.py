@@ -201,6 +201,13 @@ class MessageConsumer:
                         return
                     session.execute(insert(InboxMessage), [self._apply(session, outcome)])
                 return
+            except ContractError as exc:
+                # The message breaks a rule of its receiver (an answer from an agency the
+                # referral did not go to, about a referral that does not exist): no retry
+                # changes that, so it goes to the dead letters at once, with its own reason.
+                outcome.dead_reason = exc.code
+                outcome.dead_detail = str(exc.detail)[:1000]
+                return
             except IntegrityError as exc:
                 last_error = f"{type(exc).__name__}: {exc.orig!r}"  # maybe a concurrent duplicate
             except (OperationalError, InterfaceError) as exc:

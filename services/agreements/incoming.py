@@ -1,7 +1,7 @@
 """Messages the agreement service receives: the agencies' status answers.
 
 Each handler runs inside the consumer's transaction (with the inbox record) and changes the
-referral only through ``operations.referrals.apply_agency_status`` — the same rules the API
+referral only through ``operations.referral_history.apply_agency_status`` — the same rules the API
 follows — so a status from the bus and a withdrawal by the office share one history.
 """
 
@@ -13,19 +13,20 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from messaging.contracts import load_payload
+from messaging.contracts import ContractError, load_payload
 from messaging.envelope import Envelope
 
-from .errors import DomainError
 from .models import Referral
-from .models.vocabulary import ReferralStatus
+from .models.vocabulary import ReferralStatus, Role
 from .operations.clients import record_course_obligation
-from .operations.referrals import (
+from .operations.referral_history import (
     apply_agency_status,
     note_delivery_problem,
+    note_late_answer,
     note_status_answer,
     transition_allowed,
 )
+from .principal import Principal
 
 #: message type → (referral status, payload field with the agency's timestamp)
 STATUS_MESSAGES: dict[str, tuple[ReferralStatus, str]] = {
@@ -51,10 +52,19 @@ AGENCY_STATUSES = {
 DELIVERY_PROBLEMS = {"delivery.delayed": "since", "delivery.failed": "failed_at"}
 
 
-class AnswerRefused(DomainError):
-    """An agency's answer that can never take effect (unknown referral, wrong agency)."""
+class AnswerRefused(ContractError):
+    """An agency's answer that can never take effect (unknown referral, wrong agency): the
+    consumer sends it to the dead letters at once, with this code, and audits it."""
 
-    status = 422
+    def __init__(self, code: str, de: str, en: str) -> None:
+        super().__init__(code, en)
+        self.de = de
+        self.en = en
+
+
+def agency_principal(envelope: Envelope) -> Principal:
+    """Who acts when an agency's message changes a case: the agency, through the bus."""
+    return Principal(f"agency:{envelope.sender}", Role.SERVICE, envelope.tenant)
 
 
 def _note(message_type: str, payload: dict[str, Any]) -> str:
@@ -93,6 +103,19 @@ def handle_status(session: Session, envelope: Envelope) -> None:
         # race through different outboxes); any later status already implies "sent".
         return
     at: datetime = payload[time_field] if time_field != "starts_at" else envelope.occurred_at
+    if not transition_allowed(ReferralStatus(referral.status), status):
+        # Late or out of order (a "received" after "completed", an answer after a
+        # withdrawal): kept in the history with its time, the status never moves back, and
+        # nothing is dead-lettered for it.
+        note_late_answer(
+            session,
+            referral.id,
+            status,
+            at=at,
+            message_id=envelope.id,
+            note=_note(envelope.type, payload),
+        )
+        return
     apply_agency_status(
         session,
         referral.id,
@@ -101,6 +124,7 @@ def handle_status(session: Session, envelope: Envelope) -> None:
         message_id=envelope.id,
         reason_code=payload.get("reason_code"),
         note=_note(envelope.type, payload),
+        agency=agency_principal(envelope),
     )
 
 
@@ -154,6 +178,7 @@ def handle_status_answer(session: Session, envelope: Envelope) -> None:
             message_id=envelope.id,
             reason_code="status_answer",
             note=f"Statusauskunft der Stelle vom {as_of.isoformat()}",
+            agency=agency_principal(envelope),
         )
         return
     note_status_answer(session, referral.id, answered=answered, at=as_of, message_id=envelope.id)

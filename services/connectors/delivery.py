@@ -25,7 +25,7 @@ from messaging.signing import EnvelopeSigner
 from .channels.base import Channel, DeliveryFailed
 from .consent import ConsentLapsed, consent_lapsed
 from .ledger import ConnectorLedger
-from .store import AgencyDelivery, Delivery, TrackedReferral
+from .store import AgencyDelivery, Delivery, RevokedConsent, TrackedReferral
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +132,13 @@ class DeliveryLoop:
         with Session(self.engine) as session, session.begin():
             for message_id, outcome in outcomes:
                 delivery = session.get(AgencyDelivery, message_id, with_for_update=True)
-                if delivery is None or delivery.status != Delivery.PENDING:
-                    continue  # cancelled meanwhile; if delivered anyway, the agency is told
+                if delivery is None:
+                    continue
+                if delivery.status == Delivery.CANCELLED and outcome is None:
+                    self._delivered_after_all(session, delivery)  # withdrawn during the call
+                    continue
+                if delivery.status != Delivery.PENDING:
+                    continue
                 if isinstance(outcome, ConsentLapsed):
                     self.ledger.cancel_pending(session, delivery.referral_id)
                     tracked = session.get(TrackedReferral, delivery.referral_id)
@@ -142,6 +147,49 @@ class DeliveryLoop:
                     continue
                 delivered += self._record_attempt(session, delivery, outcome)
         return delivered
+
+    def _delivered_after_all(self, session: Session, delivery: AgencyDelivery) -> None:
+        """The agency took a referral request whose withdrawal (or consent revocation) came in
+        while the channel was handing it over: the cancellation found it still pending, so
+        nobody told the agency. Record the delivery and tell the agency now: the withdrawal,
+        and the revocation when the consent was revoked (it must erase what it received)."""
+        now = self.ledger.now()
+        delivery.status = Delivery.DELIVERED
+        delivery.delivered_at = now
+        delivery.attempts += 1
+        if delivery.type != "referral.requested":
+            return
+        tracked = session.get(TrackedReferral, delivery.referral_id)
+        revoked = session.get(RevokedConsent, tracked.consent_id) if tracked else None
+        log.warning(
+            "referral %s reached the %s while it was withdrawn: telling the agency",
+            delivery.referral_id,
+            self.ledger.kind,
+        )
+        self.ledger.queue_for_agency(
+            session,
+            self.ledger.to_agency(
+                "referral.withdrawn",
+                delivery.referral_id,
+                {
+                    "referral_id": delivery.referral_id,
+                    "withdrawn_at": now,
+                    "reason_code": "consent_revoked" if revoked else "by_office",
+                },
+            ),
+            delivery.referral_id,
+        )
+        if revoked is not None and tracked is not None:
+            self.ledger.queue_for_agency(
+                session,
+                self.ledger.to_agency(
+                    "consent.revoked",
+                    delivery.referral_id,
+                    {"revoked_at": revoked.revoked_at, "referral_ids": [delivery.referral_id]},
+                    consent_id=tracked.consent_id,
+                ),
+                delivery.referral_id,
+            )
 
     def _record_attempt(
         self, session: Session, delivery: AgencyDelivery, error: DeliveryFailed | None

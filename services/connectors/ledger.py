@@ -18,6 +18,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from messaging import outbox
+from messaging.contracts import new_envelope
 from messaging.envelope import Envelope
 from messaging.topology import AGREEMENTS
 
@@ -116,6 +117,27 @@ class ConnectorLedger:
                 "reason": lapsed.reason,
             },
             version=2,
+        )
+
+    def to_agency(
+        self,
+        message_type: str,
+        referral_id: uuid.UUID,
+        payload: dict[str, Any],
+        *,
+        consent_id: uuid.UUID | None = None,
+    ) -> Envelope:
+        """A message for the agency that the connector writes itself, on Integra's behalf
+        (a status query, a withdrawal the agency would otherwise not hear of)."""
+        return new_envelope(
+            message_type,
+            1,
+            tenant=self.tenant_slug,
+            sender=AGREEMENTS,
+            recipient=self.kind,
+            correlation_id=referral_id,
+            consent_id=consent_id,
+            payload=payload,
         )
 
     def report(

@@ -16,9 +16,6 @@ from datetime import timedelta
 from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
-from messaging.contracts import new_envelope
-from messaging.topology import AGREEMENTS
-
 from .ledger import ConnectorLedger
 from .store import AgencyDelivery, Delivery, TrackedReferral
 
@@ -72,14 +69,8 @@ class StatusQueries:
                 )
             )
             for tracked in quiet:
-                query = new_envelope(
-                    "status.query",
-                    1,
-                    tenant=self.ledger.tenant_slug,
-                    sender=AGREEMENTS,  # Integra asks, on behalf of the counselling office
-                    recipient=self.ledger.kind,
-                    correlation_id=tracked.referral_id,
-                    payload={"referral_id": tracked.referral_id},
+                query = self.ledger.to_agency(
+                    "status.query", tracked.referral_id, {"referral_id": tracked.referral_id}
                 )
                 self.ledger.queue_for_agency(session, query, tracked.referral_id)
                 tracked.status_queried_at = now

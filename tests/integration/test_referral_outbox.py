@@ -13,7 +13,6 @@ from sqlalchemy import select
 from messaging.contracts import dump_payload
 from messaging.envelope import Envelope
 from messaging.store import OutboxMessage
-from services.agreements.errors import InvalidTransition
 from services.agreements.incoming import AnswerRefused, handle_delivery_problem, handle_status
 from tests.fixtures.factories import assessment_body, client_body, consent_body
 from tests.fixtures.platform import Api, Platform
@@ -243,13 +242,21 @@ def test_agency_answers_update_the_history_through_the_operations(platform: Plat
     assert [h["message_id"] for h in shown["history"][1:]] == [str(a.id) for a in answers]
     assert "Raum 3" in shown["history"][3]["note"]
 
+    # A late or out-of-order answer (issue 12): kept in the history with its time and what
+    # it said, marked late; the status never moves back, and nothing is refused for it.
     late = _answer(referral, "referral.rejected", {"rejected_at": now, "reason_code": "other"})
-    with (
-        platform.session("freiburg") as session,
-        session.begin(),
-        pytest.raises(InvalidTransition),
-    ):
-        handle_status(session, late)
+    earlier = _answer(referral, "referral.received", {"received_at": now})
+    for envelope in (late, earlier):
+        with platform.session("freiburg") as session, session.begin():
+            session.info["tenant"] = "freiburg"
+            handle_status(session, envelope)
+    shown = api.ok("GET", f"referrals/{referral['id']}")
+    assert shown["status"] == "completed"
+    assert [(h["status"], h["reason_code"]) for h in shown["history"][-2:]] == [
+        ("rejected", "late_answer"),
+        ("received", "late_answer"),
+    ]
+    assert [h["message_id"] for h in shown["history"][-2:]] == [str(late.id), str(earlier.id)]
 
 
 def test_answers_from_the_wrong_agency_or_for_unknown_referrals_are_refused(

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from deploy.wiring import bus_transport
 from messaging.consumer import DEAD_REASON_HEADER, MessageConsumer
+from messaging.contracts import ContractError
 from messaging.envelope import Envelope
 from messaging.signing import BusKeyring, EnvelopeSigner, ensure_tenant_keys
 from messaging.store import DeadLetter, InboxMessage
@@ -118,6 +119,43 @@ def test_handler_that_keeps_failing_is_dead_lettered_after_retries(
     dlq = dead_letters(settings, bus, "jobcenter")
     assert [h[DEAD_REASON_HEADER] for h, _ in dlq] == ["handler_failed"]
     assert "cannot handle this one" in dlq[0][0]["x-integra-dead-detail"]
+
+
+def test_a_message_that_breaks_its_receivers_rules_is_dead_lettered_at_once(
+    settings: Settings, bus: Tenant, pg_engine: Engine
+) -> None:
+    """A handler that refuses a message for good (ContractError: e.g. an answer from an
+    agency the referral did not go to) is not retried: the message goes to the dead letters
+    with the handler's own reason, and the messages behind it take effect."""
+    refused = referral_requested(bus.slug, note="wrong agency")
+    calls: list[uuid.UUID] = []
+
+    def strict(session: Session, envelope: Envelope) -> None:
+        calls.append(envelope.id)
+        if envelope.payload.get("note") == "wrong agency":
+            raise ContractError("wrong_agency", "the referral went to another agency")
+        record_effect(session, envelope)
+
+    signer = EnvelopeSigner(BusKeyring.load(settings, bus.slug))
+    behind = [referral_requested(bus.slug) for _ in range(2)]
+    consumer = MessageConsumer(
+        bus_transport(settings), bus, "jobcenter", pg_engine, retry_delays=(0.5, 0.5, 0.5)
+    )
+    consumer.register("referral.requested", strict)
+    with running(consumer):
+        publish_raw(
+            settings,
+            bus,
+            [(e.routing_key, signer.sign(e), str(e.id)) for e in [refused, *behind]],
+        )
+        wait_for(lambda: count(pg_engine, DeadLetter) == 1)
+        wait_for(lambda: count(pg_engine, InboxMessage) == 2)
+        wait_for(lambda: queue_depth(settings, bus, "jobcenter.dead") == 1)
+    assert calls.count(refused.id) <= 2  # the batch attempt and one alone: no retries
+    with Session(pg_engine) as session:
+        assert session.scalars(select(DeadLetter.reason_code)).all() == ["wrong_agency"]
+    dlq = dead_letters(settings, bus, "jobcenter")
+    assert [h[DEAD_REASON_HEADER] for h, _ in dlq] == ["wrong_agency"]
 
 
 def test_database_outage_is_retried_not_dead_lettered(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from services.agreements.models.vocabulary import TERMINAL_REFERRAL_STATUSES, ReferralStatus
-from services.agreements.operations.referrals import transition_allowed
+from services.agreements.operations.referral_history import transition_allowed
 
 S = ReferralStatus
 ALWAYS_FROM_OPEN = {S.WITHDRAWN, S.REVOKED}

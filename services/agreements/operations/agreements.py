@@ -8,7 +8,6 @@ amendment is signed by both parties it becomes active and the previous version s
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -17,83 +16,19 @@ from sqlalchemy.orm import Session
 
 from ..db import utcnow
 from ..errors import InvalidInput, InvalidTransition
-from ..models import Agreement, Goal, Review, ReviewStepResult, Step
-from ..models.vocabulary import AgreementStatus, SigningParty, StepStatus
+from ..models import Agreement, Review, ReviewStepResult
+from ..models.vocabulary import (
+    AgreementStatus,
+    SigningParty,
+)
 from ..principal import Principal
 from . import audit
+from .agreement_content import build_goals, carry_over, check_offers, require_status
+from .amendments import move_open_referrals, pending_amendment
+from .referrals import withdraw_open_referrals
 from .scope import agreement_in_scope, client_in_scope
 
 OPEN_STATUSES = (AgreementStatus.DRAFT, AgreementStatus.SIGNED, AgreementStatus.ACTIVE)
-
-_STATUS_DE = {
-    AgreementStatus.DRAFT: "Entwurf",
-    AgreementStatus.SIGNED: "teilweise unterschrieben",
-    AgreementStatus.ACTIVE: "aktiv",
-    AgreementStatus.SUPERSEDED: "durch eine Fortschreibung ersetzt",
-    AgreementStatus.CLOSED: "abgeschlossen",
-}
-
-
-def _require_status(
-    agreement: Agreement, allowed: Iterable[AgreementStatus], code: str, de: str, en: str
-) -> None:
-    if agreement.status not in tuple(allowed):
-        status = AgreementStatus(agreement.status)
-        raise InvalidTransition(
-            code,
-            f"{de} (Status der Vereinbarung: {_STATUS_DE[status]}).",
-            f"{en} (agreement status: {status.value}).",
-        )
-
-
-def _build_goals(goals: list[dict[str, Any]]) -> list[Goal]:
-    built = []
-    for position, goal_data in enumerate(goals):
-        steps = [
-            Step(
-                position=step_position,
-                description=step["description"],
-                owner_side=step["owner_side"],
-                due_date=step["due_date"],
-                status=step.get("status", StepStatus.OPEN),
-                origin_step_id=step.get("origin_step_id"),
-                offer_service_id=step.get("offer_id"),
-            )
-            for step_position, step in enumerate(goal_data.get("steps", []))
-        ]
-        built.append(
-            Goal(
-                position=position,
-                field=goal_data["field"],
-                target=goal_data["target"],
-                due_date=goal_data["due_date"],
-                steps=steps,
-            )
-        )
-    return built
-
-
-def _check_offers(session: Session, goals: list[dict[str, Any]]) -> None:
-    """A step's offer must be in the tenant's directory (422 naming the step otherwise)."""
-    from ..offers.models import OfferService
-
-    wanted = {s["offer_id"] for g in goals for s in g.get("steps", []) if s.get("offer_id")}
-    if not wanted:
-        return
-    known = set(session.scalars(select(OfferService.id).where(OfferService.id.in_(wanted))))
-    problems = {
-        str(g_index): {"steps": {str(s_index): {"offer_id": ["unknown offer"]}}}
-        for g_index, goal in enumerate(goals)
-        for s_index, step in enumerate(goal.get("steps", []))
-        if step.get("offer_id") and step["offer_id"] not in known
-    }
-    if problems:
-        raise InvalidInput(
-            "offer_unknown",
-            "Das Angebot gibt es im Angebotsverzeichnis nicht.",
-            "The offer is not in the offer directory.",
-            fields={"goals": problems},
-        )
 
 
 def _open_agreement(session: Session, client_id: uuid.UUID) -> Agreement | None:
@@ -115,7 +50,8 @@ def draft_agreement(
             "Für diese Person besteht bereits eine offene Vereinbarung; bitte fortschreiben.",
             "This person already has an open agreement; amend it instead.",
         )
-    _check_offers(session, goals)
+    check_offers(session, goals)
+    carry_over(session, None, goals)  # a new agreement continues no step
     last_version = session.scalar(
         select(func.max(Agreement.version)).where(Agreement.client_id == client.id)
     )
@@ -124,7 +60,7 @@ def draft_agreement(
         version=(last_version or 0) + 1,
         status=AgreementStatus.DRAFT,
         created_by=principal.actor,
-        goals=_build_goals(goals),
+        goals=build_goals(goals),
     )
     session.add(agreement)
     session.flush()
@@ -163,15 +99,16 @@ def replace_draft(
 ) -> Agreement:
     """Replace the goals and steps of a draft; anything signed is immutable."""
     agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
-    _require_status(
+    require_status(
         agreement,
         (AgreementStatus.DRAFT,),
         "agreement_not_editable",
         "Nur ein Entwurf kann geändert werden; eine unterschriebene Fassung wird fortgeschrieben",
         "Only a draft can be changed; a signed version is amended instead",
     )
-    _check_offers(session, goals)
-    agreement.goals = _build_goals(goals)
+    check_offers(session, goals)
+    carry_over(session, agreement.previous_id, goals)
+    agreement.goals = build_goals(goals)
     session.flush()
     audit.record(session, principal, "update", "agreement", agreement.id, agreement.client_id)
     return agreement
@@ -186,7 +123,7 @@ def sign_agreement(
 ) -> Agreement:
     """Record one party's signature; with both, the agreement becomes active."""
     agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
-    _require_status(
+    require_status(
         agreement,
         (AgreementStatus.DRAFT, AgreementStatus.SIGNED),
         "agreement_not_signable",
@@ -216,6 +153,7 @@ def sign_agreement(
             previous = session.get(Agreement, agreement.previous_id, with_for_update=True)
             if previous is not None:
                 previous.status = AgreementStatus.SUPERSEDED
+            move_open_referrals(session, agreement)
     else:
         agreement.status = AgreementStatus.SIGNED
     session.flush()
@@ -241,15 +179,6 @@ def _already_signed(party: SigningParty) -> InvalidTransition:
     )
 
 
-def _pending_amendment(session: Session, agreement: Agreement) -> Agreement | None:
-    return session.scalar(
-        select(Agreement).where(
-            Agreement.previous_id == agreement.id,
-            Agreement.status.in_((AgreementStatus.DRAFT, AgreementStatus.SIGNED)),
-        )
-    )
-
-
 def record_review(
     session: Session,
     principal: Principal,
@@ -259,7 +188,7 @@ def record_review(
 ) -> Review:
     """Record a review: a result per step, and the obstacles met."""
     agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
-    _require_status(
+    require_status(
         agreement,
         (AgreementStatus.ACTIVE,),
         "agreement_not_active",
@@ -301,77 +230,6 @@ def record_review(
     return review
 
 
-def amend_agreement(
-    session: Session,
-    principal: Principal,
-    agreement_id: uuid.UUID,
-    reason: str,
-    goals: list[dict[str, Any]] | None = None,
-) -> Agreement:
-    """Start a Fortschreibung: a new draft version linked to the active one.
-
-    Without ``goals`` the new draft copies the active version's goals and steps (with their
-    status), ready to be edited; with ``goals`` it starts from those.
-    """
-    agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
-    _require_status(
-        agreement,
-        (AgreementStatus.ACTIVE,),
-        "agreement_not_active",
-        "Nur eine aktive Vereinbarung kann fortgeschrieben werden",
-        "Only an active agreement can be amended",
-    )
-    if _pending_amendment(session, agreement) is not None:
-        raise InvalidTransition(
-            "amendment_pending",
-            "Es gibt bereits eine offene Fortschreibung dieser Vereinbarung.",
-            "An amendment of this agreement is already pending.",
-        )
-    if goals is None:
-        goals = [
-            {
-                "field": goal.field,
-                "target": goal.target,
-                "due_date": goal.due_date,
-                "steps": [
-                    {
-                        "description": step.description,
-                        "owner_side": step.owner_side,
-                        "due_date": step.due_date,
-                        "status": step.status,
-                        "origin_step_id": step.id,
-                        "offer_id": step.offer_service_id,
-                    }
-                    for step in goal.steps
-                ],
-            }
-            for goal in agreement.goals
-        ]
-    _check_offers(session, goals)
-    amendment = Agreement(
-        client_id=agreement.client_id,
-        version=agreement.version + 1,
-        previous_id=agreement.id,
-        status=AgreementStatus.DRAFT,
-        amendment_reason=reason,
-        created_by=principal.actor,
-        goals=_build_goals(goals),
-    )
-    session.add(amendment)
-    session.flush()
-    audit.record(
-        session,
-        principal,
-        "amend",
-        "agreement",
-        amendment.id,
-        agreement.client_id,
-        previous_id=str(agreement.id),
-        version=amendment.version,
-    )
-    return amendment
-
-
 def close_agreement(
     session: Session,
     principal: Principal,
@@ -382,14 +240,14 @@ def close_agreement(
 ) -> Agreement:
     """Close with the outcome and the joint balance of successes and obstacles."""
     agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
-    _require_status(
+    require_status(
         agreement,
         (AgreementStatus.ACTIVE,),
         "agreement_not_active",
         "Nur eine aktive Vereinbarung kann abgeschlossen werden",
         "Only an active agreement can be closed",
     )
-    if _pending_amendment(session, agreement) is not None:
+    if pending_amendment(session, agreement) is not None:
         raise InvalidTransition(
             "amendment_pending",
             "Erst die offene Fortschreibung abschließen oder verwerfen.",
@@ -411,23 +269,12 @@ def close_agreement(
     agreement.outcome = outcome
     agreement.balance = balance
     agreement.closed_at = utcnow()
+    # A closed case waits for no answer: its open referrals are withdrawn, at the agencies too.
+    withdraw_open_referrals(
+        session, principal, agreement.client_id, "Fall abgeschlossen / case closed"
+    )
     session.flush()
     audit.record(
         session, principal, "close", "agreement", agreement.id, agreement.client_id, outcome=outcome
     )
     return agreement
-
-
-def discard_amendment(session: Session, principal: Principal, agreement_id: uuid.UUID) -> None:
-    """Drop an unsigned amendment draft (the active version stays as it was)."""
-    agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
-    _require_status(
-        agreement,
-        (AgreementStatus.DRAFT,),
-        "agreement_not_discardable",
-        "Nur ein nicht unterschriebener Entwurf kann verworfen werden",
-        "Only an unsigned draft can be discarded",
-    )
-    audit.record(session, principal, "discard", "agreement", agreement.id, agreement.client_id)
-    session.delete(agreement)
-    session.flush()

@@ -1,13 +1,10 @@
-"""Referrals to partner agencies and their closed-loop status.
-
-The API and the bus's message handlers change a referral only through these functions, so a
-status from an agency and a withdrawal by the office follow the same rules and history.
-"""
+"""Referrals to partner agencies: creating one under a consent that covers it, reading them,
+withdrawing them and revoking them with their consent; each tells the agency through the
+outbox. Their status follows the closed loop of :mod:`.referral_history`."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from .. import outgoing
 from ..db import utcnow
-from ..errors import InvalidInput, InvalidTransition, NotFound
-from ..models import Agreement, Client, Consent, Goal, Referral, ReferralEvent, Step
+from ..errors import InvalidInput, InvalidTransition
+from ..models import Agreement, Client, Consent, Goal, Referral, Step
 from ..models.vocabulary import (
     TERMINAL_REFERRAL_STATUSES,
     AgreementStatus,
@@ -24,57 +21,8 @@ from ..models.vocabulary import (
 )
 from ..principal import Principal
 from . import audit
+from .referral_history import append_event, change_status
 from .scope import client_in_scope, consent_in_scope, referral_in_scope
-
-#: Forward order of the closed loop. A status may move only forward; ``rejected`` only
-#: before acceptance; ``withdrawn`` and ``revoked`` from any open state.
-_RANK = {
-    ReferralStatus.REQUESTED: 0,
-    ReferralStatus.SENT: 1,
-    ReferralStatus.RECEIVED: 2,
-    ReferralStatus.ACCEPTED: 3,
-    ReferralStatus.REJECTED: 3,
-    ReferralStatus.SCHEDULED: 4,
-    ReferralStatus.STARTED: 5,
-    ReferralStatus.COMPLETED: 6,
-    ReferralStatus.ABORTED: 6,
-}
-
-
-def transition_allowed(current: ReferralStatus, new: ReferralStatus) -> bool:
-    if current in TERMINAL_REFERRAL_STATUSES:
-        return False
-    if new in (ReferralStatus.WITHDRAWN, ReferralStatus.REVOKED):
-        return True
-    if new == ReferralStatus.REJECTED:
-        return _RANK[current] < _RANK[ReferralStatus.ACCEPTED]
-    if new == ReferralStatus.REQUESTED:
-        return False
-    return _RANK[new] > _RANK[current]
-
-
-def _append_event(
-    session: Session,
-    referral: Referral,
-    status: ReferralStatus,
-    *,
-    at: datetime | None = None,
-    message_id: uuid.UUID | None = None,
-    reason_code: str | None = None,
-    note: str = "",
-) -> ReferralEvent:
-    event = ReferralEvent(
-        sequence=len(referral.history),
-        status=status,
-        at=at or utcnow(),
-        message_id=message_id,
-        reason_code=reason_code,
-        note=note,
-    )
-    referral.history.append(event)
-    referral.status = status
-    session.flush()
-    return event
 
 
 def _check_consent(consent: Consent, client: Client, data: dict[str, Any]) -> None:
@@ -129,6 +77,27 @@ def _step_of_active_agreement(session: Session, client: Client, step_id: uuid.UU
     return step
 
 
+def _no_open_referral(session: Session, step_id: uuid.UUID, recipient_kind: str) -> None:
+    """A step is referred to an agency once at a time: while a referral of it to that agency
+    is open, a second one would only confuse the agency."""
+    open_one = session.scalar(
+        select(Referral.id)
+        .where(
+            Referral.step_id == step_id,
+            Referral.recipient_kind == recipient_kind,
+            Referral.status.not_in([s.value for s in TERMINAL_REFERRAL_STATUSES]),
+        )
+        .limit(1)
+    )
+    if open_one is not None:
+        raise InvalidTransition(
+            "referral_already_open",
+            "Dieser Schritt ist an diese Stelle bereits weitergeleitet; die Weiterleitung ist "
+            "noch offen.",
+            "This step has an open referral to this agency already.",
+        )
+
+
 def create_referral(session: Session, principal: Principal, data: dict[str, Any]) -> Referral:
     """Create a referral in status ``requested``; the outbox carries it to the agency."""
     client = client_in_scope(session, principal, data["client_id"])
@@ -137,6 +106,7 @@ def create_referral(session: Session, principal: Principal, data: dict[str, Any]
     step_id = data.get("step_id")
     if step_id is not None:
         _step_of_active_agreement(session, client, step_id)
+        _no_open_referral(session, step_id, data["recipient_kind"])
     referral = Referral(
         client_id=client.id,
         consent_id=consent.id,
@@ -150,7 +120,7 @@ def create_referral(session: Session, principal: Principal, data: dict[str, Any]
     )
     session.add(referral)
     session.flush()
-    _append_event(session, referral, ReferralStatus.REQUESTED)
+    append_event(session, referral, ReferralStatus.REQUESTED)
     audit.record(
         session,
         principal,
@@ -210,129 +180,37 @@ def list_referrals(
     return items, total
 
 
+def withdraw_open_referrals(
+    session: Session, principal: Principal, client_id: uuid.UUID, note: str
+) -> list[Referral]:
+    """Withdraw every open referral of a client (the case is closed): each agency that got
+    one hears of it; the history says why."""
+    open_referrals = list(
+        session.scalars(
+            select(Referral)
+            .where(
+                Referral.client_id == client_id,
+                Referral.status.not_in([s.value for s in TERMINAL_REFERRAL_STATUSES]),
+            )
+            .order_by(Referral.created_at)
+            .with_for_update()
+        )
+    )
+    for referral in open_referrals:
+        event = change_status(
+            session, principal, referral, ReferralStatus.WITHDRAWN, note=note,
+            reason_code="case_closed",
+        )  # fmt: skip
+        outgoing.referral_withdrawn(session, referral, event.at, "by_office")
+    return open_referrals
+
+
 def withdraw_referral(
     session: Session, principal: Principal, referral_id: uuid.UUID, reason: str = ""
 ) -> Referral:
     referral = referral_in_scope(session, principal, referral_id, for_update=True)
-    event = _change_status(session, principal, referral, ReferralStatus.WITHDRAWN, note=reason)
+    event = change_status(session, principal, referral, ReferralStatus.WITHDRAWN, note=reason)
     outgoing.referral_withdrawn(session, referral, event.at, "by_office")
-    return referral
-
-
-def _change_status(
-    session: Session,
-    principal: Principal | None,
-    referral: Referral,
-    status: ReferralStatus,
-    **event_fields: Any,
-) -> ReferralEvent:
-    current = ReferralStatus(referral.status)
-    if not transition_allowed(current, status):
-        raise InvalidTransition(
-            "referral_transition_not_allowed",
-            f"Weiterleitung im Status '{current.value}' kann nicht in '{status.value}' wechseln.",
-            f"A referral in status '{current.value}' cannot move to '{status.value}'.",
-        )
-    event = _append_event(session, referral, status, **event_fields)
-    if principal is not None:
-        audit.record(
-            session,
-            principal,
-            f"referral.{status.value}",
-            "referral",
-            referral.id,
-            referral.client_id,
-        )
-    return event
-
-
-def apply_agency_status(
-    session: Session,
-    referral_id: uuid.UUID,
-    status: ReferralStatus,
-    *,
-    at: datetime,
-    message_id: uuid.UUID,
-    reason_code: str | None = None,
-    note: str = "",
-) -> Referral:
-    """A status answer from the agency (via the bus); same rules as every other change."""
-    referral = session.get(Referral, referral_id, with_for_update=True)
-    if referral is None:
-        raise NotFound("referral")
-    _change_status(
-        session,
-        None,
-        referral,
-        status,
-        at=at,
-        message_id=message_id,
-        reason_code=reason_code,
-        note=note,
-    )
-    return referral
-
-
-def note_delivery_problem(
-    session: Session,
-    referral_id: uuid.UUID,
-    *,
-    reason_code: str,
-    note: str,
-    at: datetime,
-    message_id: uuid.UUID,
-) -> Referral:
-    """A connector reports that delivery is delayed, failed, or will not happen because the
-    consent expired or was revoked first: the referral keeps its status (the closed loop has
-    no "not sent" state), and its history shows the problem with its reason code (the
-    dashboard lists referrals still not delivered; the portal marks those never sent)."""
-    referral = session.get(Referral, referral_id, with_for_update=True)
-    if referral is None:
-        raise NotFound("referral")
-    _append_event(
-        session,
-        referral,
-        ReferralStatus(referral.status),
-        at=at,
-        message_id=message_id,
-        reason_code=reason_code,
-        note=note,
-    )
-    return referral
-
-
-def note_status_answer(
-    session: Session,
-    referral_id: uuid.UUID,
-    *,
-    answered: str,
-    at: datetime,
-    message_id: uuid.UUID,
-) -> Referral:
-    """The agency's status answer that does not move the referral (it confirms the current
-    status, names an earlier one, or says the agency does not know the referral): kept in the
-    history with the agency's words, the status unchanged. ``reason_code`` tells the two
-    apart: ``status_confirmed`` or ``status_unknown_at_agency``; any other answer keeps the
-    status the agency named in the note."""
-    referral = session.get(Referral, referral_id, with_for_update=True)
-    if referral is None:
-        raise NotFound("referral")
-    if answered == referral.status:
-        reason_code, note = "status_confirmed", "Die Stelle bestätigt den Stand."
-    elif answered == "unknown":
-        reason_code = "status_unknown_at_agency"
-        note = "Die Stelle kennt diese Weiterleitung nicht."
-    else:
-        reason_code, note = "status_answer", f"Die Stelle meldet den Stand '{answered}'."
-    _append_event(
-        session,
-        referral,
-        ReferralStatus(referral.status),
-        at=at,
-        message_id=message_id,
-        reason_code=reason_code,
-        note=note,
-    )
     return referral
 
 
@@ -352,7 +230,7 @@ def revoke_covered_referrals(session: Session, principal: Principal, consent: Co
     )
     at = consent.revoked_at or utcnow()
     for referral in open_referrals:
-        _change_status(
+        change_status(
             session,
             principal,
             referral,

@@ -14,9 +14,9 @@ from ..context import commit, db_session
 from ..db import utcnow
 from ..errors import NotFound
 from ..models import Agreement, Office
-from ..models.vocabulary import AgreementStatus, SigningParty
+from ..models.vocabulary import TERMINAL_REFERRAL_STATUSES, AgreementStatus, SigningParty
 from ..offers.portal import editor_suggestions
-from ..operations import agreements, clients, consents, referrals
+from ..operations import agreements, amendments, clients, consents, referrals
 from ..schemas import agreements as agreement_schemas
 from ..schemas import referrals as referral_schemas
 from . import forms, labels
@@ -46,6 +46,7 @@ def _form_values(agreement: Agreement | None) -> dict[str, Any]:
             values[sp + "owner_side"] = step.owner_side
             values[sp + "due_date"] = step.due_date.isoformat()
             values[sp + "offer_id"] = str(step.offer_service_id or "")
+            values[sp + "origin_step_id"] = str(step.origin_step_id or "")
     return values
 
 
@@ -124,15 +125,29 @@ def register(bp: Blueprint) -> None:
         items, _total = referrals.list_referrals(
             session, principal, client_id=client.id, page_size=100, count=False
         )
+        # A step shows its own referrals and those of the step it continues (an amendment's
+        # steps, before it is active: then the open ones move over to them).
+        continued = {
+            step.origin_step_id: step.id for step in agreement.steps if step.origin_step_id
+        }
         by_step: dict[uuid.UUID, list[Any]] = {}
         for referral in items:
             if referral.step_id:
-                by_step.setdefault(referral.step_id, []).append(referral)
+                step_id = continued.get(referral.step_id, referral.step_id)
+                by_step.setdefault(step_id, []).append(referral)
+        open_step_ids = {
+            step_id
+            for step_id, referrals_of_step in by_step.items()
+            if any(r.status not in TERMINAL_REFERRAL_STATUSES for r in referrals_of_step)
+        }
+        earlier_reviews = amendments.earlier_reviews(session, agreement)
         html = render_template(
             "portal/agreement.html",
             agreement=agreement,
             client=client,
             referrals_by_step=by_step,
+            open_step_ids=open_step_ids,
+            earlier_reviews=earlier_reviews,
             today=utcnow().date().isoformat(),
             document_language=supported_document_language(client.languages),
         )
@@ -159,7 +174,7 @@ def register(bp: Blueprint) -> None:
     def agreement_discard(agreement_id: uuid.UUID) -> ResponseReturnValue:
         agreement = agreements.get_agreement(db_session(), g.principal, agreement_id)
         client_id = agreement.client_id
-        agreements.discard_amendment(db_session(), g.principal, agreement_id)
+        amendments.discard_amendment(db_session(), g.principal, agreement_id)
         commit()
         return redirect(url_for("portal.client_page", client_id=client_id))
 
@@ -200,7 +215,7 @@ def register(bp: Blueprint) -> None:
         )
         if data is None:
             return _invalid(messages)
-        amendment = agreements.amend_agreement(
+        amendment = amendments.amend_agreement(
             db_session(), g.principal, agreement_id, data["reason"]
         )
         commit()

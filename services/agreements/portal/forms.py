@@ -124,6 +124,8 @@ def goals_input(
                     "due_date": due}  # fmt: skip
             if optional(form, sp + "offer_id"):
                 step["offer_id"] = text(form, sp + "offer_id")
+            if optional(form, sp + "origin_step_id"):  # an amendment's step continuing one
+                step["origin_step_id"] = text(form, sp + "origin_step_id")
             steps.append(step)
         target = text(form, prefix + "target")
         due = text(form, prefix + "due_date")

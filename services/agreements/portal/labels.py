@@ -102,6 +102,8 @@ REFERRAL_REASONS = {
     "status_answer": _l("Status information from the agency"),
     "status_confirmed": _l("The agency confirms the status"),
     "status_unknown_at_agency": _l("The agency does not know this referral"),
+    "late_answer": _l("Late answer (the status stays)"),
+    "case_closed": _l("Withdrawn: the case was closed"),
 }
 CLOSE_OUTCOMES = {
     "goals_reached": _l("Goals reached"),

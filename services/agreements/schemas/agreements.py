@@ -26,6 +26,14 @@ class StepInputSchema(StrictSchema):
             "this step takes up"
         },
     )
+    origin_step_id = fields.UUID(
+        allow_none=True,
+        metadata={
+            "description": "in an amendment (Fortschreibung): the step of the previous "
+            "version this step continues; its status carries over, and its open referrals "
+            "move to this step when the amendment becomes active"
+        },
+    )
 
 
 class GoalInputSchema(StrictSchema):

@@ -8,7 +8,7 @@ from typing import Any
 from flask.views import MethodView
 
 from ...models.vocabulary import SigningParty
-from ...operations import agreements
+from ...operations import agreements, amendments
 from ...schemas import agreements as agreement_schemas
 from .edge import ERRORS, call_and_commit, document, errors
 
@@ -45,7 +45,7 @@ class AgreementResource(MethodView):
     @errors(401, 403, 404, 409)
     def delete(self, agreement_id: uuid.UUID) -> None:
         """Discard an unsigned draft."""
-        call_and_commit(agreements.discard_amendment, agreement_id)
+        call_and_commit(amendments.discard_amendment, agreement_id)
 
 
 class SignAgreement(MethodView):
@@ -79,7 +79,7 @@ class AgreementAmendments(MethodView):
     def post(self, data: dict[str, Any], agreement_id: uuid.UUID) -> Any:
         """Start a Fortschreibung: a new draft version linked to this one."""
         return call_and_commit(
-            agreements.amend_agreement, agreement_id, data["reason"], data.get("goals")
+            amendments.amend_agreement, agreement_id, data["reason"], data.get("goals")
         )
 
 

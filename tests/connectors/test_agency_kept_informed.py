@@ -1,7 +1,10 @@
-"""A quiet agency is asked where a referral stands (status.query), so a referral never waits
+"""Keeping the agency informed.
+
+A quiet agency is asked where a referral stands (status.query), so a referral never waits
 for news for ever: after ``status_query_after`` without an answer, once, and again after the
 same time if it stays quiet; never about a closed referral; an answer resets the clock. The
-agency's status.answer goes to the agreement service like any answer.
+agency's status.answer goes to the agreement service like any answer. A referral withdrawn
+while the channel was handing it over is withdrawn at the agency too.
 
 Same setting as test_consent_at_send_time: the connector on its own SQLite database with a
 controllable clock and a fake agency channel."""
@@ -14,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from messaging.envelope import Envelope
 from messaging.store import OutboxMessage
 from services.connectors.channels.base import AgencyAnswer
 from services.connectors.connector import Connector
@@ -143,3 +147,24 @@ def test_the_simulated_agency_answers_a_status_query_with_what_it_said_last() ->
     (current,) = [a for a in agency.due_answers() if a["type"] == "status.answer"]
     assert current["payload"]["status"] == "accepted"
     assert datetime.fromisoformat(current["payload"]["as_of"]).tzinfo is UTC
+
+
+def test_a_referral_withdrawn_while_being_handed_over_is_withdrawn_at_the_agency(
+    connector: Connector, agency: FakeAgency, clock: Clock
+) -> None:
+    """The withdrawal comes in while the channel is delivering the request: the agency has
+    the referral, so it must hear of the withdrawal (before, nobody told it)."""
+    request = requested(uuid.uuid4(), None)
+    consume(connector, request)
+    real_deliver = agency.deliver
+
+    def deliver_while_withdrawn(envelope: Envelope, signed: bytes) -> None:
+        real_deliver(envelope, signed)
+        if envelope.type == "referral.requested":
+            consume(connector, withdrawn(request, "by_office", clock()))
+
+    agency.deliver = deliver_while_withdrawn  # type: ignore[method-assign]
+    connector.deliver_due()
+    connector.deliver_due()
+    told = [(e.type, e.payload.get("reason_code")) for e in agency.taken]
+    assert told == [("referral.requested", None), ("referral.withdrawn", "by_office")]
