@@ -187,6 +187,14 @@ def handle_status_answer(session: Session, envelope: Envelope) -> None:
 def handle_course_obligation(session: Session, envelope: Envelope) -> None:
     """§ 44a AufenthG: an agency obliges a client to attend a course; attach it to the case."""
     payload = load_payload(envelope)
+    if payload["imposed_by"] != envelope.sender:
+        # Only the agency itself can say it imposed the obligation: the connector names who
+        # sent the notice (its own agency kind), the payload may not name another.
+        raise AnswerRefused(
+            "wrong_agency",
+            "Die Teilnahmeverpflichtung nennt eine andere Stelle als die, die sie meldet.",
+            f"The notice says {payload['imposed_by']} imposed it, but {envelope.sender} sent it.",
+        )
     identity = payload["client"]
     client = record_course_obligation(
         session,
@@ -194,7 +202,7 @@ def handle_course_obligation(session: Session, envelope: Envelope) -> None:
         given_name=identity["given_name"],
         family_name=identity["family_name"],
         birth_date=identity["birth_date"],
-        imposed_by=payload["imposed_by"],
+        imposed_by=envelope.sender,
         message_id=envelope.id,
     )
     if client is None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -32,14 +33,68 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from messaging.envelope import Envelope
+from tenants.secrets import private_dir
 
-from .xoev import MAX_DOCUMENT_BYTES, Authority, XmlChannelError, envelope_to_xml, xml_to_envelope
+from .xoev import (
+    MAX_DOCUMENT_BYTES,
+    Authority,
+    XmlChannelError,
+    XoevMessage,
+    envelope_to_xml,
+    read_document,
+)
 
-__all__ = ["IGNORED_SUFFIXES", "XmlFolderChannel"]
+__all__ = ["IGNORED_SUFFIXES", "Expected", "XmlFolderChannel"]
 
 log = logging.getLogger(__name__)
 
 IGNORED_SUFFIXES = (".tmp", ".part")
+
+
+@dataclass(frozen=True)
+class Expected:
+    """Who an exchange folder's incoming documents are from and for."""
+
+    tenant: str
+    sender: str  # the agency's party (its kind)
+    recipient: str  # Integra's party the agency answers
+
+    def check(
+        self, message: XoevMessage, reader: Authority | None, author: Authority | None
+    ) -> None:
+        """Refuse a document whose header or envelope names anyone else."""
+        envelope = message.envelope
+        problem: tuple[str, str] | None = None
+        if envelope.tenant != self.tenant:
+            problem = (
+                "wrong_tenant",
+                f"mandant {envelope.tenant!r}, this folder is {self.tenant!r}'s",
+            )
+        elif envelope.sender != self.sender:
+            problem = (
+                "wrong_agency",
+                f"absender {envelope.sender!r}, this folder is the {self.sender}'s",
+            )
+        elif envelope.recipient != self.recipient:
+            problem = ("wrong_recipient", f"empfaenger {envelope.recipient!r}")
+        elif author is not None and _kennung(message.author) != _kennung(author):
+            problem = (
+                "wrong_agency",
+                f"autor {_kennung(message.author)}, expected {_kennung(author)}",
+            )
+        elif reader is not None and _kennung(message.reader) != _kennung(reader):
+            problem = (
+                "wrong_recipient",
+                f"leser {_kennung(message.reader)}, expected {_kennung(reader)}",
+            )
+        if problem is not None:
+            raise XmlChannelError(
+                problem[0], problem[1], message_id=envelope.id, message_type=envelope.type
+            )
+
+
+def _kennung(authority: Authority) -> str:
+    return f"{authority.praefix}:{authority.kennung}"
 
 
 @dataclass(frozen=True)
@@ -65,7 +120,11 @@ class XmlFolderChannel:
         settle_seconds: float = 2.0,
         max_bytes: int = MAX_DOCUMENT_BYTES,
         on_reject: Callable[[Path, XmlChannelError], None] | None = None,
+        expected: Expected | None = None,
     ) -> None:
+        """``expected``: who incoming documents must be from and for (their header's
+        authorities, their envelope's tenant and parties); a document that says otherwise is
+        refused, so an agency's folder cannot speak for another agency or tenant."""
         self.base_dir = Path(base_dir)
         self.outgoing = self.base_dir / "outgoing"
         self.incoming = self.base_dir / "incoming"
@@ -76,8 +135,9 @@ class XmlFolderChannel:
         self.settle_seconds = settle_seconds
         self.max_bytes = max_bytes
         self.on_reject = on_reject
+        self.expected = expected
         for folder in (self.outgoing, self.incoming, self.processed, self.rejected):
-            folder.mkdir(parents=True, exist_ok=True)
+            private_dir(folder)
 
     # --- outgoing --------------------------------------------------------------------------
 
@@ -150,14 +210,16 @@ class XmlFolderChannel:
                 self._refused(cand.path, exc)
                 continue
             try:
-                envelope = xml_to_envelope(data)
+                message = read_document(data)
+                if self.expected is not None:
+                    self.expected.check(message, self.own_authority, self.partner_authority)
             except XmlChannelError as exc:
                 young = now_ns - cand.mtime_ns < self.settle_seconds * 1e9
                 if exc.syntax_error and young:
                     continue  # probably still being written; look again next time
                 self._refused(cand.path, exc)
                 continue
-            result.append((cand.path, envelope))
+            result.append((cand.path, message.envelope))
         return result
 
     def _refused(self, path: Path, error: XmlChannelError) -> None:
@@ -182,7 +244,7 @@ class XmlFolderChannel:
         the file in ``incoming/`` to be rejected again, never a file without its report.
         """
         source = Path(path)
-        target = _free_name(self.rejected, source.name)
+        target = _free_name(self.rejected, _safe_name(source.name))
         _atomic_write(target.with_name(target.name + ".error.txt"), _report(source, error))
         os.replace(source, target)
         _fsync_dir(self.rejected)
@@ -201,7 +263,7 @@ class XmlFolderChannel:
 
 def _atomic_write(target: Path, data: bytes) -> None:
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # case data: owner only
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -236,6 +298,17 @@ def _read_limited(path: Path, max_bytes: int) -> bytes:
     return data
 
 
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+
+
+def _safe_name(name: str) -> str:
+    """The agency chose the file name: in ``rejected/`` it keeps it only if it is plain
+    (letters, digits, ``._-``), and never one ending like a report; otherwise a name of ours."""
+    if _SAFE_NAME.match(name) and not name.endswith(".error.txt"):
+        return name
+    return f"refused-{secrets.token_hex(8)}.xml"
+
+
 def _free_name(folder: Path, name: str) -> Path:
     """``folder/name``, or ``name.1``, ``name.2``… if taken: nothing there is overwritten."""
     target = folder / name
@@ -246,20 +319,26 @@ def _free_name(folder: Path, name: str) -> Path:
     return target
 
 
+def _one_line(value: object) -> str:
+    """A report field on one line: what the agency wrote (a file name, an element's text)
+    cannot start a line of its own and pose as another field."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in str(value))
+
+
 def _report(source: Path, error: BaseException | str) -> bytes:
     lines = [
-        f"file: {source.name}",
+        f"file: {_one_line(source.name)}",
         f"rejected_at: {datetime.now(UTC).isoformat()}",
     ]
     if isinstance(error, XmlChannelError):
         lines += [
             f"reason_code: {error.code}",
-            f"reason: {error.reason}",
+            f"reason: {_one_line(error.reason)}",
             f"line: {error.line if error.line is not None else '-'}",
-            f"element: {error.element or '-'}",
+            f"element: {_one_line(error.element or '-')}",
             f"message_id: {error.message_id or '-'}",
-            f"message_type: {error.message_type or '-'}",
+            f"message_type: {_one_line(error.message_type or '-')}",
         ]
     else:
-        lines += ["reason_code: handler_failed", f"reason: {error}"]
+        lines += ["reason_code: handler_failed", f"reason: {_one_line(error)}"]
     return ("\n".join(lines) + "\n").encode("utf-8")

@@ -18,7 +18,7 @@ from tenants.registry import PartnerEntry, Tenant
 from tenants.settings import Settings
 
 from .base import AgencyAnswer, DeliveryFailed
-from .exchange_folder import XmlFolderChannel
+from .exchange_folder import Expected, XmlFolderChannel
 from .xoev import Authority, XmlChannelError, rejection_envelope
 
 __all__ = [
@@ -76,6 +76,7 @@ class XmlFileChannel:
             partner_authority=partner_authority,
             settle_seconds=settle_seconds,
             on_reject=self._file_refused,
+            expected=Expected(tenant=tenant, sender=partner_party, recipient=own_party),
         )
 
     def deliver(self, envelope: Envelope, signed: bytes | None = None) -> None:
