@@ -324,8 +324,10 @@ def _cookie_path() -> str:
 
 
 def user_for_claims(claims: dict[str, Any]) -> User | None:
-    """The local user an id_token names: by id for the built-in provider, by username
-    (``preferred_username``) for an external one, where users are provisioned by name."""
+    """The local user an id_token names: by id for the built-in provider; for an external one
+    by the token's issuer and subject (``iss``, ``sub``), which the provider never reassigns.
+    ``preferred_username`` is not used: a provider lets users change it, so another person
+    could come to carry a colleague's name."""
     session = db_session()
     identity = tenant_context().tenant.identity
     if identity.provider == "builtin":
@@ -333,5 +335,9 @@ def user_for_claims(claims: dict[str, Any]) -> User | None:
             return session.get(User, uuid.UUID(str(claims["sub"])))
         except ValueError:
             return None
-    name = claims.get("preferred_username")
-    return session.scalar(select(User).where(User.username == name)) if name else None
+    issuer, subject = claims.get("iss"), claims.get("sub")
+    if not isinstance(issuer, str) or not isinstance(subject, str) or not subject:
+        return None
+    return session.scalar(
+        select(User).where(User.external_issuer == issuer, User.external_subject == subject)
+    )

@@ -39,8 +39,11 @@ def create_user(
     role: Role,
     office_key: str | None = None,
     password: str | None = None,
+    *,
+    external: tuple[str, str] | None = None,
 ) -> User:
-    """A local user; case roles need an office, the other roles must not have one."""
+    """A user; case roles need an office, the other roles must not have one. ``external``:
+    (issuer, subject) of the user at the tenant's external identity provider."""
     office_id = None
     if role in CASE_ROLES:
         office = session.scalar(select(Office).where(Office.key == office_key))
@@ -66,6 +69,17 @@ def create_user(
             "The username is taken.",
             fields={"username": ["taken"]},
         )
+    if external is not None and session.scalar(
+        select(User.id).where(
+            User.external_issuer == external[0], User.external_subject == external[1]
+        )
+    ):
+        raise InvalidInput(
+            "external_subject_taken",
+            "Diese Kennung des Identitätsanbieters gehört schon zu einem Benutzerkonto.",
+            "This identity provider subject already belongs to a user.",
+            fields={"external_subject": ["taken"]},
+        )
     user = User(
         username=username,
         display_name=display_name,
@@ -73,6 +87,8 @@ def create_user(
         office_id=office_id,
         password_hash=None,
         active=True,
+        external_issuer=external[0] if external else None,
+        external_subject=external[1] if external else None,
     )
     if password is not None:
         set_password(user, password)

@@ -3,16 +3,23 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, Timestamps, UTCDateTime, UUIDPrimaryKey
 
 
 class User(UUIDPrimaryKey, Timestamps, Base):
-    """A staff member of the tenant; logs in through the tenant's identity provider."""
+    """A staff member of the tenant; logs in through the tenant's identity provider.
+
+    With an external provider (e.g. Keycloak) a user is the subject ``external_subject`` of
+    the issuer ``external_issuer``: the pair the id_token is checked against. Never the
+    ``preferred_username``, which the provider lets its users change (or an administrator
+    reuse), so it cannot tie a login to a person's case access.
+    """
 
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("external_issuer", "external_subject"),)
 
     username: Mapped[str] = mapped_column(String(80), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
@@ -20,6 +27,8 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     office_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("offices.id"))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
+    external_issuer: Mapped[str | None] = mapped_column(String(500))
+    external_subject: Mapped[str | None] = mapped_column(String(255))
 
 
 class ApiClient(Timestamps, Base):

@@ -8,6 +8,7 @@ import uuid
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..context import commit, db_session, tenant_context
 from ..errors import DomainError, NotFound
@@ -22,6 +23,38 @@ def _require_admin() -> None:
     g.principal.require_role(Role.TENANT_ADMIN)
 
 
+def _create_user(session: Session) -> tuple[dict[str, str], bool]:
+    """The new-user form: (errors by field, whether the user was created and committed).
+    With an external identity provider a user is its subject there (no password here)."""
+    try:
+        role = Role(forms.text(request.form, "role"))
+    except ValueError:
+        return {"role": "unknown role"}, False
+    identity = tenant_context().tenant.identity
+    external = None
+    if identity.provider == "oidc" and identity.issuer:
+        subject = forms.text(request.form, "external_subject")
+        if not subject:
+            return {"external_subject": "required"}, False
+        external = (identity.issuer, subject)
+    try:
+        user = staff.create_user(
+            session,
+            forms.text(request.form, "username"),
+            forms.text(request.form, "display_name"),
+            role,
+            forms.optional(request.form, "office"),
+            None if external else request.form.get("password") or "",
+            external=external,
+        )
+    except DomainError as error:
+        session.rollback()
+        return {k: " ".join(v) for k, v in error.fields.items()} or {"_": error.en}, False
+    audit.record(session, g.principal, "create", "user", user.id, None, role=str(role))
+    commit()
+    return {}, True
+
+
 def register(bp: Blueprint) -> None:
     @bp.route("/admin/users", methods=["GET", "POST"])
     def admin_users() -> ResponseReturnValue:
@@ -29,34 +62,16 @@ def register(bp: Blueprint) -> None:
         session = db_session()
         errors: dict[str, str] = {}
         if request.method == "POST":
-            try:
-                role = Role(forms.text(request.form, "role"))
-            except ValueError:
-                errors["role"] = "unknown role"
-            else:
-                try:
-                    user = staff.create_user(
-                        session,
-                        forms.text(request.form, "username"),
-                        forms.text(request.form, "display_name"),
-                        role,
-                        forms.optional(request.form, "office"),
-                        request.form.get("password") or "",
-                    )
-                except DomainError as error:
-                    session.rollback()
-                    errors = {k: " ".join(v) for k, v in error.fields.items()} or {"_": error.en}
-                else:
-                    audit.record(session, g.principal, "create", "user", user.id, None,
-                                 role=str(role))  # fmt: skip
-                    commit()
-                    return redirect(url_for("portal.admin_users"))
+            errors, created = _create_user(session)
+            if created:
+                return redirect(url_for("portal.admin_users"))
         users = list(session.scalars(select(User).order_by(User.username)))
         office_names = {o.id: o.name for o in session.scalars(select(Office))}
         html = render_template(
             "portal/admin_users.html", users=users, office_names=office_names,
             offices=offices.list_offices(session), errors=errors, form=request.form,
             labels=labels, roles=list(Role),
+            external_provider=tenant_context().tenant.identity.provider == "oidc",
         )  # fmt: skip
         commit()
         return html, (422 if errors else 200)
