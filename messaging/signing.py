@@ -21,11 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from joserfc import jwe, jws
+from joserfc import jwe
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
-from joserfc.util import json_b64decode
 
+from messaging.compact_jws import Es256Signer, JwsError, read_header
+from messaging.compact_jws import verify as verify_jws
 from messaging.contracts import ContractError, load_envelope, validate_envelope
 from messaging.envelope import Envelope
 from tenants.secrets import read_json, write_secret_json
@@ -149,6 +150,10 @@ class EnvelopeSigner:
 
     def __init__(self, keys: BusKeyring) -> None:
         self.keys = keys
+        self._jws = Es256Signer(
+            keys.signing_key.private_key,  # type: ignore[arg-type]
+            {"alg": SIGNING_ALG, "kid": keys.signing_key.kid, "typ": "integra+jws"},
+        )
 
     def sign(self, envelope: Envelope, *, encrypt: bool = False, validate: bool = True) -> bytes:
         """The compact JWS of the envelope. ``validate=False`` only for envelopes that were
@@ -172,10 +177,7 @@ class EnvelopeSigner:
             data["payload"] = {"jwe": jwe.encrypt_compact(header, plaintext, key)}
             data["encrypted"] = True
         body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-        header = {"alg": SIGNING_ALG, "kid": self.keys.signing_key.kid, "typ": "integra+jws"}
-        return jws.serialize_compact(
-            header, body, self.keys.signing_key, algorithms=[SIGNING_ALG]
-        ).encode("ascii")
+        return self._jws.sign(body)
 
 
 class EnvelopeVerifier:
@@ -209,12 +211,10 @@ class EnvelopeVerifier:
 
     def verify(self, body: bytes) -> Envelope:
         try:
-            token = body.decode("ascii")
-            header_part = token.split(".", 1)[0]
-            header = json_b64decode(header_part.encode("ascii"))
-        except (UnicodeDecodeError, ValueError, IndexError) as exc:
-            raise ContractError("malformed", "not a compact JWS") from exc
-        if not isinstance(header, dict) or header.get("alg") != SIGNING_ALG:
+            header = read_header(body)
+        except JwsError as exc:
+            raise ContractError("malformed", exc.detail) from exc
+        if header.get("alg") != SIGNING_ALG:
             raise ContractError("malformed", "unexpected JWS header")
         kid = header.get("kid")
         key = self._key_for(kid)
@@ -227,11 +227,11 @@ class EnvelopeVerifier:
         if key is None:
             raise ContractError("unknown_key", f"kid {kid!r} is not a key of {self.tenant}")
         try:
-            obj = jws.deserialize_compact(token, key, algorithms=[SIGNING_ALG])
-        except JoseError as exc:
-            raise ContractError("invalid_signature", exc.error) from exc
+            payload = verify_jws(body, key.public_key)
+        except JwsError as exc:
+            raise ContractError(exc.code, exc.detail) from exc
         try:
-            data = json.loads(obj.payload)
+            data = json.loads(payload)
         except ValueError as exc:
             raise ContractError("malformed", "payload is not JSON") from exc
         if not isinstance(data, dict):

@@ -65,7 +65,7 @@ class StatusQueries:
                         ),
                     )
                     .limit(limit)
-                    .with_for_update()
+                    .with_for_update(of=TrackedReferral, skip_locked=True)
                 )
             )
             for tracked in quiet:

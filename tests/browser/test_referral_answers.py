@@ -78,7 +78,8 @@ def sign_agreement_with_steps(page: Any, steps: list[str]) -> None:
 
 def refer_step(page: Any, index: int, purpose: str) -> None:
     """From the agreement page: refer step ``index`` to the job centre for ``purpose``."""
-    page.get_by_role("link", name="Diesen Schritt weiterleiten").nth(index).click()
+    row = page.locator("section.goal").first.locator("tbody tr").nth(index)
+    row.get_by_role("link", name="Diesen Schritt weiterleiten").click()
     page.get_by_label("Partnerstelle").select_option("jobcenter")
     page.get_by_label("Zweck").select_option(purpose)
     page.get_by_label("Auf Grundlage der Einwilligung").select_option(index=1)

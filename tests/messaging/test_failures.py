@@ -132,6 +132,7 @@ def _broker_back(rabbitmqctl: str, settings: Settings) -> None:
             time.sleep(0.5)
 
 
+@pytest.mark.exclusive
 def test_broker_restart_mid_stream_loses_nothing(
     settings: Settings, bus: Tenant, pg_engine: Engine
 ) -> None:

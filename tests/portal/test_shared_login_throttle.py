@@ -41,6 +41,19 @@ def gateways(platform: Platform) -> Iterator[tuple[TenantDispatcher, TenantDispa
         dispatcher.dispose()
 
 
+@pytest.fixture(autouse=True)
+def throttle_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[timedelta], None]:
+    """The throttle's clock stands still unless a test moves it: its waits (a growing delay,
+    seconds at first) must not run out while a slow machine logs in."""
+    now = [utcnow()]
+    monkeypatch.setattr(db_throttle, "utcnow", lambda: now[0])
+
+    def advance(by: timedelta) -> None:
+        now[0] += by
+
+    return advance
+
+
 def new_address() -> str:
     token = unique()
     return f"2001:db8::{token[:4]}:{token[4:]}"
@@ -147,15 +160,14 @@ def test_a_login_on_one_process_clears_the_user_count_on_another(
 def test_the_lockout_ends_with_the_window_and_old_rows_are_deleted(
     platform: Platform,
     gateways: tuple[TenantDispatcher, TenantDispatcher],
-    monkeypatch: pytest.MonkeyPatch,
+    throttle_clock: Callable[[timedelta], None],
 ) -> None:
     a, b = gateways
     user = make_user(platform, TENANT)
     fail(browser(a, new_address()), user, 5)
     assert login(browser(b, new_address()), user).status_code == 429
 
-    later = utcnow() + timedelta(hours=1, seconds=1)  # the throttle's window
-    monkeypatch.setattr(db_throttle, "utcnow", lambda: later)
+    throttle_clock(timedelta(hours=1, seconds=1))  # the throttle's window
     assert stored_failures(platform, "user", user.username.lower()) == 5
     fail(browser(b, new_address()), StaffUser(TENANT, f"nobody-{unique()}"), 1)
     assert stored_failures(platform, "user", user.username.lower()) == 0  # expired, deleted

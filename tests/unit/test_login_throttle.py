@@ -52,19 +52,19 @@ def test_a_few_failures_cost_nothing() -> None:
 
 
 def test_the_wait_doubles_with_each_further_failure_up_to_its_cap() -> None:
-    """One address guessing one username's password: 2 s, 4 s, 8 s ... at most 15 minutes."""
+    """One address guessing one username's password: 30 s, 60 s, 120 s ... at most 15 min."""
     clock = Clock()
     throttle = make_throttle(clock)
     keys = throttle.keys("anna", "10.0.0.1")
     waits = []
-    for _ in range(16):
+    for _ in range(12):
         throttle.failed(keys)
         wait = throttle.retry_after(keys)
         waits.append(wait)
         clock.advance(wait)  # the guesser waits exactly as long as asked
         assert throttle.retry_after(keys) == 0
-    assert waits[:5] == [0, 0, 0, 0, 3]  # whole seconds, one more than the exact 2 s
-    assert waits[5:8] == [5, 9, 17]
+    assert waits[:5] == [0, 0, 0, 0, 31]  # whole seconds, one more than the exact 30 s
+    assert waits[5:8] == [61, 121, 241]
     assert max(waits) == 15 * 60 + 1
     assert waits[-1] == 15 * 60 + 1
 
@@ -123,7 +123,7 @@ def test_the_wait_counts_from_the_newest_failure() -> None:
     keys = throttle.keys("anna", "10.0.0.1")
     for _ in range(ALLOWANCES["pair"].free + 1):
         throttle.failed(keys)
-        clock.advance(30)  # each failure long after the previous one's wait
+        clock.advance(300)  # each failure long after the previous one's wait
     assert throttle.retry_after(keys) == 0
     throttle.failed(keys)
-    assert throttle.retry_after(keys) == 9  # seven failures: 2 s doubled twice, rounded up
+    assert throttle.retry_after(keys) == 121  # seven failures: 30 s doubled twice, plus one

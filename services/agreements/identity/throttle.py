@@ -71,7 +71,7 @@ class Allowance:
 ALLOWANCES: dict[str, Allowance] = {
     "user": Allowance(free=5, base=timedelta(seconds=1), cap=timedelta(minutes=1)),
     "addr": Allowance(free=20, base=timedelta(seconds=1), cap=timedelta(minutes=5)),
-    "pair": Allowance(free=5, base=timedelta(seconds=2), cap=timedelta(minutes=15)),
+    "pair": Allowance(free=5, base=timedelta(seconds=30), cap=timedelta(minutes=15)),
     "clnt": Allowance(free=5, base=timedelta(seconds=1), cap=timedelta(minutes=5)),
 }
 

@@ -132,7 +132,7 @@ class AmqpChannel:
                 queue = kombu.Queue(self.pair.answers, no_declare=True)
                 self._answers = self._conn().SimpleQueue(queue, no_ack=False)
             queue = self._answers
-        except (KombuError, OperationalError, OSError) as exc:
+        except Exception as exc:  # unreachable, refused, or closed under us
             self._drop()
             log.warning("agency %s answers unreachable: %s", self.kind, exc)
             return answers
@@ -141,9 +141,9 @@ class AmqpChannel:
                 message = queue.get(block=False)
             except queue.Empty:
                 break
-            except (KombuError, OperationalError, OSError) as exc:
+            except Exception as exc:  # kombu's, amqp's or the socket's: the connection is gone
                 self._drop()
-                log.warning("agency %s answers: %s", self.kind, exc)
+                log.warning("agency %s answers: %s; reconnecting", self.kind, exc)
                 break
             try:
                 answer = parse_answer(message.body, message.properties.get("message_id"))
