@@ -119,7 +119,18 @@ def _parse_envelope(data: Mapping[str, Any]) -> Envelope:
 
 
 def load_payload(envelope: Envelope) -> dict[str, Any]:
-    """The payload with typed values (UUID, date, datetime); ContractError if invalid."""
+    """The payload with typed values (UUID, date, datetime); ContractError if invalid.
+
+    An envelope this module validated already (received through :func:`load_envelope`,
+    built by :func:`new_envelope`) is not validated again: its typed payload was kept (the
+    consumer validates on receipt, the handler then reads the payload)."""
+    typed = _TYPED.get(id(envelope))
+    if typed is not None and _VALIDATED.get(id(envelope)) is envelope:
+        return dict(typed)
+    return _load_payload(envelope)
+
+
+def _load_payload(envelope: Envelope) -> dict[str, Any]:
     schema = contract_for(envelope.type, envelope.version)
     if schema.personal_data and not schema.by_law and envelope.consent_id is None:
         raise ContractError("consent_missing", f"{envelope.type} carries personal data")
@@ -145,14 +156,24 @@ def dump_payload(message_type: str, version: int, data: Mapping[str, Any]) -> di
     return wire
 
 
-#: Envelopes :func:`new_envelope` built and validated, by identity (envelopes are frozen and
-#: their payloads produced by the contract's own dump, so checking them again finds nothing).
+#: Envelopes this module validated, by identity (envelopes are frozen, so checking one again
+#: would find nothing new), and their typed payloads (dropped with the envelope).
 _VALIDATED: weakref.WeakValueDictionary[int, Envelope] = weakref.WeakValueDictionary()
+_TYPED: dict[int, dict[str, Any]] = {}
+
+
+def _remember(envelope: Envelope, typed: dict[str, Any]) -> None:
+    key = id(envelope)
+    _VALIDATED[key] = envelope
+    _TYPED[key] = typed
+    weakref.finalize(envelope, _TYPED.pop, key, None)
 
 
 def validate_envelope(envelope: Envelope) -> None:
     """Check an envelope against its contract (raises ContractError)."""
-    load_payload(envelope)
+    if _VALIDATED.get(id(envelope)) is envelope:
+        return
+    _remember(envelope, _load_payload(envelope))
 
 
 def is_validated(envelope: Envelope) -> bool:
@@ -194,5 +215,4 @@ def new_envelope(
         payload=_dump(message_type, version, payload),  # validated once, just below
     )
     validate_envelope(envelope)
-    _VALIDATED[id(envelope)] = envelope
     return envelope

@@ -171,3 +171,24 @@ def test_delivery_failed_v2_needs_a_known_reason_code(reason_code: str, valid: b
     else:
         with pytest.raises(ContractError):
             build()
+
+
+def test_a_validated_envelope_is_not_validated_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The consumer validates a message on receipt and its handler reads the payload: the
+    typed payload is kept with the envelope, so the contract runs once; a changed copy of the
+    envelope (another object) is validated afresh."""
+    import dataclasses
+
+    from messaging.contracts import validation
+
+    received = load_envelope(referral_requested("essen").to_dict())
+    calls: list[str] = []
+    real = validation._load_payload
+    monkeypatch.setattr(validation, "_load_payload", lambda e: calls.append(e.type) or real(e))
+    first, second = load_payload(received), load_payload(received)
+    assert first == second and first is not second  # a copy: handlers may not share it
+    assert calls == []
+    changed = dataclasses.replace(received, payload={**received.payload, "purpose": "nonsense"})
+    with pytest.raises(ContractError):
+        load_payload(changed)
+    assert calls == ["referral.requested"]
