@@ -23,6 +23,27 @@ from .views.offers import make_offers_api_blueprint
 
 MAX_REQUEST_BYTES = 1024 * 1024
 
+#: What holds for every operation of the JSON API (the document's ``info.description``).
+API_RULES = (
+    "Every error answers JSON: a machine `code`, a `message` in German and English (`de`, "
+    "`en`) and, for invalid input, `fields` naming each problem. Only POST, PUT and PATCH "
+    "read a body: JSON (`Content-Type: application/json`, else 415), at most 1 MiB (else "
+    "413), nesting at most 32 levels (else 400). Text may hold tab, line feed and carriage "
+    "return but no other control character and no invalid Unicode, in the body or in a query "
+    "parameter (else 422 `invalid_text`). An undeclared method answers 405 with `Allow`."
+)
+
+#: How the token endpoint answers (it is not an operation of the document).
+CLIENT_CREDENTIALS_FLOW = (
+    "Client credentials: POST `grant_type=client_credentials` as a form to the token URL, "
+    "with the client's id and secret by HTTP Basic or as `client_id` and `client_secret` in "
+    "the form; the answer is `{access_token, token_type: Bearer, expires_in}`. Any failed "
+    "client authentication answers 401 `{error: invalid_client}` alike. 429 "
+    "`too_many_requests` with `Retry-After` (seconds): the client obtained 30 tokens in the "
+    "last minute (reuse a token for its lifetime instead), or failed to authenticate several "
+    "times (each further failure doubles the wait, up to a cap; never a lock)."
+)
+
 
 def dispose_app(app: Flask) -> None:
     """Close the database pool of an app built by :func:`create_app` (the gateway's hook)."""
@@ -39,6 +60,7 @@ def create_app(settings: Settings, tenant: Tenant, *, engine: Engine | None = No
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
         JSON_SORT_KEYS=False,
+        API_SPEC_OPTIONS={"info": {"description": API_RULES}},
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     engine = engine or create_tenant_engine(settings, tenant)
@@ -63,6 +85,7 @@ def create_app(settings: Settings, tenant: Tenant, *, engine: Engine | None = No
         "oauth2",
         {
             "type": "oauth2",
+            "description": CLIENT_CREDENTIALS_FLOW,
             "flows": {
                 "clientCredentials": {"tokenUrl": f"/t/{tenant.slug}/oauth/token", "scopes": {}}
             },

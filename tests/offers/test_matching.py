@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select
@@ -253,3 +254,19 @@ def test_client_postal_code(api: Api) -> None:
     refused = api.patch(f"clients/{client_id}", json={"postal_code": "7910"})
     assert refused.status_code == 422 and "postal_code" in refused.json["fields"]
     assert api.ok("PATCH", f"clients/{client_id}", {"postal_code": None})["postal_code"] is None
+
+
+@pytest.mark.parametrize("text", ["®", "--", "!?"])
+def test_a_search_without_words_finds_nothing(platform: Platform, api: Api, text: str) -> None:
+    """Text without a letter or digit has nothing to search for: PostgreSQL finds no lexeme
+    and no trigram in it, and SQLite once built an empty AND of word conditions from it (a
+    500 under warnings as errors, found by the API fuzz run)."""
+    word = token()
+    here = location("79098")
+    load(
+        platform, organization("Kita am Bach", [here], [service(f"{word} Kita", "kita", at=[here])])
+    )
+    client_id = new_client(api)
+    assert names(suggest(api, client_id, "childcare", quote(text))) == []
+    found = platform.http().get(f"/t/{SLUG}/hsds/services?search={quote(text)}")
+    assert found.status_code == 200 and found.json["contents"] == []

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from ..models.vocabulary import GoalField
-from ..schemas.common import StrictSchema, one_of
+from ..schemas.common import Representation, StrictSchema, one_of, query_text
 from .derive import DAY_PART_NAMES
 
 
@@ -23,14 +23,11 @@ class SuggestionQuerySchema(StrictSchema):
         load_default=list,
         metadata={"description": "when the client can take part (repeat the parameter)"},
     )
-    q = fields.String(
-        validate=validate.Length(min=1, max=200),
-        metadata={"description": "free-text search in the offers"},
-    )
+    q = query_text(200, "free-text search in the offers")
     limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
 
 
-class ReasonSchema(Schema):
+class ReasonSchema(Representation):
     code = fields.String(
         metadata={
             "description": "language, childcare, distance, schedule, "
@@ -41,7 +38,7 @@ class ReasonSchema(Schema):
     text = fields.String()
 
 
-class OfferLocationSchema(Schema):
+class OfferLocationSchema(Representation):
     id = fields.UUID()
     name = fields.String(allow_none=True)
     address = fields.String(allow_none=True)
@@ -51,7 +48,7 @@ class OfferLocationSchema(Schema):
     longitude = fields.Float(allow_none=True)
 
 
-class SuggestionSchema(Schema):
+class SuggestionSchema(Representation):
     rank = fields.Integer()
     score = fields.Integer()
     service = fields.Dict(
@@ -66,7 +63,7 @@ class SuggestionSchema(Schema):
     summary = fields.String(metadata={"description": "the reasons in one line"})
 
 
-class SuggestionListSchema(Schema):
+class SuggestionListSchema(Representation):
     client_id = fields.UUID()
     field = fields.String()
     items = fields.List(fields.Nested(SuggestionSchema))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from ..models.vocabulary import (
     Attainment,
@@ -12,26 +12,36 @@ from ..models.vocabulary import (
     ReviewResult,
     SigningParty,
 )
-from .common import StrictSchema, not_in_future, one_of, plausible_date, text
+from .common import (
+    Representation,
+    StrictSchema,
+    date_field,
+    not_in_future,
+    one_of,
+    plausible_date,
+    text,
+)
 
 
 class StepInputSchema(StrictSchema):
     description = text(1000)
     owner_side = one_of(OwnerSide, required=True)
-    due_date = fields.Date(required=True, validate=plausible_date)
+    due_date = date_field(
+        plausible_date, required=True, description="not after the goal's due date"
+    )
     offer_id = fields.UUID(
         allow_none=True,
         metadata={
             "description": "the offer (HSDS service id of the tenant's directory) "
-            "this step takes up"
+            "this step takes up; it must be in the directory"
         },
     )
     origin_step_id = fields.UUID(
         allow_none=True,
         metadata={
             "description": "in an amendment (Fortschreibung): the step of the previous "
-            "version this step continues; its status carries over, and its open referrals "
-            "move to this step when the amendment becomes active"
+            "version this step continues (a step of that version); its status carries over, "
+            "and its open referrals move to this step when the amendment becomes active"
         },
     )
 
@@ -39,7 +49,7 @@ class StepInputSchema(StrictSchema):
 class GoalInputSchema(StrictSchema):
     field = one_of(GoalField, required=True)
     target = text(1000)
-    due_date = fields.Date(required=True, validate=plausible_date)
+    due_date = date_field(plausible_date, required=True)
     steps = fields.List(
         fields.Nested(StepInputSchema), load_default=list, validate=validate.Length(max=30)
     )
@@ -63,7 +73,7 @@ class AgreementInputSchema(StrictSchema):
     )
 
 
-class StepSchema(Schema):
+class StepSchema(Representation):
     id = fields.UUID()
     description = fields.String()
     owner_side = fields.String()
@@ -73,7 +83,7 @@ class StepSchema(Schema):
     offer_id = fields.UUID(allow_none=True, attribute="offer_service_id")
 
 
-class GoalSchema(Schema):
+class GoalSchema(Representation):
     id = fields.UUID()
     field = fields.String()
     target = fields.String()
@@ -82,13 +92,13 @@ class GoalSchema(Schema):
     steps = fields.List(fields.Nested(StepSchema))
 
 
-class ReviewResultSchema(Schema):
+class ReviewResultSchema(Representation):
     step_id = fields.UUID()
     result = fields.String()
     note = fields.String()
 
 
-class ReviewSchema(Schema):
+class ReviewSchema(Representation):
     id = fields.UUID()
     agreement_id = fields.UUID()
     created_at = fields.DateTime()
@@ -97,7 +107,7 @@ class ReviewSchema(Schema):
     steps = fields.List(fields.Nested(ReviewResultSchema), attribute="results")
 
 
-class AgreementSchema(Schema):
+class AgreementSchema(Representation):
     id = fields.UUID()
     client_id = fields.UUID()
     version = fields.Integer()
@@ -118,7 +128,7 @@ class AgreementSchema(Schema):
 
 class SignInputSchema(StrictSchema):
     party = one_of(SigningParty, required=True)
-    signed_on = fields.Date(validate=[not_in_future, plausible_date])
+    signed_on = date_field(not_in_future, plausible_date, description="default: today")
 
 
 class ReviewStepInputSchema(StrictSchema):
@@ -132,6 +142,7 @@ class ReviewInputSchema(StrictSchema):
         fields.Nested(ReviewStepInputSchema),
         required=True,
         validate=validate.Length(min=1, max=600),
+        metadata={"description": "each step of this version at most once"},
     )
     obstacles = text(4000, required=False, min_length=0, load_default="")
 
@@ -155,7 +166,11 @@ class AttainmentInputSchema(StrictSchema):
 class CloseInputSchema(StrictSchema):
     outcome = one_of(CloseOutcome, required=True)
     balance = text(8000)
-    goals = fields.List(fields.Nested(AttainmentInputSchema), validate=validate.Length(max=20))
+    goals = fields.List(
+        fields.Nested(AttainmentInputSchema),
+        validate=validate.Length(max=20),
+        metadata={"description": "each goal of this version at most once"},
+    )
 
     @validates_schema
     def each_goal_once(self, data: dict[str, Any], **_: Any) -> None:

@@ -3,16 +3,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from ..models.vocabulary import AgencyKind, DataCategory, Purpose, ResidenceStatus
 from .common import (
     PageQuerySchema,
+    Representation,
     StrictSchema,
     aware_datetime,
+    date_field,
     not_in_future,
     one_of,
     plausible_date,
+    query_text,
     text,
 )
 
@@ -30,20 +33,28 @@ class HouseholdSchema(StrictSchema):
 
 
 class ClientInputSchema(StrictSchema):
+    # Rules over several fields are told on the fields: apispec leaves out
+    # ``additionalProperties: false`` of a schema whose Meta has a description.
     given_name = text(100)
     family_name = text(100)
-    birth_date = fields.Date(required=True, validate=[not_in_future, plausible_date])
+    birth_date = date_field(not_in_future, plausible_date, required=True)
     country_of_origin = fields.String(required=True, validate=COUNTRY)
     languages = fields.List(
         fields.String(validate=LANGUAGE), required=True, validate=validate.Length(min=1, max=20)
     )
-    arrival_date = fields.Date(required=True, validate=[not_in_future, plausible_date])
-    office_id = fields.UUID()
+    arrival_date = date_field(
+        not_in_future, plausible_date, required=True, description="not before birth_date"
+    )
+    office_id = fields.UUID(
+        metadata={"description": "the caller's own office, which is the default"}
+    )
     household = fields.Nested(HouseholdSchema, allow_none=True)
     residence_status = one_of(ResidenceStatus, allow_none=True)
     course_obligation = fields.Boolean()
     course_obligation_imposed_by = one_of(
-        (AgencyKind.AUSLAENDERBEHOERDE, AgencyKind.JOBCENTER), allow_none=True
+        (AgencyKind.AUSLAENDERBEHOERDE, AgencyKind.JOBCENTER),
+        allow_none=True,
+        metadata={"description": "needed when course_obligation is true (§ 44a AufenthG)"},
     )
     health_notes = text(
         4000,
@@ -80,7 +91,7 @@ class ClientUpdateSchema(ClientInputSchema):
         super().__init__(partial=True, **kwargs)
 
 
-class ClientSchema(Schema):
+class ClientSchema(Representation):
     id = fields.UUID()
     office_id = fields.UUID()
     given_name = fields.String()
@@ -100,16 +111,13 @@ class ClientSchema(Schema):
 
 
 class ClientQuerySchema(PageQuerySchema):
-    q = fields.String(
-        validate=validate.Length(min=1, max=100),
-        metadata={"description": "search in given and family name"},
-    )
+    q = query_text(100, "search in given and family name")
     agreement_status = fields.String(
         validate=validate.OneOf(["none", "draft", "signed", "active", "closed"])
     )
 
 
-class ClientPageSchema(Schema):
+class ClientPageSchema(Representation):
     items = fields.List(fields.Nested(ClientSchema))
     page = fields.Integer()
     page_size = fields.Integer()
@@ -119,13 +127,19 @@ class ClientPageSchema(Schema):
 class ConsentInputSchema(StrictSchema):
     recipient_kind = one_of(AgencyKind, required=True)
     purposes = fields.List(
-        one_of(Purpose), required=True, validate=validate.Length(min=1, max=len(Purpose))
+        one_of(Purpose),
+        required=True,
+        validate=validate.Length(min=1, max=len(Purpose)),
+        metadata={"uniqueItems": True},
     )
     data_categories = fields.List(
-        one_of(DataCategory), required=True, validate=validate.Length(min=1, max=len(DataCategory))
+        one_of(DataCategory),
+        required=True,
+        validate=validate.Length(min=1, max=len(DataCategory)),
+        metadata={"uniqueItems": True},
     )
-    signed_at = aware_datetime(required=True)
-    expires_at = aware_datetime(allow_none=True)
+    signed_at = aware_datetime(required=True, metadata={"description": "not in the future"})
+    expires_at = aware_datetime(allow_none=True, metadata={"description": "after signed_at"})
 
     @validates_schema
     def period(self, data: dict[str, Any], **_: Any) -> None:
@@ -143,7 +157,7 @@ class ConsentInputSchema(StrictSchema):
                 raise ValidationError("duplicates", name)
 
 
-class ConsentSchema(Schema):
+class ConsentSchema(Representation):
     id = fields.UUID()
     client_id = fields.UUID()
     recipient_kind = fields.String()
@@ -161,7 +175,11 @@ class ConsentSchema(Schema):
 
 
 class RevokeInputSchema(StrictSchema):
-    revoked_at = aware_datetime(metadata={"description": "default: now; not in the future"})
+    revoked_at = aware_datetime(
+        metadata={
+            "description": "default: now; not in the future, not before the consent's signed_at"
+        }
+    )
 
     @validates_schema
     def not_in_future(self, data: dict[str, Any], **_: Any) -> None:
@@ -187,7 +205,12 @@ class AssessmentFieldsSchema(StrictSchema):
 
 
 class AssessmentInputSchema(StrictSchema):
-    by_field = fields.Nested(AssessmentFieldsSchema, required=True, data_key="fields")
+    by_field = fields.Nested(
+        AssessmentFieldsSchema,
+        required=True,
+        data_key="fields",
+        metadata={"minProperties": 1, "description": "at least one field"},
+    )
 
     @validates_schema
     def not_empty(self, data: dict[str, Any], **_: Any) -> None:
@@ -195,7 +218,7 @@ class AssessmentInputSchema(StrictSchema):
             raise ValidationError("record at least one field", "fields")
 
 
-class AssessmentSchema(Schema):
+class AssessmentSchema(Representation):
     id = fields.UUID()
     client_id = fields.UUID()
     by_field = fields.Dict(data_key="fields", attribute="fields")

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from ..models.vocabulary import AgencyKind, Purpose, ReferralStatus
-from .common import PageQuerySchema, StrictSchema, one_of, text
+from .common import PageQuerySchema, Representation, StrictSchema, one_of, text
 
 
 class ReferralInputSchema(StrictSchema):
@@ -15,7 +15,7 @@ class ReferralInputSchema(StrictSchema):
     note = text(2000, required=False, min_length=0, load_default="")
 
 
-class ReferralEventSchema(Schema):
+class ReferralEventSchema(Representation):
     status = fields.String()
     at = fields.DateTime()
     message_id = fields.UUID(allow_none=True)
@@ -31,7 +31,7 @@ class ReferralEventSchema(Schema):
     note = fields.String()
 
 
-class ReferralSchema(Schema):
+class ReferralSchema(Representation):
     id = fields.UUID()
     client_id = fields.UUID()
     recipient_kind = fields.String()
@@ -50,7 +50,7 @@ class ReferralQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf([s.value for s in ReferralStatus]))
 
 
-class ReferralPageSchema(Schema):
+class ReferralPageSchema(Representation):
     items = fields.List(fields.Nested(ReferralSchema))
     page = fields.Integer()
     page_size = fields.Integer()
@@ -61,7 +61,7 @@ class WithdrawInputSchema(StrictSchema):
     reason = text(2000, required=False, min_length=0, load_default="")
 
 
-class OfficeSchema(Schema):
+class OfficeSchema(Representation):
     id = fields.UUID()
     key = fields.String()
     name = fields.String()
@@ -70,7 +70,7 @@ class OfficeSchema(Schema):
     address = fields.String()
 
 
-class PartnerSchema(Schema):
+class PartnerSchema(Representation):
     key = fields.String()
     kind = fields.String()
     name = fields.String()

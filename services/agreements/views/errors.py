@@ -10,6 +10,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from ..errors import DomainError
+from ..schemas.common import ApiErrorSchema
 
 _HTTP = {
     400: ("malformed_request", "Die Anfrage ist fehlerhaft.", "The request is malformed."),
@@ -37,7 +38,15 @@ def _body(code: str, de: str, en: str, field_errors: Any = None) -> dict[str, An
 
 
 class IntegraApi(Api):
-    """flask-smorest's Api, with the platform's error format."""
+    """flask-smorest's Api, with the platform's error format.
+
+    Its document names every error status each operation answers with (``edge.errors``),
+    in this format; flask-smorest's catch-all ``default`` response would promise its own
+    error body for every other status instead, which this API never sends.
+    """
+
+    DEFAULT_ERROR_RESPONSE_NAME = None
+    ERROR_SCHEMA = ApiErrorSchema
 
     def handle_http_exception(self, error: HTTPException) -> ResponseReturnValue:
         status = error.code or 500
@@ -52,7 +61,11 @@ class IntegraApi(Api):
                 code = "malformed_json"
                 de, en = "Der Inhalt ist kein gültiges JSON.", "The body is not valid JSON."
                 field_errors = None
-        return jsonify(_body(code, de, en, field_errors)), status, data.get("headers", {})
+        # The headers HTTP asks of the status (a 405's Allow, a 401's WWW-Authenticate), not
+        # werkzeug's HTML Content-Type.
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        headers.update(data.get("headers") or {})
+        return jsonify(_body(code, de, en, field_errors)), status, headers
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -17,7 +17,7 @@ from ..context import commit, current_principal, db_session
 from ..offers import schemas
 from ..offers.derive import DAY_PART_NAMES
 from ..offers.operations import matching
-from ..schemas.common import ApiErrorSchema
+from .api.edge import READ_ERRORS, errors
 
 
 def make_offers_api_blueprint() -> Blueprint:
@@ -28,10 +28,7 @@ def make_offers_api_blueprint() -> Blueprint:
     class ClientSuggestions(MethodView):
         @blp.arguments(schemas.SuggestionQuerySchema, location="query")
         @blp.response(200, schemas.SuggestionListSchema)
-        @blp.alt_response(401, schema=ApiErrorSchema, description="error")
-        @blp.alt_response(403, schema=ApiErrorSchema, description="error")
-        @blp.alt_response(404, schema=ApiErrorSchema, description="error")
-        @blp.alt_response(422, schema=ApiErrorSchema, description="error")
+        @errors(*READ_ERRORS, 404)
         def get(self, query: dict[str, Any], client_id: uuid.UUID) -> Any:
             """Offers of the tenant's directory for one of the client's goal fields, best first,
             each with the reasons it fits (German, or English with ``lang=en``)."""

@@ -10,7 +10,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from .. import derive
@@ -33,6 +42,11 @@ def search_condition(session: Session, text: str) -> ColumnElement[bool]:
         )
         return or_(document.op("@@")(query), similar)
     words = [w for w in re.split(r"\W+", folded) if w]
+    if not words:
+        # Text without a letter or digit ("®", "--"): nothing to search for, so nothing
+        # matches, as on PostgreSQL (no lexeme, no trigram). An AND of no words would match
+        # everything, and SQLAlchemy deprecates it.
+        return false()
     spaced = literal(" ").concat(OfferService.search_text)
     return and_(*(spaced.like(f"% {_escape(w)}%", escape="\\") for w in words))
 

@@ -9,20 +9,23 @@ from flask.views import MethodView
 
 from ...operations import assessments, clients, consents
 from ...schemas import clients as client_schemas
-from .edge import ERRORS, call_and_commit, document, errors
+from .edge import BODY_ERRORS, READ_ERRORS, call_and_commit, document, errors
 
 
 class Clients(MethodView):
     @document.arguments(client_schemas.ClientQuerySchema, location="query")
     @document.response(200, client_schemas.ClientPageSchema)
-    @errors(401, 403, 422)
+    @errors(*READ_ERRORS)
     def get(self, query: dict[str, Any]) -> Any:
         """List the office's clients (paginated; search with q)."""
         return call_and_commit(clients.list_clients, **query)
 
     @document.arguments(client_schemas.ClientInputSchema)
     @document.response(201, client_schemas.ClientSchema)
-    @errors(*ERRORS)
+    @errors(
+        *BODY_ERRORS,
+        rules={422: "`office_not_allowed`: `office_id` names another office than the caller's."},
+    )
     def post(self, data: dict[str, Any]) -> Any:
         """Register a client in the caller's office."""
         return call_and_commit(clients.create_client, data)
@@ -30,34 +33,52 @@ class Clients(MethodView):
 
 class ClientResource(MethodView):
     @document.response(200, client_schemas.ClientSchema)
-    @errors(401, 403, 404)
+    @errors(*READ_ERRORS, 404)
     def get(self, client_id: uuid.UUID) -> Any:
         return call_and_commit(clients.get_client, client_id)
 
-    @document.arguments(client_schemas.ClientUpdateSchema)
+    # Every field is optional: no body (or ``{}``) changes nothing and answers the client.
+    @document.arguments(client_schemas.ClientUpdateSchema, required=False)
     @document.response(200, client_schemas.ClientSchema)
-    @errors(*ERRORS)
+    @errors(
+        *BODY_ERRORS,
+        404,
+        rules={
+            422: "`office_not_changeable`: the office changes only through a transfer. The "
+            "record's rules hold once the changes are merged into it: the arrival is not "
+            "before the birth, a course obligation names who imposed it (`invalid_input`)."
+        },
+    )
     def patch(self, changes: dict[str, Any], client_id: uuid.UUID) -> Any:
         return call_and_commit(clients.update_client, client_id, changes)
 
 
 class ClientConsents(MethodView):
     @document.response(200, client_schemas.ConsentSchema(many=True))
-    @errors(401, 403, 404)
+    @errors(*READ_ERRORS, 404)
     def get(self, client_id: uuid.UUID) -> Any:
         return call_and_commit(consents.list_consents, client_id)
 
     @document.arguments(client_schemas.ConsentInputSchema)
     @document.response(201, client_schemas.ConsentSchema)
-    @errors(*ERRORS)
+    @errors(*BODY_ERRORS, 404)
     def post(self, data: dict[str, Any], client_id: uuid.UUID) -> Any:
         return call_and_commit(consents.give_consent, client_id, data)
 
 
 class RevokeConsent(MethodView):
-    @document.arguments(client_schemas.RevokeInputSchema)
+    # No body (or ``{}``) revokes as of now.
+    @document.arguments(client_schemas.RevokeInputSchema, required=False)
     @document.response(200, client_schemas.ConsentSchema)
-    @errors(*ERRORS)
+    @errors(
+        *BODY_ERRORS,
+        404,
+        409,
+        rules={
+            409: "`consent_already_revoked`.",
+            422: "`revoked_at` before the consent's `signed_at` (`invalid_input`).",
+        },
+    )
     def post(self, data: dict[str, Any], consent_id: uuid.UUID) -> Any:
         """Revoke a consent; open referrals it covered are revoked too."""
         return call_and_commit(consents.revoke_consent, consent_id, data.get("revoked_at"))
@@ -65,12 +86,12 @@ class RevokeConsent(MethodView):
 
 class ClientAssessments(MethodView):
     @document.response(200, client_schemas.AssessmentSchema(many=True))
-    @errors(401, 403, 404)
+    @errors(*READ_ERRORS, 404)
     def get(self, client_id: uuid.UUID) -> Any:
         return call_and_commit(assessments.list_assessments, client_id)
 
     @document.arguments(client_schemas.AssessmentInputSchema)
     @document.response(201, client_schemas.AssessmentSchema)
-    @errors(*ERRORS)
+    @errors(*BODY_ERRORS, 404)
     def post(self, data: dict[str, Any], client_id: uuid.UUID) -> Any:
         return call_and_commit(assessments.record_assessment, client_id, data["by_field"])

@@ -18,14 +18,14 @@ from .edge import document, errors
 
 class Offices(MethodView):
     @document.response(200, referral_schemas.OfficeSchema(many=True))
-    @errors(401)
+    @errors(401, 422)
     def get(self) -> Any:
         return offices.list_offices(db_session())
 
 
 class Partners(MethodView):
     @document.response(200, referral_schemas.PartnerSchema(many=True))
-    @errors(401)
+    @errors(401, 422)
     def get(self) -> Any:
         """The tenant's partner agencies (from its registry file)."""
         return list(tenant_context().tenant.partners)

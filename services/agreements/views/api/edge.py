@@ -3,7 +3,7 @@ and the one shape of its work (call one operation as the caller, commit, return 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from flask import request
@@ -25,8 +25,37 @@ from ...identity.api_auth import authenticate_request
 from ...principal import Principal
 from ...schemas.common import ApiErrorSchema
 
-#: The errors a view that takes a body can answer with.
-ERRORS = (400, 401, 403, 404, 409, 415, 422)
+#: The errors every view that takes a body can answer with (404 and 409 only some).
+BODY_ERRORS = (400, 401, 403, 413, 415, 422)
+#: The errors every view of case data that reads can answer with (404 only some).
+READ_ERRORS = (401, 403, 422)
+
+#: What each error status means wherever it is answered (its description in the document);
+#: an operation adds its own rules, such as its 409 codes (``errors(..., rules=...)``).
+MEANINGS: dict[int, str] = {
+    400: "The body is not JSON, or nests deeper than 32 levels (`malformed_json`).",
+    401: "No valid bearer token: none sent (`unauthenticated`), or an invalid, expired or "
+    "revoked one (`invalid_token`); `WWW-Authenticate` carries the challenge.",
+    403: "The caller's role has no access to case data or may not do this (`role_not_allowed`).",
+    404: "Unknown id, or the id of another office's or another tenant's object: the two are "
+    "indistinguishable (`client_not_found`, `agreement_not_found`, …).",
+    409: "The object's state does not allow this.",
+    413: "The body is larger than 1 MiB (`payload_too_large`).",
+    415: "The body is not JSON: send `Content-Type: application/json` (`unsupported_media_type`).",
+    422: "Well-formed but invalid input, `fields` naming each offending field "
+    "(`invalid_input`). Text with control characters (but tab, line feed and carriage "
+    "return) or invalid Unicode in the body, and any of these in a query parameter, is "
+    "`invalid_text`.",
+}
+
+#: The challenge every 401 carries (RFC 6750).
+CHALLENGE = {
+    "WWW-Authenticate": {
+        "description": 'the bearer challenge, e.g. `Bearer error="invalid_token"`',
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
 
 #: The source of the views' flask-smorest decorators (``arguments``, ``response``,
 #: ``alt_response``). They wrap the view function and note its documentation on the function
@@ -35,16 +64,27 @@ ERRORS = (400, 401, 403, 404, 409, 415, 422)
 #: copies those notes when the views are attached, so no two tenants' apps share a Blueprint.
 document = Blueprint("api_documentation", __name__)
 
+#: The methods whose body the API reads.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
 Result = TypeVar("Result")
 Arguments = ParamSpec("Arguments")
 
 
-def errors(*codes: int) -> Callable[[Any], Any]:
-    """Document the error responses ``codes`` (the platform's error body, ApiErrorSchema)."""
+def errors(*codes: int, rules: Mapping[int, str] | None = None) -> Callable[[Any], Any]:
+    """Document the error responses ``codes`` in the platform's error body (ApiErrorSchema):
+    what each means anywhere (:data:`MEANINGS`), then this operation's ``rules`` for it."""
+    rules = rules or {}
 
     def decorate(view: Any) -> Any:
         for code in codes:
-            view = document.alt_response(code, schema=ApiErrorSchema, description="error")(view)
+            description = " ".join(filter(None, (MEANINGS[code], rules.get(code))))
+            view = document.alt_response(
+                code,
+                schema=ApiErrorSchema,
+                description=description,
+                headers=CHALLENGE if code == 401 else None,
+            )(view)
         return view
 
     return decorate
@@ -68,7 +108,7 @@ def call_and_commit(
 
 def require_json_body() -> None:
     """A body that is not JSON is refused (415), never read as "no fields given"."""
-    if request.method not in ("POST", "PUT", "PATCH"):
+    if request.method not in BODY_METHODS:
         return
     has_body = bool(request.content_length) or bool(request.headers.get("Transfer-Encoding"))
     if has_body and not request.is_json:
@@ -78,8 +118,9 @@ def require_json_body() -> None:
 def refuse_unsafe_input() -> None:
     """JSON nested deeper than any request needs is malformed (400); text with control
     characters or invalid Unicode, in the body or the query, is invalid (422, by field),
-    before the view's schema or the database ever sees it."""
-    if request.is_json and request.content_length:
+    before the view's schema or the database ever sees it. Only POST, PUT and PATCH have a
+    body here: one sent with GET or DELETE is never read, so it is not judged either."""
+    if request.method in BODY_METHODS and request.is_json and request.content_length:
         body = request.get_data(cache=True)
         if json_depth(body) > MAX_JSON_DEPTH:
             raise DomainError(

@@ -9,13 +9,13 @@ from flask.views import MethodView
 
 from ...operations import referrals
 from ...schemas import referrals as referral_schemas
-from .edge import ERRORS, call_and_commit, document, errors
+from .edge import BODY_ERRORS, READ_ERRORS, call_and_commit, document, errors
 
 
 class Referrals(MethodView):
     @document.arguments(referral_schemas.ReferralQuerySchema, location="query")
     @document.response(200, referral_schemas.ReferralPageSchema)
-    @errors(401, 403, 422)
+    @errors(*READ_ERRORS)
     def get(self, query: dict[str, Any]) -> Any:
         items, total = call_and_commit(referrals.list_referrals, **query)
         return {
@@ -27,7 +27,20 @@ class Referrals(MethodView):
 
     @document.arguments(referral_schemas.ReferralInputSchema)
     @document.response(201, referral_schemas.ReferralSchema)
-    @errors(*ERRORS)
+    @errors(
+        *BODY_ERRORS,
+        404,
+        409,
+        rules={
+            404: "The client or the consent (`client_not_found`, `consent_not_found`).",
+            409: "`consent_revoked`; `consent_not_valid`: the consent has expired or is not "
+            "in effect yet; `referral_already_open`: the step has an open referral to this "
+            "agency already. Nothing is sent.",
+            422: "`consent_does_not_cover`: the consent is another person's, for another "
+            "agency or not for this purpose; `step_not_in_active_agreement`: the step is not "
+            "in the client's active agreement.",
+        },
+    )
     def post(self, data: dict[str, Any]) -> Any:
         """Refer a step to a partner agency, under a consent that covers it."""
         return call_and_commit(referrals.create_referral, data)
@@ -35,14 +48,23 @@ class Referrals(MethodView):
 
 class ReferralResource(MethodView):
     @document.response(200, referral_schemas.ReferralSchema)
-    @errors(401, 403, 404)
+    @errors(*READ_ERRORS, 404)
     def get(self, referral_id: uuid.UUID) -> Any:
         return call_and_commit(referrals.get_referral, referral_id)
 
 
 class WithdrawReferral(MethodView):
-    @document.arguments(referral_schemas.WithdrawInputSchema)
+    # No body (or ``{}``) withdraws without a reason.
+    @document.arguments(referral_schemas.WithdrawInputSchema, required=False)
     @document.response(200, referral_schemas.ReferralSchema)
-    @errors(*ERRORS)
+    @errors(
+        *BODY_ERRORS,
+        404,
+        409,
+        rules={
+            409: "`referral_transition_not_allowed`: the referral is closed already "
+            "(completed, rejected, aborted, withdrawn or revoked)."
+        },
+    )
     def post(self, data: dict[str, Any], referral_id: uuid.UUID) -> Any:
         return call_and_commit(referrals.withdraw_referral, referral_id, data["reason"])
