@@ -7,6 +7,7 @@ from .clients import Client, Consent
 from .login_failures import LoginFailure
 from .offices import Office
 from .referrals import Referral, ReferralEvent
+from .retention import RetentionRun
 from .sessions import AuthorizationCode, StaffSession
 from .users import AccessToken, ApiClient, User
 
@@ -24,6 +25,7 @@ __all__ = [
     "Office",
     "Referral",
     "ReferralEvent",
+    "RetentionRun",
     "Review",
     "ReviewStepResult",
     "StaffSession",

@@ -38,6 +38,9 @@ class Client(UUIDPrimaryKey, Timestamps, Base):
     #: Special category (health): flagged, minimised, never sent without explicit consent.
     health_notes: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(100))
+    #: Set by the retention rule when the case's personal data was deleted or anonymised;
+    #: what is left is what the figures count (see ``services.agreements.retention``).
+    personal_data_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     office: Mapped[Office] = relationship(lazy="raise")
     consents: Mapped[list[Consent]] = relationship(

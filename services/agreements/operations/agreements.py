@@ -21,6 +21,7 @@ from ..models import Agreement, Goal, Review, ReviewStepResult, Step
 from ..models.vocabulary import AgreementStatus, SigningParty, StepStatus
 from ..principal import Principal
 from . import audit
+from .review_schedule import next_review_due
 from .scope import agreement_in_scope, client_in_scope
 
 OPEN_STATUSES = (AgreementStatus.DRAFT, AgreementStatus.SIGNED, AgreementStatus.ACTIVE)
@@ -186,10 +187,14 @@ def sign_agreement(
     if agreement.client_signed_on and agreement.counsellor_signed_on:
         agreement.status = AgreementStatus.ACTIVE
         agreement.activated_at = utcnow()
+        # signed when the second signature was given: the first review is due from then
+        signed = max(agreement.client_signed_on, agreement.counsellor_signed_on)
+        agreement.next_review_due = next_review_due(session, signed)
         if agreement.previous_id is not None:
             previous = session.get(Agreement, agreement.previous_id, with_for_update=True)
             if previous is not None:
                 previous.status = AgreementStatus.SUPERSEDED
+                previous.next_review_due = None
     else:
         agreement.status = AgreementStatus.SIGNED
     session.flush()
@@ -261,6 +266,7 @@ def record_review(
     )
     for r in results:
         steps[r["step_id"]].status = r["result"]
+    agreement.next_review_due = next_review_due(session, review.created_at.date())
     session.add(review)
     session.flush()
     audit.record(
@@ -351,8 +357,16 @@ def close_agreement(
     outcome: str,
     balance: str,
     attainments: list[dict[str, Any]] | None = None,
+    *,
+    helped: str | None = None,
+    easier_to_keep_going: str | None = None,
 ) -> Agreement:
-    """Close with the outcome and the joint balance of successes and obstacles."""
+    """Close with the outcome and the joint balance of successes and obstacles.
+
+    ``helped`` and ``easier_to_keep_going`` are the client's answers to the two closing
+    questions of the pilot's evaluation (``ClosingAnswer``); both optional, counted in the
+    figures.
+    """
     agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
     _require_status(
         agreement,
@@ -382,6 +396,9 @@ def close_agreement(
     agreement.status = AgreementStatus.CLOSED
     agreement.outcome = outcome
     agreement.balance = balance
+    agreement.helped = helped
+    agreement.easier_to_keep_going = easier_to_keep_going
+    agreement.next_review_due = None
     agreement.closed_at = utcnow()
     session.flush()
     audit.record(

@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from ..models.vocabulary import (
     Attainment,
     CloseOutcome,
+    ClosingAnswer,
     GoalField,
     OwnerSide,
     ReviewResult,
@@ -95,6 +96,17 @@ class AgreementSchema(Schema):
     closed_at = fields.DateTime(allow_none=True)
     outcome = fields.String(allow_none=True)
     balance = fields.String(allow_none=True)
+    helped = fields.String(
+        allow_none=True, metadata={"description": "closing question: did the agreement help"}
+    )
+    easier_to_keep_going = fields.String(
+        allow_none=True,
+        metadata={"description": "closing question: did it make it easier to keep going"},
+    )
+    next_review_due = fields.Date(
+        allow_none=True,
+        metadata={"description": "an active agreement's next review is due on this day"},
+    )
     created_at = fields.DateTime()
     goals = fields.List(fields.Nested(GoalSchema))
     reviews = fields.List(fields.Nested(ReviewSchema))
@@ -140,6 +152,16 @@ class CloseInputSchema(StrictSchema):
     outcome = one_of(CloseOutcome, required=True)
     balance = text(8000)
     goals = fields.List(fields.Nested(AttainmentInputSchema), validate=validate.Length(max=20))
+    helped = one_of(
+        ClosingAnswer,
+        allow_none=True,
+        metadata={"description": "optional: did the agreement help? yes, partly, no"},
+    )
+    easier_to_keep_going = one_of(
+        ClosingAnswer,
+        allow_none=True,
+        metadata={"description": "optional: did it make it easier to keep going? yes, partly, no"},
+    )
 
     @validates_schema
     def each_goal_once(self, data: dict[str, Any], **_: Any) -> None:

@@ -245,6 +245,8 @@ def make_api_blueprint() -> Blueprint:
                 data["outcome"],
                 data["balance"],
                 data.get("goals"),
+                helped=data.get("helped"),
+                easier_to_keep_going=data.get("easier_to_keep_going"),
             )
             commit()
             return agreement
