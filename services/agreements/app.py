@@ -18,6 +18,8 @@ from .identity.api_auth import init_auth
 from .portal import make_portal_blueprint
 from .views.api import make_api_blueprint
 from .views.errors import IntegraApi, register_error_handlers
+from .views.exports import make_exports_blueprint
+from .views.figures import make_figures_blueprint
 
 MAX_REQUEST_BYTES = 1024 * 1024
 
@@ -66,6 +68,9 @@ def create_app(settings: Settings, tenant: Tenant, *, engine: Engine | None = No
             },
         },
     )
-    api.register_blueprint(make_api_blueprint())
+    api_blueprint = make_api_blueprint()
+    api_blueprint.register_blueprint(make_figures_blueprint())
+    api_blueprint.register_blueprint(make_exports_blueprint())
+    api.register_blueprint(api_blueprint)
     app.register_blueprint(make_portal_blueprint())
     return app
