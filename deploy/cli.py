@@ -14,6 +14,7 @@ import click
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from deploy import evaluation_cli
 from services.agreements.models.vocabulary import Role
 from tenants.registry import Registry, RegistryError, Tenant, load_registry, load_tenant_file
 from tenants.settings import ConfigurationError, Settings, load_settings
@@ -470,6 +471,10 @@ def connector_run(ctx: Context, slug: str, kind: str, port: int) -> None:
         server.close()
     runtime.stop()
 
+
+main.add_command(evaluation_cli.evaluation_group)
+main.add_command(evaluation_cli.retention_group)
+main.add_command(evaluation_cli.audit_group)
 
 if __name__ == "__main__":
     main()
