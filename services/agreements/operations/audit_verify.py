@@ -21,7 +21,7 @@ elsewhere and pass it back (``--expect-head``) to catch those.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -64,15 +64,29 @@ class _Entry:
     content_ok: bool
 
 
-def _entries(session: Session) -> Iterator[_Entry]:
+def _entries(session: Session) -> Generator[_Entry, None, None]:
+    """The chain in id order, streamed (a server-side cursor on PostgreSQL), closed however
+    the walk ends."""
     query = select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=2000)
-    for event in session.scalars(query):
-        yield _Entry(event.id, event.hash, event.prev_hash, _digest(event) == event.hash)
-        session.expunge(event)
+    result = session.scalars(query)
+    try:
+        for event in result:
+            yield _Entry(event.id, event.hash, event.prev_hash, _digest(event) == event.hash)
+            session.expunge(event)
+    finally:
+        result.close()
 
 
 def verify_audit_chain(session: Session, expect_head: str | None = None) -> ChainReport:
     """Walk the whole chain once (streamed); the first break found, classified."""
+    walk = _entries(session)
+    try:
+        return _walk(walk, session, expect_head)
+    finally:
+        walk.close()
+
+
+def _walk(walk: Iterator[_Entry], session: Session, expect_head: str | None) -> ChainReport:
     seen: dict[str, int] = {GENESIS: 0}  # recent hash → id of the entry that has it
     previous: _Entry | None = None
     pending: _Entry | None = None  # an entry whose content failed: judged by its successor
@@ -91,7 +105,7 @@ def verify_audit_chain(session: Session, expect_head: str | None = None) -> Chai
             )
         return ChainBreak("edited", pending.id, "its content and its links do not match")
 
-    for entry in _entries(session):
+    for entry in walk:
         count += 1
         if pending is not None:
             return ChainReport(count, "", judge_pending(entry))

@@ -78,8 +78,8 @@ class DataAccessExportSchema(Schema):
         ordered = True
 
     tenant = fields.String()
-    client_id = fields.UUID()
-    generated_at = fields.DateTime()
+    client_id = fields.String()
+    generated_at = fields.String(metadata={"description": "ISO 8601 timestamp"})
     tables = fields.Dict(
         keys=fields.String(),
         values=fields.List(fields.Dict()),
