@@ -70,12 +70,15 @@ def register(bp: Blueprint) -> None:
             body: str | bytes = figures_csv(figures, lang) if fmt == "csv" else figures_xlsx(
                 figures, lang)  # fmt: skip
             mimetype = f"{CSV_MIMETYPE}; charset=utf-8" if fmt == "csv" else XLSX_MIMETYPE
+            disposition = f'attachment; filename="{name}"'
             return Response(body, mimetype=mimetype,
-                            headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+                            headers={"Content-Disposition": disposition})  # fmt: skip
         charts: dict[str, Markup | None] = {
-            table.key: bar_chart(table, lang=lang, translate=translate, chart_id=f"chart-{table.key}")
+            table.key: bar_chart(
+                table, lang=lang, translate=translate, chart_id=f"chart-{table.key}"
+            )
             for table in figures.tables
-        }  # fmt: skip
+        }
         query = {k: v for k, v in (("from", period_from), ("to", period_to),
                                    ("office", figures.office)) if v}  # fmt: skip
         return render_template(
@@ -96,11 +99,12 @@ def register(bp: Blueprint) -> None:
         data = export_client_data(db_session(), g.principal, client_id)
         commit()
         if request.args.get("format") == "json":
+            disposition = f'attachment; filename="auskunft-{client_id}.json"'
             return Response(
                 json.dumps(data, ensure_ascii=False, indent=1),
                 mimetype="application/json",
-                headers={"Content-Disposition": f'attachment; filename="auskunft-{client_id}.json"'},
-            )  # fmt: skip
+                headers={"Content-Disposition": disposition},
+            )
         return Response(
             render_data_access_pdf(data),
             mimetype="application/pdf",
