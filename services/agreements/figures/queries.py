@@ -89,6 +89,13 @@ class FigureQueries:
     def office(self) -> list[ColumnElement[bool]]:
         return [Client.office_id == self.f.office_id] if self.f.office_id is not None else []
 
+    def in_office(self, client_id: Any) -> list[ColumnElement[bool]]:
+        """The office filter without joining clients (a semi-join, only when filtering):
+        the tables that do not group by office need no join over every case."""
+        if self.f.office_id is None:
+            return []
+        return [client_id.in_(select(Client.id).where(Client.office_id == self.f.office_id))]
+
     def offices(self) -> list[Office]:
         query = select(Office).order_by(Office.key)
         if self.f.office_id is not None:
@@ -145,8 +152,7 @@ class FigureQueries:
         agreed = self._grouped(
             select(Goal.field, literal_column("'agreed'"), func.count())
             .join(Agreement, Goal.agreement_id == Agreement.id)
-            .join(Client, Agreement.client_id == Client.id)
-            .where(Agreement.status.in_(AGREED), *self.period(Agreement.created_at), *self.office())
+            .where(Agreement.status.in_(AGREED), *self.period(Agreement.created_at), *self.in_office(Agreement.client_id))
             .group_by(Goal.field)
         )
         reviewed = self._grouped(
@@ -155,19 +161,17 @@ class FigureQueries:
             .join(Step, Result.step_id == Step.id)
             .join(Goal, Step.goal_id == Goal.id)
             .join(Agreement, Review.agreement_id == Agreement.id)
-            .join(Client, Agreement.client_id == Client.id)
-            .where(*self.period(Review.created_at), *self.office())
+            .where(*self.period(Review.created_at), *self.in_office(Agreement.client_id))
             .group_by(Goal.field, Result.result)
         )
         attainment = func.coalesce(Goal.attainment, "not_assessed")
         closed = self._grouped(
             select(Goal.field, "closed_" + attainment, func.count())
             .join(Agreement, Goal.agreement_id == Agreement.id)
-            .join(Client, Agreement.client_id == Client.id)
             .where(
                 Agreement.status == AgreementStatus.CLOSED,
                 *self.period(Agreement.closed_at),
-                *self.office(),
+                *self.in_office(Agreement.client_id),
             )
             .group_by(Goal.field, attainment)
         )
@@ -209,8 +213,7 @@ class FigureQueries:
             select(Step.owner_side, Step.status, func.count())
             .join(Goal, Step.goal_id == Goal.id)
             .join(Agreement, Goal.agreement_id == Agreement.id)
-            .join(Client, Agreement.client_id == Client.id)
-            .where(Agreement.status.in_(AGREED), *self.period(Agreement.created_at), *self.office())
+            .where(Agreement.status.in_(AGREED), *self.period(Agreement.created_at), *self.in_office(Agreement.client_id))
             .group_by(Step.owner_side, Step.status)
         )
         rows = rows_for(sides, "side", found, statuses)
@@ -288,7 +291,7 @@ class FigureQueries:
     # -- referrals ---------------------------------------------------------------------------
 
     def _referrals_in_period(self) -> list[ColumnElement[bool]]:
-        return [*self.period(Referral.created_at), *self.office()]
+        return [*self.period(Referral.created_at), *self.in_office(Referral.client_id)]
 
     def referral_funnel(self) -> FigureTable:
         rank = func.max(
@@ -300,7 +303,6 @@ class FigureQueries:
         per_referral = (
             select(Referral.id, Referral.recipient_kind, Referral.status, rank.label("rank"))
             .join(ReferralEvent, ReferralEvent.referral_id == Referral.id)
-            .join(Client, Referral.client_id == Client.id)
             .where(*self._referrals_in_period())
             .group_by(Referral.id, Referral.recipient_kind, Referral.status)
             .subquery()
@@ -357,7 +359,6 @@ class FigureQueries:
                     func.count(func.distinct(Referral.id)),
                 )
                 .join(ReferralEvent, ReferralEvent.referral_id == Referral.id)
-                .join(Client, Referral.client_id == Client.id)
                 .where(ReferralEvent.status == ReferralStatus.REJECTED,
                        *self._referrals_in_period())
                 .group_by(Referral.recipient_kind, reason)
@@ -414,7 +415,6 @@ class FigureQueries:
         to_answer = (
             select(hours.label("value"))
             .join(answered, answered.c.referral_id == Referral.id)
-            .join(Client, Referral.client_id == Client.id)
             .where(*self._referrals_in_period())
             .subquery()
         )
@@ -430,7 +430,6 @@ class FigureQueries:
             .select_from(Referral)
             .join(reached, reached.c.referral_id == Referral.id)
             .outerjoin(answered, answered.c.referral_id == Referral.id)
-            .join(Client, Referral.client_id == Client.id)
             .where(*self._referrals_in_period())
         ).one()
         row.update(sent=int(sent), within_48h=int(prompt or 0),
@@ -444,7 +443,6 @@ class FigureQueries:
                 .label("value")
             )
             .join(started, started.c.referral_id == Referral.id)
-            .join(Client, Referral.client_id == Client.id)
             .where(*self._referrals_in_period())
             .subquery()
         )  # fmt: skip
@@ -561,7 +559,7 @@ class FigureQueries:
         return [
             Agreement.status == AgreementStatus.CLOSED,
             *self.period(Agreement.closed_at),
-            *self.office(),
+            *self.in_office(Agreement.client_id),
         ]
 
     def closing_outcomes(self) -> FigureTable:
@@ -569,7 +567,6 @@ class FigureQueries:
             str(outcome): {"closed": int(number)}
             for outcome, number in self.session.execute(
                 select(Agreement.outcome, func.count())
-                .join(Client, Agreement.client_id == Client.id)
                 .where(*self._closed_in_period())
                 .group_by(Agreement.outcome)
             )
@@ -604,7 +601,6 @@ class FigureQueries:
                 (answer or "not_answered"): int(number)
                 for answer, number in self.session.execute(
                     select(column, func.count())
-                    .join(Client, Agreement.client_id == Client.id)
                     .where(*self._closed_in_period())
                     .group_by(column)
                 )
