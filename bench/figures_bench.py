@@ -23,7 +23,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +141,7 @@ def main() -> None:
 
     from sqlalchemy import text
     from sqlalchemy.orm import Session
+    from werkzeug.test import Client as WerkzeugClient
 
     from deploy.provisioning import deprovision_tenant, provision_tenant
     from deploy.wiring import tenant_dispatcher
@@ -152,7 +153,6 @@ def main() -> None:
     from tenants.registry import load_registry
     from tenants.settings import load_settings
     from tests.fixtures.platform import Api, obtain_token
-    from werkzeug.test import Client as WerkzeugClient
 
     settings = load_settings({
         "INTEGRA_HOME": tempfile.mkdtemp(prefix="figures-bench-"),
@@ -197,10 +197,11 @@ def main() -> None:
             def run() -> None:
                 with Session(engine) as session:
                     compute_figures(session, "freiburg", figure_filter)
+
             return run
 
         baseline, _ = timed(count_all, args.repeat)
-        print(f"\nbaseline  SELECT count(*) FROM agreements      median {baseline * 1000:7.0f} ms")
+        print(f"\nbaseline  count(*) over agreements           median {baseline * 1000:7.0f} ms")
         results = {}
         for name, figure_filter in (("all time", everything), ("last 12 months", last_year),
                                     ("one office, all time", one_office)):  # fmt: skip

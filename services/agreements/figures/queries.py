@@ -152,7 +152,11 @@ class FigureQueries:
         agreed = self._grouped(
             select(Goal.field, literal_column("'agreed'"), func.count())
             .join(Agreement, Goal.agreement_id == Agreement.id)
-            .where(Agreement.status.in_(AGREED), *self.period(Agreement.created_at), *self.in_office(Agreement.client_id))
+            .where(
+                Agreement.status.in_(AGREED),
+                *self.period(Agreement.created_at),
+                *self.in_office(Agreement.client_id),
+            )
             .group_by(Goal.field)
         )
         reviewed = self._grouped(
@@ -213,7 +217,11 @@ class FigureQueries:
             select(Step.owner_side, Step.status, func.count())
             .join(Goal, Step.goal_id == Goal.id)
             .join(Agreement, Goal.agreement_id == Agreement.id)
-            .where(Agreement.status.in_(AGREED), *self.period(Agreement.created_at), *self.in_office(Agreement.client_id))
+            .where(
+                Agreement.status.in_(AGREED),
+                *self.period(Agreement.created_at),
+                *self.in_office(Agreement.client_id),
+            )
             .group_by(Step.owner_side, Step.status)
         )
         rows = rows_for(sides, "side", found, statuses)
@@ -600,9 +608,7 @@ class FigureQueries:
             found = {
                 (answer or "not_answered"): int(number)
                 for answer, number in self.session.execute(
-                    select(column, func.count())
-                    .where(*self._closed_in_period())
-                    .group_by(column)
+                    select(column, func.count()).where(*self._closed_in_period()).group_by(column)
                 )
             }
             row: dict[str, Any] = {"question": question}
