@@ -137,6 +137,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--agreements", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    parser.add_argument("--reuse", metavar="PREFIX", help="A database kept by --keep.")
     args = parser.parse_args()
 
     from sqlalchemy import text
@@ -157,7 +159,7 @@ def main() -> None:
     settings = load_settings({
         "INTEGRA_HOME": tempfile.mkdtemp(prefix="figures-bench-"),
         "INTEGRA_DATABASE_URL": DATABASE_URL,
-        "INTEGRA_DATABASE_PREFIX": f"fbench_{uuid.uuid4().hex[:6]}",
+        "INTEGRA_DATABASE_PREFIX": args.reuse or f"fbench_{uuid.uuid4().hex[:6]}",
     })  # fmt: skip
     registry = load_registry(settings.tenants_dir)
     tenant = registry.require("freiburg")
@@ -167,6 +169,8 @@ def main() -> None:
         now = datetime.now(UTC)
         start = time.perf_counter()
         with engine.begin() as conn:
+            if args.reuse:
+                GENERATE.clear()  # the rows are there already
             offices = [r[0] for r in conn.execute(text("SELECT id FROM offices ORDER BY key"))]
             params = {"n": args.agreements, "now": now, "offices": offices}
             for statement in GENERATE:
@@ -240,7 +244,10 @@ def main() -> None:
         print(f"target: whole dashboard ≤ 1 s: {verdict}")
     finally:
         engine.dispose()
-        deprovision_tenant(settings, tenant)
+        if args.keep:
+            print(f"kept: --reuse {settings.database_prefix}")
+        else:
+            deprovision_tenant(settings, tenant)
 
 
 if __name__ == "__main__":

@@ -193,3 +193,26 @@ def test_a_bad_rule_is_refused_at_load(tmp_path: Any, body: str) -> None:
     path.write_text(source + "\n" + body, encoding="utf-8")
     with pytest.raises(RegistryError, match=r"retention|reviews"):
         load_tenant_file(path)
+
+
+def test_the_timer_thread_runs_daily_and_stops(
+    figure_platform: tuple[Platform, FigureCases],
+) -> None:
+    """One thread for all tenants: it waits for the time of day, runs, and stops on request."""
+    import threading
+    import time as clock
+    from datetime import timedelta
+
+    platform, _cases = figure_platform
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    timer = RetentionTimer(platform.settings, [platform.tenant(TENANT)], at=soon.time())
+    before = set(threading.enumerate())
+    timer.start()
+    started = set(threading.enumerate()) - before
+    assert [t.name for t in started] == ["integra-retention"]
+    deadline = clock.monotonic() + 30
+    while timer.runs == 0 and clock.monotonic() < deadline:
+        clock.sleep(0.1)
+    timer.stop()
+    assert timer.runs == 1
+    assert not any(t.is_alive() for t in started)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from .filters import FigureFilter
 from .offers import offer_figures
 from .queries import FigureQueries
+from .sql import tune_for_aggregates
 from .tables import Figures, FigureTable
 
 __all__ = ["FigureFilter", "FigureTable", "Figures", "compute_figures"]
@@ -22,6 +23,7 @@ def compute_figures(
 ) -> Figures:
     """Every table, in the order the portal shows them. Reads only; no audit entry is
     needed, since no table names a person."""
+    tune_for_aggregates(session)
     queries = FigureQueries(session, figure_filter)
     caseload_by_office, caseload_by_counsellor = queries.caseload()
     tables: list[FigureTable] = [

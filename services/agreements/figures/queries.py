@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, case, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from ..db import utcnow
 from ..models import Agreement, Client, Goal, Office, Referral, ReferralEvent, Review, Step
 from ..models import ReviewStepResult as Result
 from ..models.vocabulary import (
@@ -30,7 +31,7 @@ from ..models.vocabulary import (
     StepStatus,
 )
 from .filters import FigureFilter
-from .sql import percentiles, seconds_between
+from .sql import percentiles, percentiles_of, seconds_between
 from .tables import Chart, Column, FigureTable, count, label_column, rows_for, share
 
 #: A review is listed as due this many days ahead of ``next_review_due``.
@@ -95,6 +96,11 @@ class FigureQueries:
         if self.f.office_id is None:
             return []
         return [client_id.in_(select(Client.id).where(Client.office_id == self.f.office_id))]
+
+    def in_office_agreement(self, agreement_id: Any) -> list[ColumnElement[bool]]:
+        if self.f.office_id is None:
+            return []
+        return [agreement_id.in_(select(Agreement.id).where(*self.in_office(Agreement.client_id)))]
 
     def offices(self) -> list[Office]:
         query = select(Office).order_by(Office.key)
@@ -164,8 +170,7 @@ class FigureQueries:
             .join(Review, Result.review_id == Review.id)
             .join(Step, Result.step_id == Step.id)
             .join(Goal, Step.goal_id == Goal.id)
-            .join(Agreement, Review.agreement_id == Agreement.id)
-            .where(*self.period(Review.created_at), *self.in_office(Agreement.client_id))
+            .where(*self.period(Review.created_at), *self.in_office_agreement(Review.agreement_id))
             .group_by(Goal.field, Result.result)
         )
         attainment = func.coalesce(Goal.attainment, "not_assessed")
@@ -388,14 +393,6 @@ class FigureQueries:
             Chart("reason_code", ("rejected",)),
         )
 
-    def _first_event(self, statuses: tuple[str, ...], name: str) -> Any:
-        return (
-            select(ReferralEvent.referral_id, func.min(ReferralEvent.at).label("at"))
-            .where(ReferralEvent.status.in_(statuses))
-            .group_by(ReferralEvent.referral_id)
-            .subquery(name)
-        )
-
     def durations(self) -> FigureTable:
         fractions = (0.5, 0.9)
         rows: list[dict[str, Any]] = []
@@ -418,43 +415,43 @@ class FigureQueries:
         n, (median, p90) = percentiles(self.session, to_signed, "value", fractions)
         rows.append(_duration_row("contact_to_signed", "days", n, median, p90))
 
-        answered = self._first_event(tuple(ANSWERS), "first_answer")
-        hours = seconds_between(self.dialect, Referral.created_at, answered.c.at) / 3600.0
-        to_answer = (
-            select(hours.label("value"))
-            .join(answered, answered.c.referral_id == Referral.id)
-            .where(*self._referrals_in_period())
-            .subquery()
-        )
-        n, (median, p90) = percentiles(self.session, to_answer, "value", fractions)
-        row = _duration_row("referral_to_first_answer", "hours", n, median, p90)
-        # the 48-hour share: of the referrals that reached the agency (sent or answered)
-        reached = self._first_event(("sent", *ANSWERS), "reached")
-        sent, prompt = self.session.execute(
-            select(
-                func.count(),
-                func.sum(case((hours <= PROMPT_ANSWER.total_seconds() / 3600.0, 1), else_=0)),
-            )
-            .select_from(Referral)
-            .join(reached, reached.c.referral_id == Referral.id)
-            .outerjoin(answered, answered.c.referral_id == Referral.id)
-            .where(*self._referrals_in_period())
-        ).one()
-        row.update(sent=int(sent), within_48h=int(prompt or 0),
-                   share_within_48h=share(int(prompt or 0), int(sent)))  # fmt: skip
-        rows.append(row)
+        # one pass over the referrals' history: when each was first answered, first reached
+        # the agency (sent or answered) and its measure started
+        def first(statuses: tuple[str, ...]) -> Any:
+            return func.min(case((ReferralEvent.status.in_(statuses), ReferralEvent.at)))
 
-        started = self._first_event((ReferralStatus.STARTED,), "started")
-        to_start = (
+        times = (
             select(
-                (seconds_between(self.dialect, Referral.created_at, started.c.at) / 86400.0)
-                .label("value")
+                Referral.id,
+                Referral.created_at,
+                first(tuple(ANSWERS)).label("answered_at"),
+                first(("sent", *ANSWERS)).label("reached_at"),
+                first((ReferralStatus.STARTED,)).label("started_at"),
             )
-            .join(started, started.c.referral_id == Referral.id)
+            .join(ReferralEvent, ReferralEvent.referral_id == Referral.id)
             .where(*self._referrals_in_period())
-            .subquery()
-        )  # fmt: skip
-        n, (median, p90) = percentiles(self.session, to_start, "value", fractions)
+            .group_by(Referral.id, Referral.created_at)
+            .subquery("referral_times")
+        )
+        hours = seconds_between(self.dialect, times.c.created_at, times.c.answered_at) / 3600.0
+        days = seconds_between(self.dialect, times.c.created_at, times.c.started_at) / 86400.0
+        values = select(
+            hours.label("answer_hours"),
+            days.label("start_days"),
+            case((times.c.reached_at.is_not(None), 1), else_=0).label("reached"),
+            case((hours <= PROMPT_ANSWER.total_seconds() / 3600.0, 1), else_=0).label("prompt"),
+        ).subquery("referral_values")
+        stats = percentiles_of(self.session, values, ("answer_hours", "start_days"), fractions)
+        sent, prompt = self.session.execute(
+            select(func.coalesce(func.sum(values.c.reached), 0),
+                   func.coalesce(func.sum(values.c.prompt), 0))
+        ).one()  # fmt: skip
+        n, (median, p90) = stats["answer_hours"]
+        row = _duration_row("referral_to_first_answer", "hours", n, median, p90)
+        row.update(sent=int(sent), within_48h=int(prompt),
+                   share_within_48h=share(int(prompt), int(sent)))  # fmt: skip
+        rows.append(row)
+        n, (median, p90) = stats["start_days"]
         rows.append(_duration_row("referral_to_measure_start", "days", n, median, p90))
         return FigureTable(
             "durations",
@@ -487,6 +484,9 @@ class FigureQueries:
 
     def _open_at_snapshot(self) -> list[ColumnElement[bool]]:
         moment = self.f.snapshot_at
+        if moment >= utcnow():
+            # at the end of today (or later) what is open is what has an open status now
+            return [Agreement.status.in_(OPEN)]
         successor = aliased(Agreement)
         superseded = exists().where(
             successor.previous_id == Agreement.id, successor.activated_at < moment

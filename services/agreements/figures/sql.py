@@ -8,7 +8,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Integer, Subquery, case, cast, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    Subquery,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 
@@ -60,3 +71,33 @@ def percentiles(
     row = session.execute(select(func.count(ranked.c.x), *parts)).one()
     n = int(row[0])
     return n, [None if n == 0 or v is None else float(v) for v in row[1:]]
+
+
+def percentiles_of(
+    session: Session, values: Subquery, columns: Sequence[str], fractions: Sequence[float]
+) -> dict[str, tuple[int, list[float | None]]]:
+    """:func:`percentiles` of several columns of one subquery; on PostgreSQL in one
+    statement (one pass), elsewhere one statement per column."""
+    if session.get_bind().dialect.name != "postgresql":
+        return {column: percentiles(session, values, column, fractions) for column in columns}
+    aggregates: list[Any] = []
+    for column in columns:
+        x = values.c[column]
+        aggregates.append(func.count(x))
+        aggregates.extend(func.percentile_cont(p).within_group(x.asc()) for p in fractions)
+    row = session.execute(select(*aggregates).select_from(values)).one()
+    found: dict[str, tuple[int, list[float | None]]] = {}
+    width = 1 + len(fractions)
+    for index, column in enumerate(columns):
+        part = row[index * width : (index + 1) * width]
+        found[column] = (int(part[0]), [None if v is None else float(v) for v in part[1:]])
+    return found
+
+
+def tune_for_aggregates(session: Session) -> None:
+    """PostgreSQL, for this transaction only: memory for the hash joins and sorts of a few
+    large aggregates (the default 4 MB spills them to disk), and no JIT compilation (it
+    costs more than it saves on statements that run once)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+        session.execute(text("SET LOCAL jit = off"))
