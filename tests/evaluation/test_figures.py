@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 
-from services.agreements.models.vocabulary import Role
-from tests.fixtures.cases import caller
+from services.agreements.figures.counts import kept_counts, rebuild
+from services.agreements.models.vocabulary import ReferralStatus, Role
+from services.agreements.operations.referrals import apply_agency_status
+from tests.fixtures.cases import caller, new_client, seed_office_case, sign_both
+from tests.fixtures.factories import agreement_body
 from tests.fixtures.figures import OFFICE_A, OFFICE_B, TENANT, FigureCases
 from tests.fixtures.platform import Platform
 
@@ -202,3 +207,68 @@ def test_csv_and_xlsx_hold_the_same_tables(
         for got, want in zip(values[2:], expected["rows"], strict=True):
             assert list(got) == [want[c["key"]] if want[c["key"]] is not None else None
                                  for c in expected["columns"]]  # fmt: skip
+
+
+def test_the_counts_kept_by_the_operations_equal_a_rebuild(
+    figure_platform: tuple[Platform, FigureCases],
+) -> None:
+    """Every operation that changes what the figures count keeps the running counts itself;
+    after a day's work through the API they are exactly what counting the cases gives."""
+    platform, _cases = figure_platform
+    who = caller(platform, TENANT, Role.COUNSELLOR, "jmd-ib")
+    api = who.api
+    # signed, reviewed, amended (the first version superseded), the amendment closed
+    first = seed_office_case(api)
+    current = api.ok("GET", f"agreements/{first.agreement_id}")
+    api.ok("POST", f"agreements/{first.agreement_id}/reviews",
+           {"steps": [{"step_id": current["goals"][0]["steps"][0]["id"], "result": "done"}]},
+           201)  # fmt: skip
+    amendment = api.ok("POST", f"agreements/{first.agreement_id}/amendments",
+                       {"reason": "neu"}, 201)  # fmt: skip
+    sign_both(api, amendment["id"])
+    api.ok("POST", f"agreements/{amendment['id']}/close",
+           {"outcome": "moved_away", "balance": "verzogen", "helped": "partly",
+            "goals": [{"goal_id": amendment["goals"][0]["id"],
+                       "attainment": "not_reached"}]})  # fmt: skip
+    # a draft discarded, a draft signed by one side, an amendment left pending
+    second = new_client(api)
+    draft = api.ok("POST", f"clients/{second['id']}/agreements", agreement_body(1, 1), 201)
+    api.delete(f"agreements/{draft['id']}")
+    draft = api.ok("POST", f"clients/{second['id']}/agreements", agreement_body(1, 2), 201)
+    api.ok("POST", f"agreements/{draft['id']}/sign", {"party": "client"})
+    third = seed_office_case(api)
+    api.ok("POST", f"agreements/{third.agreement_id}/amendments", {"reason": "später"}, 201)
+    # referrals: answered by the agency, rejected, withdrawn, revoked with the consent
+    fourth = seed_office_case(api)
+    with platform.session(TENANT) as session, session.begin():
+        for status, reason in (
+            (ReferralStatus.SENT, None),
+            (ReferralStatus.RECEIVED, None),
+            (ReferralStatus.ACCEPTED, None),
+            (ReferralStatus.STARTED, None),
+        ):
+            apply_agency_status(
+                session,
+                uuid.UUID(fourth.referral_id),
+                status,
+                at=datetime.now(UTC),
+                message_id=uuid.uuid4(),
+                reason_code=reason,
+            )
+        apply_agency_status(session, uuid.UUID(third.referral_id), ReferralStatus.REJECTED,
+                            at=datetime.now(UTC), message_id=uuid.uuid4(),
+                            reason_code="no_capacity")  # fmt: skip
+    api.ok("POST", f"referrals/{first.referral_id}/withdraw", {"reason": "erledigt"})
+    fifth = seed_office_case(api)
+    api.ok("POST", f"consents/{fifth.consent_id}/revoke", {})
+
+    with platform.engine(TENANT).connect() as connection:
+        kept = kept_counts(connection)
+        rebuild(connection)
+        rebuilt = kept_counts(connection)
+        connection.rollback()
+    assert kept == rebuilt
+    metrics = {key[0] for key in kept}
+    assert {"agreement_status", "goal_agreed", "step_status", "goal_closed", "caseload",
+            "review_result", "referral_stage", "referral_status",
+            "referral_rejection", "closing_answer"} <= metrics  # fmt: skip

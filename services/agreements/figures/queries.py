@@ -1,5 +1,8 @@
 """The figures of one tenant, each table computed by SQL aggregates in the tenant's database
-(a handful of grouped statements, never a loop over cases in Python).
+(a handful of grouped statements, never a loop over cases in Python): the counts from the
+running counts kept with every change (``figures.counts``), filtered by day and office; the
+durations from the first moments the clients and referrals carry; reviews due and overdue
+from the agreements' ``next_review_due`` (indexed).
 
 How each figure is counted is written beside it here and, at more length, in
 docs/evaluation.md. Nothing read here names a person: only ids, offices, dates, statuses,
@@ -9,15 +12,14 @@ fields, outcomes and answers, which is also what the retention rule leaves of a 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, exists, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ..db import utcnow
-from ..models import Agreement, Client, Goal, Office, Referral, ReferralEvent, Review, Step
-from ..models import ReviewStepResult as Result
+from ..models import Agreement, Client, FigureCount, Office, Referral
 from ..models.vocabulary import (
     AgencyKind,
     AgreementStatus,
@@ -26,10 +28,10 @@ from ..models.vocabulary import (
     ClosingAnswer,
     GoalField,
     OwnerSide,
-    ReferralStatus,
     ReviewResult,
     StepStatus,
 )
+from .counts import FUNNEL
 from .filters import FigureFilter
 from .sql import percentiles, percentiles_of, seconds_between
 from .tables import Chart, Column, FigureTable, count, label_column, rows_for, share
@@ -38,35 +40,6 @@ from .tables import Chart, Column, FigureTable, count, label_column, rows_for, s
 DUE_HORIZON = timedelta(days=30)
 #: The first answer of an agency counts as prompt within this time (mbeon's promise).
 PROMPT_ANSWER = timedelta(hours=48)
-#: Statuses that are an agency's answer (``sent`` is the connector's delivery notice).
-ANSWERS = (
-    ReferralStatus.RECEIVED,
-    ReferralStatus.ACCEPTED,
-    ReferralStatus.REJECTED,
-    ReferralStatus.SCHEDULED,
-    ReferralStatus.STARTED,
-    ReferralStatus.COMPLETED,
-    ReferralStatus.ABORTED,
-)
-#: The funnel's stages and the rank of each history status on it: a referral has reached a
-#: stage when any of its history entries ranks at least as high (an agency may answer
-#: "accepted" without "received" first; a rejection means it was received; an aborted
-#: measure had started).
-FUNNEL = ("sent", "received", "accepted", "started", "completed")
-_FUNNEL_RANK = {
-    ReferralStatus.SENT: 1,
-    ReferralStatus.RECEIVED: 2,
-    ReferralStatus.REJECTED: 2,
-    ReferralStatus.ACCEPTED: 3,
-    ReferralStatus.SCHEDULED: 3,
-    ReferralStatus.STARTED: 4,
-    ReferralStatus.ABORTED: 4,
-    ReferralStatus.COMPLETED: 5,
-}
-#: Versions whose goals and steps are the agreement's: signed by both (an amendment's copies
-#: replace a superseded version's, so that one is not counted twice).
-AGREED = (AgreementStatus.ACTIVE, AgreementStatus.CLOSED)
-OPEN = (AgreementStatus.DRAFT, AgreementStatus.SIGNED, AgreementStatus.ACTIVE)
 
 
 class FigureQueries:
@@ -97,11 +70,6 @@ class FigureQueries:
             return []
         return [client_id.in_(select(Client.id).where(Client.office_id == self.f.office_id))]
 
-    def in_office_agreement(self, agreement_id: Any) -> list[ColumnElement[bool]]:
-        if self.f.office_id is None:
-            return []
-        return [agreement_id.in_(select(Agreement.id).where(*self.in_office(Agreement.client_id)))]
-
     def offices(self) -> list[Office]:
         query = select(Office).order_by(Office.key)
         if self.f.office_id is not None:
@@ -115,17 +83,34 @@ class FigureQueries:
             found.setdefault(row_key, {})[str(column_key)] = int(number)
         return found
 
+    def counted(self, metric: str, *group: Any, dated: bool = True) -> list[Any]:
+        """The running counts of ``metric`` (``figure_counts``), summed by ``group`` over the
+        period's days and the office."""
+        where: list[ColumnElement[bool]] = [FigureCount.metric == metric]
+        if dated and self.f.period_from is not None:
+            where.append(FigureCount.day >= self.f.period_from)
+        if dated and self.f.period_to is not None:
+            where.append(FigureCount.day <= self.f.period_to)
+        if self.f.office_id is not None:
+            where.append(FigureCount.office_id == self.f.office_id)
+        query = select(*group, func.sum(FigureCount.n)).where(*where).group_by(*group)
+        return list(self.session.execute(query).all())
+
+    def counted_by(
+        self, metric: str, row: Any, column: Any, prefix: str = ""
+    ) -> dict[Any, dict[str, int]]:
+        """{row key: {prefix + column key: count}}."""
+        found: dict[Any, dict[str, int]] = {}
+        for row_key, column_key, number in self.counted(metric, row, column):
+            found.setdefault(row_key, {})[prefix + str(column_key)] = int(number)
+        return found
+
     # -- agreements ------------------------------------------------------------------------
 
     def agreements_by_status(self) -> FigureTable:
         """Agreement versions created in the period, by their status today and office."""
         statuses = [s.value for s in AgreementStatus]
-        found = self._grouped(
-            select(Client.office_id, Agreement.status, func.count())
-            .join(Client, Agreement.client_id == Client.id)
-            .where(*self.period(Agreement.created_at), *self.office())
-            .group_by(Client.office_id, Agreement.status)
-        )
+        found = self.counted_by("agreement_status", FigureCount.office_id, FigureCount.key1)
         rows = []
         for office in self.offices():
             counts = {s: found.get(office.id, {}).get(s, 0) for s in statuses}
@@ -155,35 +140,11 @@ class FigureQueries:
 
     def goals_by_field(self) -> FigureTable:
         fields = [f.value for f in GoalField]
-        agreed = self._grouped(
-            select(Goal.field, literal_column("'agreed'"), func.count())
-            .join(Agreement, Goal.agreement_id == Agreement.id)
-            .where(
-                Agreement.status.in_(AGREED),
-                *self.period(Agreement.created_at),
-                *self.in_office(Agreement.client_id),
-            )
-            .group_by(Goal.field)
-        )
-        reviewed = self._grouped(
-            select(Goal.field, "review_" + Result.result, func.count())
-            .join(Review, Result.review_id == Review.id)
-            .join(Step, Result.step_id == Step.id)
-            .join(Goal, Step.goal_id == Goal.id)
-            .where(*self.period(Review.created_at), *self.in_office_agreement(Review.agreement_id))
-            .group_by(Goal.field, Result.result)
-        )
-        attainment = func.coalesce(Goal.attainment, "not_assessed")
-        closed = self._grouped(
-            select(Goal.field, "closed_" + attainment, func.count())
-            .join(Agreement, Goal.agreement_id == Agreement.id)
-            .where(
-                Agreement.status == AgreementStatus.CLOSED,
-                *self.period(Agreement.closed_at),
-                *self.in_office(Agreement.client_id),
-            )
-            .group_by(Goal.field, attainment)
-        )
+        agreed = {
+            field: {"agreed": int(n)} for field, n in self.counted("goal_agreed", FigureCount.key1)
+        }
+        reviewed = self.counted_by("review_result", FigureCount.key1, FigureCount.key2, "review_")
+        closed = self.counted_by("goal_closed", FigureCount.key1, FigureCount.key2, "closed_")
         merged: dict[str, dict[str, int]] = {}
         for part in (agreed, reviewed, closed):
             for key, values in part.items():
@@ -218,17 +179,7 @@ class FigureQueries:
     def steps_by_side(self) -> FigureTable:
         sides = [s.value for s in OwnerSide]
         statuses = [s.value for s in StepStatus]
-        found = self._grouped(
-            select(Step.owner_side, Step.status, func.count())
-            .join(Goal, Step.goal_id == Goal.id)
-            .join(Agreement, Goal.agreement_id == Agreement.id)
-            .where(
-                Agreement.status.in_(AGREED),
-                *self.period(Agreement.created_at),
-                *self.in_office(Agreement.client_id),
-            )
-            .group_by(Step.owner_side, Step.status)
-        )
+        found = self.counted_by("step_status", FigureCount.key1, FigureCount.key2)
         rows = rows_for(sides, "side", found, statuses)
         for row in rows:
             row["total"] = sum(row[s] for s in statuses)
@@ -257,14 +208,10 @@ class FigureQueries:
 
     def reviews(self) -> FigureTable:
         today = self.f.today
-        held = self._grouped(
-            select(Client.office_id, literal_column("'held'"), func.count())
-            .select_from(Review)
-            .join(Agreement, Review.agreement_id == Agreement.id)
-            .join(Client, Agreement.client_id == Client.id)
-            .where(*self.period(Review.created_at), *self.office())
-            .group_by(Client.office_id)
-        )
+        held = {
+            office_id: {"held": int(n)}
+            for office_id, n in self.counted("review_held", FigureCount.office_id)
+        }
         due_or_overdue = case((Agreement.next_review_due < today, "overdue"), else_="due")
         due = self._grouped(
             select(Client.office_id, due_or_overdue, func.count())
@@ -307,34 +254,11 @@ class FigureQueries:
         return [*self.period(Referral.created_at), *self.in_office(Referral.client_id)]
 
     def referral_funnel(self) -> FigureTable:
-        rank = func.max(
-            case(
-                *((ReferralEvent.status == status, r) for status, r in _FUNNEL_RANK.items()),
-                else_=0,
-            )
-        )
-        per_referral = (
-            select(Referral.id, Referral.recipient_kind, Referral.status, rank.label("rank"))
-            .join(ReferralEvent, ReferralEvent.referral_id == Referral.id)
-            .where(*self._referrals_in_period())
-            .group_by(Referral.id, Referral.recipient_kind, Referral.status)
-            .subquery()
-        )
-        stage_counts = [
-            func.sum(case((per_referral.c.rank >= position, 1), else_=0))
-            for position, _stage in enumerate(FUNNEL, start=1)
-        ]
-        status_counts = [
-            func.sum(case((per_referral.c.status == status, 1), else_=0))
-            for status in ("rejected", "withdrawn", "revoked")
-        ]
-        rows_found: dict[str, dict[str, int]] = {}
-        for kind, total, *numbers in self.session.execute(
-            select(per_referral.c.recipient_kind, func.count(), *stage_counts, *status_counts)
-            .group_by(per_referral.c.recipient_kind)
-        ):  # fmt: skip
-            keys = ["requested", *FUNNEL, "rejected", "withdrawn", "revoked"]
-            rows_found[kind] = dict(zip(keys, (int(total), *map(int, numbers)), strict=True))
+        rows_found = self.counted_by("referral_stage", FigureCount.key1, FigureCount.key2)
+        for kind, values in self.counted_by(
+            "referral_status", FigureCount.key1, FigureCount.key2
+        ).items():
+            rows_found.setdefault(kind, {}).update(values)
         columns = ["requested", *FUNNEL, "rejected", "withdrawn", "revoked"]
         return FigureTable(
             "referral_funnel",
@@ -362,22 +286,13 @@ class FigureQueries:
         )
 
     def rejection_reasons(self) -> FigureTable:
-        reason = func.coalesce(ReferralEvent.reason_code, "none")
         rows = [
-            {"agency": kind, "reason_code": reason, "rejected": int(number)}
-            for kind, reason, number in self.session.execute(
-                select(
-                    Referral.recipient_kind,
-                    reason,
-                    func.count(func.distinct(Referral.id)),
-                )
-                .join(ReferralEvent, ReferralEvent.referral_id == Referral.id)
-                .where(ReferralEvent.status == ReferralStatus.REJECTED,
-                       *self._referrals_in_period())
-                .group_by(Referral.recipient_kind, reason)
-                .order_by(Referral.recipient_kind, reason)
+            {"agency": kind, "reason_code": reason, "rejected": int(n)}
+            for kind, reason, n in sorted(
+                self.counted("referral_rejection", FigureCount.key1, FigureCount.key2)
             )
-        ]  # fmt: skip
+            if n
+        ]
         return FigureTable(
             "rejection_reasons",
             "Ablehnungen nach Grund",
@@ -397,50 +312,31 @@ class FigureQueries:
         fractions = (0.5, 0.9)
         rows: list[dict[str, Any]] = []
 
-        first_signed = (
-            select(Agreement.client_id, func.min(Agreement.activated_at).label("at"))
-            .where(Agreement.activated_at.is_not(None))
-            .group_by(Agreement.client_id)
-            .subquery("first_signed")
-        )
         to_signed = (
             select(
-                (seconds_between(self.dialect, Client.created_at, first_signed.c.at) / 86400.0)
-                .label("value")
+                (seconds_between(self.dialect, Client.created_at, Client.first_signed_at)
+                 / 86400.0).label("value")
             )
-            .join(first_signed, first_signed.c.client_id == Client.id)
-            .where(*self.period(first_signed.c.at), *self.office())
+            .where(Client.first_signed_at.is_not(None), *self.period(Client.first_signed_at),
+                   *self.office())
             .subquery()
         )  # fmt: skip
         n, (median, p90) = percentiles(self.session, to_signed, "value", fractions)
         rows.append(_duration_row("contact_to_signed", "days", n, median, p90))
 
-        # one pass over the referrals' history: when each was first answered, first reached
-        # the agency (sent or answered) and its measure started
-        def first(statuses: tuple[str, ...]) -> Any:
-            return func.min(case((ReferralEvent.status.in_(statuses), ReferralEvent.at)))
-
-        times = (
+        # the referrals carry their first moments (kept with their history)
+        hours = seconds_between(self.dialect, Referral.created_at, Referral.answered_at) / 3600.0
+        days = seconds_between(self.dialect, Referral.created_at, Referral.started_at) / 86400.0
+        values = (
             select(
-                Referral.id,
-                Referral.created_at,
-                first(tuple(ANSWERS)).label("answered_at"),
-                first(("sent", *ANSWERS)).label("reached_at"),
-                first((ReferralStatus.STARTED,)).label("started_at"),
+                hours.label("answer_hours"),
+                days.label("start_days"),
+                case((Referral.reached_at.is_not(None), 1), else_=0).label("reached"),
+                case((hours <= PROMPT_ANSWER.total_seconds() / 3600.0, 1), else_=0).label("prompt"),
             )
-            .join(ReferralEvent, ReferralEvent.referral_id == Referral.id)
             .where(*self._referrals_in_period())
-            .group_by(Referral.id, Referral.created_at)
-            .subquery("referral_times")
+            .subquery("referral_values")
         )
-        hours = seconds_between(self.dialect, times.c.created_at, times.c.answered_at) / 3600.0
-        days = seconds_between(self.dialect, times.c.created_at, times.c.started_at) / 86400.0
-        values = select(
-            hours.label("answer_hours"),
-            days.label("start_days"),
-            case((times.c.reached_at.is_not(None), 1), else_=0).label("reached"),
-            case((hours <= PROMPT_ANSWER.total_seconds() / 3600.0, 1), else_=0).label("prompt"),
-        ).subquery("referral_values")
         stats = percentiles_of(self.session, values, ("answer_hours", "start_days"), fractions)
         sent, prompt = self.session.execute(
             select(func.coalesce(func.sum(values.c.reached), 0),
@@ -482,48 +378,56 @@ class FigureQueries:
 
     # -- caseload and closing ------------------------------------------------------------------
 
-    def _open_at_snapshot(self) -> list[ColumnElement[bool]]:
-        moment = self.f.snapshot_at
-        if moment >= utcnow():
-            # at the end of today (or later) what is open is what has an open status now
-            return [Agreement.status.in_(OPEN)]
+    def _in_force_at(self, moment: datetime) -> list[ColumnElement[bool]]:
+        """Versions in force at ``moment``: created, not closed, not superseded by then, and
+        not an amendment still waiting for its signatures (its predecessor is in force)."""
         successor = aliased(Agreement)
         superseded = exists().where(
             successor.previous_id == Agreement.id, successor.activated_at < moment
+        )
+        pending_amendment = and_(
+            Agreement.previous_id.is_not(None),
+            or_(Agreement.activated_at.is_(None), Agreement.activated_at >= moment),
         )
         return [
             Agreement.created_at < moment,
             or_(Agreement.closed_at.is_(None), Agreement.closed_at >= moment),
             ~superseded,
+            ~pending_amendment,
         ]
 
-    def caseload(self) -> tuple[FigureTable, FigureTable]:
-        open_cases = func.count(func.distinct(Agreement.client_id))
-        by_office = {
-            office_id: int(number)
-            for office_id, number in self.session.execute(
-                select(Client.office_id, open_cases)
+    def _caseload_rows(self) -> list[Any]:
+        """(office, who drafted the version in force, open cases)."""
+        moment = self.f.snapshot_at
+        if moment >= utcnow():  # the end of today or later: the kept counts are exactly that
+            return self.counted("caseload", FigureCount.office_id, FigureCount.key1, dated=False)
+        return list(
+            self.session.execute(
+                select(Client.office_id, Agreement.created_by, func.count())
                 .join(Client, Agreement.client_id == Client.id)
-                .where(*self._open_at_snapshot(), *self.office())
-                .group_by(Client.office_id)
-            )
-        }
+                .where(*self._in_force_at(moment), *self.office())
+                .group_by(Client.office_id, Agreement.created_by)
+            ).all()
+        )
+
+    def caseload(self) -> tuple[FigureTable, FigureTable]:
         names = {office.id: office for office in self.offices()}
+        by_office: dict[uuid.UUID, int] = {}
+        counsellor_rows = []
+        for office_id, actor, number in sorted(
+            self._caseload_rows(), key=lambda r: (str(r[0]), r[1])
+        ):
+            if not number:
+                continue
+            by_office[office_id] = by_office.get(office_id, 0) + int(number)
+            counsellor_rows.append(
+                {"office": names[office_id].key if office_id in names else str(office_id),
+                 "counsellor": _actor_name(actor), "open_cases": int(number)}
+            )  # fmt: skip
         office_rows = [
             {"office": o.key, "office_name": o.name, "open_cases": by_office.get(o.id, 0)}
             for o in names.values()
         ]
-        counsellor_rows = [
-            {"office": names[office_id].key if office_id in names else str(office_id),
-             "counsellor": _actor_name(actor), "open_cases": int(number)}
-            for office_id, actor, number in self.session.execute(
-                select(Client.office_id, Agreement.created_by, open_cases)
-                .join(Client, Agreement.client_id == Client.id)
-                .where(*self._open_at_snapshot(), *self.office())
-                .group_by(Client.office_id, Agreement.created_by)
-                .order_by(Client.office_id, Agreement.created_by)
-            )
-        ]  # fmt: skip
         note_de = (
             "Personen mit einer offenen Vereinbarung (Entwurf, teilweise unterschrieben oder "
             "aktiv) am Ende des Zeitraums."
@@ -573,11 +477,7 @@ class FigureQueries:
     def closing_outcomes(self) -> FigureTable:
         found: dict[str, dict[str, Any]] = {
             str(outcome): {"closed": int(number)}
-            for outcome, number in self.session.execute(
-                select(Agreement.outcome, func.count())
-                .where(*self._closed_in_period())
-                .group_by(Agreement.outcome)
-            )
+            for outcome, number in self.counted("closing_outcome", FigureCount.key1)
         }
         rows = rows_for([o.value for o in CloseOutcome], "outcome", found, ["closed"])
         total = sum(row["closed"] for row in rows)
@@ -600,19 +500,11 @@ class FigureQueries:
 
     def closing_answers(self) -> FigureTable:
         answers = [a.value for a in ClosingAnswer]
+        found = self.counted_by("closing_answer", FigureCount.key1, FigureCount.key2)
         rows = []
-        for question, column in (
-            ("helped", Agreement.helped),
-            ("easier_to_keep_going", Agreement.easier_to_keep_going),
-        ):
-            found = {
-                (answer or "not_answered"): int(number)
-                for answer, number in self.session.execute(
-                    select(column, func.count()).where(*self._closed_in_period()).group_by(column)
-                )
-            }
+        for question in ("helped", "easier_to_keep_going"):
             row: dict[str, Any] = {"question": question}
-            row.update({a: found.get(a, 0) for a in [*answers, "not_answered"]})
+            row.update({a: found.get(question, {}).get(a, 0) for a in [*answers, "not_answered"]})
             row["answered"] = sum(row[a] for a in answers)
             row["share_yes"] = share(row["yes"], row["answered"])
             rows.append(row)

@@ -4,6 +4,7 @@ from .agreements import Agreement, Goal, Review, ReviewStepResult, Step
 from .assessments import Assessment
 from .audit import AuditEvent
 from .clients import Client, Consent
+from .figure_counts import FigureCount
 from .login_failures import LoginFailure
 from .offices import Office
 from .referrals import Referral, ReferralEvent
@@ -20,6 +21,7 @@ __all__ = [
     "AuthorizationCode",
     "Client",
     "Consent",
+    "FigureCount",
     "Goal",
     "LoginFailure",
     "Office",

@@ -8,6 +8,7 @@ amendment is signed by both parties it becomes active and the previous version s
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -17,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from ..db import utcnow
 from ..errors import InvalidInput, InvalidTransition
-from ..models import Agreement, Goal, Review, ReviewStepResult, Step
+from ..figures.counts import agreement_counts, office_of, recount, review_counts
+from ..models import Agreement, Client, Goal, Review, ReviewStepResult, Step
 from ..models.vocabulary import AgreementStatus, SigningParty, StepStatus
 from ..principal import Principal
 from . import audit
@@ -104,6 +106,7 @@ def draft_agreement(
     )
     session.add(agreement)
     session.flush()
+    recount(session, Counter(), agreement_counts(agreement, client.office_id))
     audit.record(
         session,
         principal,
@@ -174,6 +177,8 @@ def sign_agreement(
             "Unterschreiben setzt mindestens ein Ziel mit mindestens einem Schritt voraus.",
             "Signing needs at least one goal with at least one step.",
         )
+    office = office_of(session, agreement.client_id)
+    before = agreement_counts(agreement, office)
     on = signed_on or utcnow().date()
     if party == SigningParty.CLIENT:
         if agreement.client_signed_on is not None:
@@ -190,14 +195,20 @@ def sign_agreement(
         # signed when the second signature was given: the first review is due from then
         signed = max(agreement.client_signed_on, agreement.counsellor_signed_on)
         agreement.next_review_due = next_review_due(session, signed)
+        client = session.get(Client, agreement.client_id)
+        if client is not None and client.first_signed_at is None:
+            client.first_signed_at = agreement.activated_at
         if agreement.previous_id is not None:
             previous = session.get(Agreement, agreement.previous_id, with_for_update=True)
             if previous is not None:
+                before += agreement_counts(previous, office)
                 previous.status = AgreementStatus.SUPERSEDED
                 previous.next_review_due = None
+                recount(session, Counter(), agreement_counts(previous, office))
     else:
         agreement.status = AgreementStatus.SIGNED
     session.flush()
+    recount(session, before, agreement_counts(agreement, office))
     audit.record(
         session,
         principal,
@@ -254,6 +265,8 @@ def record_review(
             "Steps do not belong to this agreement.",
             fields={"steps": {"step_id": unknown}},
         )
+    office = office_of(session, agreement.client_id)
+    before = agreement_counts(agreement, office)
     review = Review(
         agreement_id=agreement.id,
         created_at=utcnow(),
@@ -269,6 +282,8 @@ def record_review(
     agreement.next_review_due = next_review_due(session, review.created_at.date())
     session.add(review)
     session.flush()
+    recount(session, before, agreement_counts(agreement, office))
+    recount(session, Counter(), review_counts(review, agreement, office))
     audit.record(
         session,
         principal,
@@ -337,6 +352,9 @@ def amend_agreement(
     )
     session.add(amendment)
     session.flush()
+    recount(
+        session, Counter(), agreement_counts(amendment, office_of(session, amendment.client_id))
+    )
     audit.record(
         session,
         principal,
@@ -391,6 +409,8 @@ def close_agreement(
             "Goals do not belong to this agreement.",
             fields={"goals": {"goal_id": unknown}},
         )
+    office = office_of(session, agreement.client_id)
+    before = agreement_counts(agreement, office)
     for entry in attainments:
         goals[entry["goal_id"]].attainment = entry["attainment"]
     agreement.status = AgreementStatus.CLOSED
@@ -401,6 +421,7 @@ def close_agreement(
     agreement.next_review_due = None
     agreement.closed_at = utcnow()
     session.flush()
+    recount(session, before, agreement_counts(agreement, office))
     audit.record(
         session, principal, "close", "agreement", agreement.id, agreement.client_id, outcome=outcome
     )
@@ -418,5 +439,8 @@ def discard_amendment(session: Session, principal: Principal, agreement_id: uuid
         "Only an unsigned draft can be discarded",
     )
     audit.record(session, principal, "discard", "agreement", agreement.id, agreement.client_id)
+    recount(
+        session, agreement_counts(agreement, office_of(session, agreement.client_id)), Counter()
+    )
     session.delete(agreement)
     session.flush()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from .. import outgoing
 from ..db import utcnow
 from ..errors import InvalidInput, InvalidTransition, NotFound
+from ..figures.counts import note_timing, office_of, recount, referral_counts
 from ..models import Agreement, Client, Consent, Goal, Referral, ReferralEvent, Step
 from ..models.vocabulary import (
     TERMINAL_REFERRAL_STATUSES,
@@ -63,6 +64,8 @@ def _append_event(
     reason_code: str | None = None,
     note: str = "",
 ) -> ReferralEvent:
+    office = office_of(session, referral.client_id)
+    before = referral_counts(referral, office)
     event = ReferralEvent(
         sequence=len(referral.history),
         status=status,
@@ -73,7 +76,9 @@ def _append_event(
     )
     referral.history.append(event)
     referral.status = status
+    note_timing(referral, status, event.at)
     session.flush()
+    recount(session, before, referral_counts(referral, office))
     return event
 
 

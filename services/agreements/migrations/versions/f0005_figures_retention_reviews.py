@@ -8,6 +8,10 @@ mark on clients and the deletion log.
   activation); the tenant's own interval applies from their next signing or review on.
 - ``clients.personal_data_removed_at``: set by the retention rule.
 - ``retention_runs``: the deletion log (no personal data).
+- ``figure_counts``: the running counts behind the figures, and the first moments they need
+  (``clients.first_signed_at``; ``referrals.reached_at``, ``answered_at``, ``started_at``),
+  computed here from the existing cases (``figures.counts.rebuild``) and kept by the
+  operations from then on.
 - Indexes the figures filter by (period on created_at / closed_at).
 
 Revision ID: f0005
@@ -77,14 +81,47 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=100), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_retention_runs")),
     )
+    op.add_column(
+        "clients",
+        sa.Column("first_signed_at", tenants.schema.UTCDateTime(timezone=True), nullable=True),
+    )
+    op.create_index(op.f("ix_clients_first_signed_at"), "clients", ["first_signed_at"])
+    for column in ("reached_at", "answered_at", "started_at"):
+        op.add_column(
+            "referrals",
+            sa.Column(column, tenants.schema.UTCDateTime(timezone=True), nullable=True),
+        )
+    op.create_table(
+        "figure_counts",
+        sa.Column("metric", sa.String(length=30), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("office_id", sa.Uuid(), nullable=False),
+        sa.Column("key1", sa.String(length=100), nullable=False),
+        sa.Column("key2", sa.String(length=60), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "metric", "day", "office_id", "key1", "key2", name=op.f("pk_figure_counts")
+        ),
+    )
     statement = _BACKFILL.get(op.get_bind().dialect.name)
     if statement:
         op.execute(statement)
+    # the counts of the cases already there (the code of this revision's time: it reads
+    # only tables and columns that exist as of this revision)
+    from services.agreements.figures.counts import rebuild
+
+    rebuild(op.get_bind())
 
 
 def downgrade() -> None:
+    op.drop_table("figure_counts")
+    with op.batch_alter_table("referrals") as batch:
+        for column in ("started_at", "answered_at", "reached_at"):
+            batch.drop_column(column)
+    op.drop_index(op.f("ix_clients_first_signed_at"), table_name="clients")
     op.drop_table("retention_runs")
     with op.batch_alter_table("clients") as batch:
+        batch.drop_column("first_signed_at")
         batch.drop_column("personal_data_removed_at")
     op.drop_index(op.f("ix_agreements_closed_at"), table_name="agreements")
     op.drop_index(op.f("ix_agreements_created_at"), table_name="agreements")

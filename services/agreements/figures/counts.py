@@ -1,0 +1,402 @@
+"""The running counts behind the figures (``figure_counts``), kept in the same transaction as
+the change they count, and rebuilt from the cases when needed.
+
+Why: counted straight from the cases, the figures join agreements, goals, steps, clients
+and referral histories (a million rows each at the scale of a large municipality): many
+seconds. Counted as they happen, per office and day, the figures read a few thousand rows.
+
+How they stay right: each agreement version, review and referral *contributes* a fixed set
+of counts that depends only on its own state (``agreement_counts`` and so on). An operation
+that changes one takes its contribution before and after and adds the difference; the
+differences of a transaction are applied together just before it commits (sorted, so two
+transactions take the counter rows in the same order), and a rolled-back transaction applies
+none. ``rebuild`` computes the same contributions with SQL aggregates over the cases: for the
+upgrade that introduces them, after anything changed the cases behind the operations' back,
+and in the test that holds the kept counts to it.
+
+Counts (metric: day, key1, key2):
+
+- ``agreement_status``: version created; status
+- ``goal_agreed``: version created; field (versions signed by both: active or closed)
+- ``step_status``: version created; owner side, status (same versions)
+- ``goal_closed``: closing; field, attainment or ``not_assessed``
+- ``closing_outcome``: closing; outcome
+- ``closing_answer``: closing; question, answer or ``not_answered``
+- ``caseload``: undated; who drafted the version in force (open and not a pending amendment)
+- ``review_held``: review; -
+- ``review_result``: review; goal field, result
+- ``referral_stage``: referral created; agency kind, stage reached (requested … completed)
+- ``referral_status``: referral created; agency kind, rejected / withdrawn / revoked
+- ``referral_rejection``: referral created; agency kind, reason code
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    case,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    not_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
+
+from ..models import (
+    Agreement,
+    Client,
+    FigureCount,
+    Goal,
+    Referral,
+    ReferralEvent,
+    Review,
+    Step,
+)
+from ..models import ReviewStepResult as Result
+from ..models.figure_counts import UNDATED
+from ..models.vocabulary import AgreementStatus, ReferralStatus
+
+Key = tuple[str, date, uuid.UUID, str, str]
+
+AGREED = (AgreementStatus.ACTIVE, AgreementStatus.CLOSED)
+OPEN = (AgreementStatus.DRAFT, AgreementStatus.SIGNED, AgreementStatus.ACTIVE)
+UNSIGNED = (AgreementStatus.DRAFT, AgreementStatus.SIGNED)
+#: Statuses that are an agency's answer (``sent`` is the connector's delivery notice).
+ANSWERS = (
+    ReferralStatus.RECEIVED,
+    ReferralStatus.ACCEPTED,
+    ReferralStatus.REJECTED,
+    ReferralStatus.SCHEDULED,
+    ReferralStatus.STARTED,
+    ReferralStatus.COMPLETED,
+    ReferralStatus.ABORTED,
+)
+REACHED = (ReferralStatus.SENT, *ANSWERS)
+#: The funnel's stages; a referral has reached a stage when an entry of its history ranks at
+#: least as high (an agency may answer "accepted" without "received"; a rejection means it
+#: was received; an aborted measure had started).
+FUNNEL = ("sent", "received", "accepted", "started", "completed")
+FUNNEL_RANK = {
+    ReferralStatus.SENT: 1,
+    ReferralStatus.RECEIVED: 2,
+    ReferralStatus.REJECTED: 2,
+    ReferralStatus.ACCEPTED: 3,
+    ReferralStatus.SCHEDULED: 3,
+    ReferralStatus.STARTED: 4,
+    ReferralStatus.ABORTED: 4,
+    ReferralStatus.COMPLETED: 5,
+}
+ENDED = (ReferralStatus.REJECTED, ReferralStatus.WITHDRAWN, ReferralStatus.REVOKED)
+QUESTIONS = ("helped", "easier_to_keep_going")
+
+_PENDING = "integra.figure_counts_pending"
+
+
+def _day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+# -- contributions (Python, per changed object) ------------------------------------------
+
+
+def office_of(session: Session, client_id: uuid.UUID) -> uuid.UUID:
+    client = session.get(Client, client_id)
+    assert client is not None
+    return client.office_id
+
+
+def agreement_counts(agreement: Agreement, office: uuid.UUID) -> Counter[Key]:
+    counts: Counter[Key] = Counter()
+    if agreement.created_at is None:
+        return counts
+    created = _day(agreement.created_at)
+    counts["agreement_status", created, office, agreement.status, ""] += 1
+    if agreement.status in AGREED:
+        for goal in agreement.goals:
+            counts["goal_agreed", created, office, goal.field, ""] += 1
+            for step in goal.steps:
+                counts["step_status", created, office, step.owner_side, step.status] += 1
+    if agreement.status == AgreementStatus.CLOSED and agreement.closed_at is not None:
+        closed = _day(agreement.closed_at)
+        counts["closing_outcome", closed, office, agreement.outcome or "", ""] += 1
+        counts["closing_answer", closed, office, "helped", agreement.helped or "not_answered"] += 1
+        counts["closing_answer", closed, office, "easier_to_keep_going",
+               agreement.easier_to_keep_going or "not_answered"] += 1  # fmt: skip
+        for goal in agreement.goals:
+            counts["goal_closed", closed, office, goal.field,
+                   goal.attainment or "not_assessed"] += 1  # fmt: skip
+    if agreement.status in OPEN and not (
+        agreement.previous_id is not None and agreement.status in UNSIGNED
+    ):
+        counts["caseload", UNDATED, office, agreement.created_by, ""] += 1
+    return counts
+
+
+def review_counts(review: Review, agreement: Agreement, office: uuid.UUID) -> Counter[Key]:
+    counts: Counter[Key] = Counter()
+    day = _day(review.created_at)
+    field_of = {step.id: goal.field for goal in agreement.goals for step in goal.steps}
+    counts["review_held", day, office, "", ""] += 1
+    for result in review.results:
+        counts["review_result", day, office, field_of[result.step_id], result.result] += 1
+    return counts
+
+
+def referral_counts(referral: Referral, office: uuid.UUID) -> Counter[Key]:
+    counts: Counter[Key] = Counter()
+    if referral.created_at is None or not referral.history:
+        return counts
+    day, kind = _day(referral.created_at), referral.recipient_kind
+    rank = max(FUNNEL_RANK.get(ReferralStatus(e.status), 0) for e in referral.history)
+    counts["referral_stage", day, office, kind, "requested"] += 1
+    for position, stage in enumerate(FUNNEL, start=1):
+        if rank >= position:
+            counts["referral_stage", day, office, kind, stage] += 1
+    if referral.status in ENDED:
+        counts["referral_status", day, office, kind, referral.status] += 1
+    rejected = [e for e in referral.history if e.status == ReferralStatus.REJECTED]
+    if rejected:
+        counts["referral_rejection", day, office, kind, rejected[0].reason_code or "none"] += 1
+    return counts
+
+
+def note_timing(referral: Referral, status: str, at: datetime) -> None:
+    """Keep the referral's first moments (for the durations) as its history grows."""
+
+    def earliest(current: datetime | None) -> datetime:
+        return at if current is None or at < current else current
+
+    if status in REACHED:
+        referral.reached_at = earliest(referral.reached_at)
+    if status in ANSWERS:
+        referral.answered_at = earliest(referral.answered_at)
+    if status == ReferralStatus.STARTED:
+        referral.started_at = earliest(referral.started_at)
+
+
+# -- keeping them ----------------------------------------------------------------------------
+
+
+def recount(session: Session, before: Counter[Key], after: Counter[Key]) -> None:
+    """Add ``after - before`` to the counts when the transaction commits."""
+    pending: Counter[Key] | None = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = Counter()
+        event.listen(session, "before_commit", _apply_pending)
+        event.listen(session, "after_rollback", _drop_pending)
+    pending.update(after)
+    pending.subtract(before)
+
+
+def _drop_pending(session: Session) -> None:
+    pending = session.info.get(_PENDING)
+    if pending:
+        pending.clear()
+
+
+def _apply_pending(session: Session) -> None:
+    pending: Counter[Key] | None = session.info.get(_PENDING)
+    if not pending:
+        return
+    changes = sorted((key, n) for key, n in pending.items() if n)
+    pending.clear()
+    if changes:
+        apply_counts(session.connection(), changes)
+
+
+def apply_counts(connection: Connection, changes: Iterable[tuple[Key, int]]) -> None:
+    """Upsert ``n += delta`` for each key (rows at zero are left, harmless)."""
+    rows = [
+        {"metric": m, "day": d, "office_id": o, "key1": k1, "key2": k2, "n": n}
+        for (m, d, o, k1, k2), n in changes
+    ]
+    if not rows:
+        return
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(FigureCount)
+    statement = statement.on_conflict_do_update(
+        index_elements=["metric", "day", "office_id", "key1", "key2"],
+        set_={"n": FigureCount.n + statement.excluded.n},
+    )
+    connection.execute(statement, rows)
+
+
+# -- rebuilding them from the cases (SQL) ------------------------------------------------------
+
+
+def utc_day(dialect: str, column: Any) -> ColumnElement[Any]:
+    if dialect == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)
+
+
+def rebuild(connection: Connection) -> None:
+    """Recompute the referrals' and clients' first moments and every count from the cases,
+    in grouped SQL statements (run inside the caller's transaction)."""
+    d = connection.dialect.name
+
+    def first(statuses: Iterable[str]) -> Any:
+        return (
+            select(func.min(ReferralEvent.at))
+            .where(ReferralEvent.referral_id == Referral.id, ReferralEvent.status.in_(statuses))
+            .scalar_subquery()
+        )
+
+    connection.execute(
+        update(Referral).values(
+            reached_at=first(REACHED),
+            answered_at=first(ANSWERS),
+            started_at=first((ReferralStatus.STARTED,)),
+        )
+    )
+    connection.execute(
+        update(Client).values(
+            first_signed_at=select(func.min(Agreement.activated_at))
+            .where(Agreement.client_id == Client.id)
+            .scalar_subquery()
+        )
+    )
+    connection.execute(delete(FigureCount))
+    for query in _rebuild_queries(d):
+        connection.execute(
+            insert(FigureCount).from_select(
+                ["metric", "day", "office_id", "key1", "key2", "n"], query
+            )
+        )
+
+
+def _rebuild_queries(d: str) -> list[Any]:
+    created = utc_day(d, Agreement.created_at)
+    closed = utc_day(d, Agreement.closed_at)
+
+    def counted(metric: str, day: Any, key1: Any, key2: Any, base: Any) -> Any:
+        return base.with_only_columns(
+            literal(metric).label("metric"),
+            day.label("day"),
+            Client.office_id,
+            key1.label("key1"),
+            key2.label("key2"),
+            func.count().label("n"),
+        ).group_by(day, Client.office_id, key1, key2)
+
+    empty = literal("")
+    agreements = select(Agreement).join(Client, Agreement.client_id == Client.id)
+    goals = (
+        select(Goal)
+        .join(Agreement, Goal.agreement_id == Agreement.id)
+        .join(Client, Agreement.client_id == Client.id)
+    )
+    steps = goals.join(Step, Step.goal_id == Goal.id)
+    is_closed = Agreement.status == AgreementStatus.CLOSED
+    reviews = (
+        select(Review)
+        .join(Agreement, Review.agreement_id == Agreement.id)
+        .join(Client, Agreement.client_id == Client.id)
+    )
+    results = (
+        select(Result)
+        .join(Review, Result.review_id == Review.id)
+        .join(Step, Result.step_id == Step.id)
+        .join(Goal, Step.goal_id == Goal.id)
+        .join(Agreement, Review.agreement_id == Agreement.id)
+        .join(Client, Agreement.client_id == Client.id)
+    )
+    review_day = utc_day(d, Review.created_at)
+    queries = [
+        counted("agreement_status", created, Agreement.status, empty, agreements),
+        counted("goal_agreed", created, Goal.field, empty,
+                goals.where(Agreement.status.in_(AGREED))),
+        counted("step_status", created, Step.owner_side, Step.status,
+                steps.where(Agreement.status.in_(AGREED))),
+        counted("goal_closed", closed, Goal.field,
+                func.coalesce(Goal.attainment, "not_assessed"), goals.where(is_closed)),
+        counted("closing_outcome", closed, func.coalesce(Agreement.outcome, ""), empty,
+                agreements.where(is_closed)),
+        counted("closing_answer", closed, literal("helped"),
+                func.coalesce(Agreement.helped, "not_answered"), agreements.where(is_closed)),
+        counted("closing_answer", closed, literal("easier_to_keep_going"),
+                func.coalesce(Agreement.easier_to_keep_going, "not_answered"),
+                agreements.where(is_closed)),
+        counted("caseload", literal(UNDATED), Agreement.created_by, empty,
+                agreements.where(Agreement.status.in_(OPEN),
+                                 not_(and_(Agreement.previous_id.is_not(None),
+                                           Agreement.status.in_(UNSIGNED))))),
+        counted("review_held", review_day, empty, empty, reviews),
+        counted("review_result", review_day, Goal.field, Result.result, results),
+    ]  # fmt: skip
+    rank = func.max(
+        case(*((ReferralEvent.status == s, r) for s, r in FUNNEL_RANK.items()), else_=0)
+    )
+    rejection = func.min(
+        case((ReferralEvent.status == ReferralStatus.REJECTED,
+              func.coalesce(ReferralEvent.reason_code, "none")))
+    )  # fmt: skip
+    per_referral = (
+        select(
+            utc_day(d, Referral.created_at).label("day"),
+            Client.office_id.label("office_id"),
+            Referral.recipient_kind.label("kind"),
+            Referral.status.label("status"),
+            rank.label("rank"),
+            rejection.label("rejection"),
+        )
+        .join(ReferralEvent, ReferralEvent.referral_id == Referral.id)
+        .join(Client, Referral.client_id == Client.id)
+        .group_by(
+            Referral.id,
+            Referral.created_at,
+            Client.office_id,
+            Referral.recipient_kind,
+            Referral.status,
+        )
+        .subquery("per_referral")
+    )
+    p = aliased(per_referral)
+
+    def per(metric: str, key2: Any, *where: Any) -> Any:
+        return (
+            select(literal(metric), p.c.day, p.c.office_id, p.c.kind, key2, func.count())
+            .where(*where)
+            .group_by(p.c.day, p.c.office_id, p.c.kind, key2)
+        )
+
+    queries.append(per("referral_stage", literal("requested")))
+    for position, stage in enumerate(FUNNEL, start=1):
+        queries.append(per("referral_stage", literal(stage), p.c.rank >= position))
+    queries.append(per("referral_status", p.c.status, p.c.status.in_(ENDED)))
+    queries.append(per("referral_rejection", p.c.rejection, p.c.rejection.is_not(None)))
+    return queries
+
+
+def kept_counts(connection: Connection) -> dict[Key, int]:
+    """Every nonzero count (to compare what was kept with a rebuild)."""
+    rows = connection.execute(
+        select(FigureCount.metric, FigureCount.day, FigureCount.office_id, FigureCount.key1,
+               FigureCount.key2, FigureCount.n).where(FigureCount.n != 0)
+    )  # fmt: skip
+    return {(m, d, o, k1, k2): n for m, d, o, k1, k2, n in rows}
+
+
+__all__ = [
+    "agreement_counts",
+    "apply_counts",
+    "kept_counts",
+    "note_timing",
+    "rebuild",
+    "recount",
+    "referral_counts",
+    "review_counts",
+]
