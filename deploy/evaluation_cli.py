@@ -53,6 +53,29 @@ def evaluation_export(
     click.echo(f"{len(summary.sites)} sites written to {out}")
 
 
+@evaluation_group.command("recount")
+@click.argument("slug", required=False)
+@click.option("--all", "all_tenants", is_flag=True, help="Every enabled tenant.")
+@pass_context
+def evaluation_recount(ctx: Context, slug: str | None, all_tenants: bool) -> None:
+    """Rebuild the running counts behind the figures from the cases (after a restore, or
+    data changed by hand in the database)."""
+    from services.agreements.figures.counts import rebuild
+    from tenants.databases import create_tenant_engine
+
+    if bool(slug) == all_tenants:
+        raise click.ClickException("name one tenant or give --all")
+    tenants: list[Tenant] = ctx.registry.enabled() if all_tenants else [ctx.tenant(slug or "")]
+    for tenant in tenants:
+        engine = create_tenant_engine(ctx.settings, tenant, pool_size=1)
+        try:
+            with engine.begin() as connection:
+                rebuild(connection)
+        finally:
+            engine.dispose()
+        click.echo(f"{tenant.slug}: running counts rebuilt")
+
+
 def _actor() -> str:
     try:
         return f"operator:{getpass.getuser()}"

@@ -14,6 +14,7 @@ import pytest
 from openpyxl import load_workbook
 
 from services.agreements.figures.counts import kept_counts, rebuild
+from services.agreements.models import FigureCount
 from services.agreements.models.vocabulary import ReferralStatus, Role
 from services.agreements.operations.referrals import apply_agency_status
 from tests.fixtures.cases import caller, new_client, seed_office_case, sign_both
@@ -272,3 +273,24 @@ def test_the_counts_kept_by_the_operations_equal_a_rebuild(
     assert {"agreement_status", "goal_agreed", "step_status", "goal_closed", "caseload",
             "review_result", "referral_stage", "referral_status",
             "referral_rejection", "closing_answer"} <= metrics  # fmt: skip
+
+
+def test_the_recount_command(figure_platform: tuple[Platform, FigureCases]) -> None:
+    from click.testing import CliRunner
+
+    from deploy.cli import main
+
+    platform, _cases = figure_platform
+    with platform.engine(TENANT).begin() as connection:  # counts gone astray
+        connection.execute(FigureCount.__table__.delete())
+    assert figures(platform, MARCH)["tables"][0]["rows"][1]["total"] == 0
+    env = {"INTEGRA_HOME": str(platform.settings.home)}
+    if platform.settings.database_url is not None:
+        env["INTEGRA_DATABASE_URL"] = platform.settings.database_url.render_as_string(False)
+        env["INTEGRA_DATABASE_PREFIX"] = platform.settings.database_prefix
+    result = CliRunner().invoke(main, ["evaluation", "recount", TENANT], env=env)
+    assert result.exit_code == 0, result.output
+    status = by(table(figures(platform, MARCH), "agreements_by_status"), "office")
+    assert status[OFFICE_A]["total"] == 4
+    refused = CliRunner().invoke(main, ["evaluation", "recount"], env=env)
+    assert refused.exit_code != 0
