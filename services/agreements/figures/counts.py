@@ -23,6 +23,7 @@ Counts (metric: day, key1, key2):
 - ``closing_outcome``: closing; outcome
 - ``closing_answer``: closing; question, answer or ``not_answered``
 - ``caseload``: undated; who drafted the version in force (open and not a pending amendment)
+- ``review_due``: the day an active agreement's next review is due; -
 - ``review_held``: review; -
 - ``review_result``: review; goal field, result
 - ``referral_stage``: referral created; agency kind, stage reached (requested … completed)
@@ -138,6 +139,8 @@ def agreement_counts(agreement: Agreement, office: uuid.UUID) -> Counter[Key]:
         for goal in agreement.goals:
             counts["goal_closed", closed, office, goal.field,
                    goal.attainment or "not_assessed"] += 1  # fmt: skip
+    if agreement.status == AgreementStatus.ACTIVE and agreement.next_review_due is not None:
+        counts["review_due", agreement.next_review_due, office, "", ""] += 1
     if agreement.status in OPEN and not (
         agreement.previous_id is not None and agreement.status in UNSIGNED
     ):
@@ -334,6 +337,9 @@ def _rebuild_queries(d: str) -> list[Any]:
                 agreements.where(Agreement.status.in_(OPEN),
                                  not_(and_(Agreement.previous_id.is_not(None),
                                            Agreement.status.in_(UNSIGNED))))),
+        counted("review_due", Agreement.next_review_due, empty, empty,
+                agreements.where(Agreement.status == AgreementStatus.ACTIVE,
+                                 Agreement.next_review_due.is_not(None))),
         counted("review_held", review_day, empty, empty, reviews),
         counted("review_result", review_day, Goal.field, Result.result, results),
     ]  # fmt: skip

@@ -212,17 +212,19 @@ class FigureQueries:
             office_id: {"held": int(n)}
             for office_id, n in self.counted("review_held", FigureCount.office_id)
         }
-        due_or_overdue = case((Agreement.next_review_due < today, "overdue"), else_="due")
-        due = self._grouped(
-            select(Client.office_id, due_or_overdue, func.count())
-            .join(Client, Agreement.client_id == Client.id)
-            .where(
-                Agreement.status == AgreementStatus.ACTIVE,
-                Agreement.next_review_due <= today + DUE_HORIZON,
-                *self.office(),
-            )
-            .group_by(Client.office_id, due_or_overdue)
-        )
+        # the day each active agreement's review is due, counted as it is set
+        due_day = FigureCount.day
+        when = case((due_day < today, "overdue"), else_="due")
+        due_where = [FigureCount.metric == "review_due", due_day <= today + DUE_HORIZON]
+        if self.f.office_id is not None:
+            due_where.append(FigureCount.office_id == self.f.office_id)
+        due: dict[Any, dict[str, int]] = {}
+        for office_id, kind, number in self.session.execute(
+            select(FigureCount.office_id, when, func.sum(FigureCount.n))
+            .where(*due_where)
+            .group_by(FigureCount.office_id, when)
+        ):
+            due.setdefault(office_id, {})[kind] = int(number)
         rows = []
         for office in self.offices():
             values = {"held": 0, "due": 0, "overdue": 0}

@@ -1,7 +1,6 @@
-"""SQL building blocks that differ between PostgreSQL and SQLite: the seconds between two
-timestamps, and percentiles (linear interpolation between the closest ranks, exactly as
-PostgreSQL's ``percentile_cont``; SQLite has no ordered-set aggregates, so there the same
-definition is written with window functions)."""
+"""SQL building blocks for the figures: the seconds between two timestamps (which differ
+between PostgreSQL and SQLite), percentiles by selection rather than a full sort, and the
+transaction settings PostgreSQL needs for large aggregates."""
 
 from __future__ import annotations
 
@@ -13,10 +12,8 @@ from sqlalchemy import (
     Float,
     Integer,
     Subquery,
-    case,
     cast,
     func,
-    literal,
     select,
     text,
 )
@@ -31,67 +28,78 @@ def seconds_between(dialect: str, start: Any, end: Any) -> ColumnElement[float]:
 
 
 def percentiles(
-    session: Session, values: Subquery, column: str, fractions: Sequence[float]
+    session: Session,
+    values: Subquery,
+    column: str,
+    fractions: Sequence[float],
+    resolution: float = 0.01,
 ) -> tuple[int, list[float | None]]:
-    """(how many values, the percentile of each fraction) over ``values.c[column]``, in one
-    statement; null values are left out."""
+    """(how many values, the percentile of each fraction) over ``values.c[column]``, null
+    values left out: linear interpolation between the closest ranks, exactly PostgreSQL's
+    ``percentile_cont``, but without sorting every value.
+
+    An ordered-set aggregate sorts all values in one process (1.5 s for 850,000 durations
+    here). Instead: one grouped pass counts the values per narrow bucket (``resolution`` wide),
+    which says in which bucket, and where in it, each rank needed lies; a second pass sorts
+    only the values of those buckets. Both passes are plain aggregates (parallel on
+    PostgreSQL), the same on SQLite.
+    """
     x = values.c[column]
-    if session.get_bind().dialect.name == "postgresql":
-        row = session.execute(
-            select(
-                func.count(x),
-                *(func.percentile_cont(p).within_group(x.asc()) for p in fractions),
-            ).select_from(values)
-        ).one()
-        return int(row[0]), [None if v is None else float(v) for v in row[1:]]
-    ranked = (
-        select(
-            x.label("x"),
-            (func.row_number().over(order_by=x) - 1).label("rn"),
-            func.count().over().label("n"),
-        )
+    bucket = cast(x / resolution, Integer)  # truncation is monotonic: buckets keep the order
+    histogram = session.execute(
+        select(bucket.label("bucket"), func.count(x))
         .where(x.is_not(None))
+        .group_by(bucket)
+        .order_by(bucket)
+    ).all()
+    n = sum(int(count) for _b, count in histogram)
+    if n == 0:
+        return 0, [None for _ in fractions]
+    ranks: set[int] = set()
+    for p in fractions:
+        position = (n - 1) * p
+        low = int(position)
+        ranks.update({low, min(low + 1, n - 1)})
+    located: dict[int, tuple[int, int]] = {}  # rank → (bucket, offset in it)
+    before = 0
+    for bucket_key, count in histogram:
+        for rank in ranks:
+            if before <= rank < before + int(count):
+                located[rank] = (int(bucket_key), rank - before)
+        before += int(count)
+    in_buckets = (
+        select(
+            bucket.label("bucket"),
+            x.label("x"),
+            (func.row_number().over(partition_by=bucket, order_by=x) - 1).label("rn"),
+        )
+        .where(x.is_not(None), bucket.in_(sorted({b for b, _ in located.values()})))
         .subquery()
     )
-    parts = []
-    for p in fractions:
-        # percentile_cont: the value at rank (n - 1) * p, interpolated between its neighbours
-        position = (ranked.c.n - 1) * literal(p, Float)
-        low = cast(position, Integer)
-        weight = position - low
-        parts.append(
-            func.sum(
-                case(
-                    (ranked.c.rn == low, ranked.c.x * (1 - weight)),
-                    (ranked.c.rn == low + 1, ranked.c.x * weight),
-                    else_=0.0,
-                )
+    picked = {
+        (int(b), int(rn)): float(value)
+        for b, value, rn in session.execute(
+            select(in_buckets.c.bucket, in_buckets.c.x, in_buckets.c.rn).where(
+                in_buckets.c.rn.in_(sorted({offset for _, offset in located.values()}))
             )
         )
-    row = session.execute(select(func.count(ranked.c.x), *parts)).one()
-    n = int(row[0])
-    return n, [None if n == 0 or v is None else float(v) for v in row[1:]]
+    }
+    value_at = {rank: picked[located[rank]] for rank in ranks}
+    results: list[float | None] = []
+    for p in fractions:
+        position = (n - 1) * p
+        low = int(position)
+        high = min(low + 1, n - 1)
+        weight = position - low
+        results.append(value_at[low] + (value_at[high] - value_at[low]) * weight)
+    return n, results
 
 
 def percentiles_of(
     session: Session, values: Subquery, columns: Sequence[str], fractions: Sequence[float]
 ) -> dict[str, tuple[int, list[float | None]]]:
-    """:func:`percentiles` of several columns of one subquery; on PostgreSQL in one
-    statement (one pass), elsewhere one statement per column."""
-    if session.get_bind().dialect.name != "postgresql":
-        return {column: percentiles(session, values, column, fractions) for column in columns}
-    aggregates: list[Any] = []
-    for column in columns:
-        x = values.c[column]
-        aggregates.append(func.count(x))
-        aggregates.extend(func.percentile_cont(p).within_group(x.asc()) for p in fractions)
-    row = session.execute(select(*aggregates).select_from(values)).one()
-    found: dict[str, tuple[int, list[float | None]]] = {}
-    width = 1 + len(fractions)
-    for index, column in enumerate(columns):
-        part = row[index * width : (index + 1) * width]
-        found[column] = (int(part[0]), [None if v is None else float(v) for v in part[1:]])
-    return found
+    """:func:`percentiles` of several columns of one subquery."""
+    return {column: percentiles(session, values, column, fractions) for column in columns}
 
 
 def tune_for_aggregates(session: Session) -> None:
