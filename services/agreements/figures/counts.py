@@ -69,6 +69,7 @@ from ..models import (
 from ..models import ReviewStepResult as Result
 from ..models.figure_counts import UNDATED
 from ..models.vocabulary import AgreementStatus, ReferralStatus
+from ..operations.audit import lock_for_commit
 
 Key = tuple[str, date, uuid.UUID, str, str]
 
@@ -217,6 +218,7 @@ def _apply_pending(session: Session) -> None:
     changes = sorted((key, n) for key, n in pending.items() if n)
     pending.clear()
     if changes:
+        lock_for_commit(session)  # the audit chain's lock first, as every committer takes it
         apply_counts(session.connection(), changes)
 
 
