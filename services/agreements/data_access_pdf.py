@@ -22,6 +22,7 @@ SECTION_TITLES = {
     "referral_events": ("Verlauf der Weiterleitungen", "Referral history"),
     "outbox_messages": ("An Stellen gesendete Nachrichten", "Messages sent to agencies"),
     "audit_events": ("Protokoll der Zugriffe", "Access log"),
+    "figure_values": ("Für die Kennzahlen gemessene Dauern", "Durations measured for the figures"),
 }
 
 

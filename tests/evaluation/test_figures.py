@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from services.agreements.figures.counts import kept_counts, rebuild
+from services.agreements.figures.counts import kept_counts, kept_values, rebuild
 from services.agreements.models import FigureCount
 from services.agreements.models.vocabulary import ReferralStatus, Role
 from services.agreements.operations.referrals import apply_agency_status
@@ -264,11 +264,14 @@ def test_the_counts_kept_by_the_operations_equal_a_rebuild(
     api.ok("POST", f"consents/{fifth.consent_id}/revoke", {})
 
     with platform.engine(TENANT).connect() as connection:
-        kept = kept_counts(connection)
+        kept, kept_durations = kept_counts(connection), kept_values(connection)
         rebuild(connection)
-        rebuilt = kept_counts(connection)
+        rebuilt, rebuilt_durations = kept_counts(connection), kept_values(connection)
         connection.rollback()
     assert kept == rebuilt
+    assert kept_durations == rebuilt_durations
+    assert {metric for metric, _subject in kept_durations} == {
+        "contact_to_signed", "referral_to_first_answer", "referral_to_measure_start"}  # fmt: skip
     metrics = {key[0] for key in kept}
     assert {"agreement_status", "goal_agreed", "step_status", "goal_closed", "caseload",
             "review_result", "referral_stage", "referral_status",

@@ -60,6 +60,7 @@ from ..models import (
     Agreement,
     Client,
     FigureCount,
+    FigureValue,
     Goal,
     Referral,
     ReferralEvent,
@@ -70,6 +71,7 @@ from ..models import ReviewStepResult as Result
 from ..models.figure_counts import UNDATED
 from ..models.vocabulary import AgreementStatus, ReferralStatus
 from ..operations.audit import lock_for_commit
+from .sql import seconds_between
 
 Key = tuple[str, date, uuid.UUID, str, str]
 
@@ -177,18 +179,52 @@ def referral_counts(referral: Referral, office: uuid.UUID) -> Counter[Key]:
     return counts
 
 
-def note_timing(referral: Referral, status: str, at: datetime) -> None:
-    """Keep the referral's first moments (for the durations) as its history grows."""
+def note_timing(
+    session: Session, referral: Referral, status: str, at: datetime, office: uuid.UUID
+) -> None:
+    """Keep the referral's first moments as its history grows, and the durations measured
+    from its creation to them (the figures' percentiles read those)."""
 
     def earliest(current: datetime | None) -> datetime:
         return at if current is None or at < current else current
 
     if status in REACHED:
         referral.reached_at = earliest(referral.reached_at)
-    if status in ANSWERS:
-        referral.answered_at = earliest(referral.answered_at)
-    if status == ReferralStatus.STARTED:
-        referral.started_at = earliest(referral.started_at)
+    day = _day(referral.created_at)
+    if status in ANSWERS and referral.answered_at != earliest(referral.answered_at):
+        referral.answered_at = at
+        hours = (at - referral.created_at).total_seconds() / 3600.0
+        set_value(session, "referral_to_first_answer", referral.id, day, office, hours)
+    if status == ReferralStatus.STARTED and referral.started_at != earliest(referral.started_at):
+        referral.started_at = at
+        days = (at - referral.created_at).total_seconds() / 86400.0
+        set_value(session, "referral_to_measure_start", referral.id, day, office, days)
+
+
+def note_first_signing(session: Session, client: Client, at: datetime) -> None:
+    """The person's first agreement got its second signature: first contact → signed."""
+    if client.first_signed_at is not None and client.first_signed_at <= at:
+        return
+    client.first_signed_at = at
+    days = (at - client.created_at).total_seconds() / 86400.0
+    set_value(session, "contact_to_signed", client.id, _day(at), client.office_id, days)
+
+
+def set_value(
+    session: Session, metric: str, subject_id: uuid.UUID, day: date, office: uuid.UUID,
+    value: float,
+) -> None:  # fmt: skip
+    """Write one measured duration now (one row per subject: nothing to contend for)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(FigureValue).values(
+        metric=metric, subject_id=subject_id, day=day, office_id=office, value=value
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["metric", "subject_id"],
+            set_={"day": day, "office_id": office, "value": value},
+        )
+    )
 
 
 # -- keeping them ----------------------------------------------------------------------------
@@ -274,6 +310,29 @@ def rebuild(connection: Connection) -> None:
             .scalar_subquery()
         )
     )
+    connection.execute(delete(FigureValue))
+    columns = ["metric", "subject_id", "day", "office_id", "value"]
+    signed = (
+        select(
+            literal("contact_to_signed"), Client.id, utc_day(d, Client.first_signed_at),
+            Client.office_id,
+            seconds_between(d, Client.created_at, Client.first_signed_at) / 86400.0,
+        ).where(Client.first_signed_at.is_not(None))
+    )  # fmt: skip
+    connection.execute(insert(FigureValue).from_select(columns, signed))
+    for metric, moment, unit in (
+        ("referral_to_first_answer", Referral.answered_at, 3600.0),
+        ("referral_to_measure_start", Referral.started_at, 86400.0),
+    ):
+        measured = (
+            select(
+                literal(metric), Referral.id, utc_day(d, Referral.created_at), Client.office_id,
+                seconds_between(d, Referral.created_at, moment) / unit,
+            )
+            .join(Client, Referral.client_id == Client.id)
+            .where(moment.is_not(None))
+        )  # fmt: skip
+        connection.execute(insert(FigureValue).from_select(columns, measured))
     connection.execute(delete(FigureCount))
     for query in _rebuild_queries(d):
         connection.execute(
@@ -389,6 +448,15 @@ def _rebuild_queries(d: str) -> list[Any]:
     return queries
 
 
+def kept_values(connection: Connection) -> dict[tuple[str, uuid.UUID], tuple[date, Any, float]]:
+    """Every measured duration (to compare what was kept with a rebuild)."""
+    rows = connection.execute(
+        select(FigureValue.metric, FigureValue.subject_id, FigureValue.day,
+               FigureValue.office_id, FigureValue.value)
+    )  # fmt: skip
+    return {(m, s): (d, o, round(v, 6)) for m, s, d, o, v in rows}
+
+
 def kept_counts(connection: Connection) -> dict[Key, int]:
     """Every nonzero count (to compare what was kept with a rebuild)."""
     rows = connection.execute(
@@ -402,6 +470,8 @@ __all__ = [
     "agreement_counts",
     "apply_counts",
     "kept_counts",
+    "kept_values",
+    "note_first_signing",
     "note_timing",
     "rebuild",
     "recount",

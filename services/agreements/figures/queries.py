@@ -15,11 +15,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ..db import utcnow
-from ..models import Agreement, Client, FigureCount, Office, Referral
+from ..models import Agreement, Client, FigureCount, FigureValue, Office
 from ..models.vocabulary import (
     AgencyKind,
     AgreementStatus,
@@ -33,7 +33,7 @@ from ..models.vocabulary import (
 )
 from .counts import FUNNEL
 from .filters import FigureFilter
-from .sql import percentiles, percentiles_of, seconds_between
+from .sql import percentiles
 from .tables import Chart, Column, FigureTable, count, label_column, rows_for, share
 
 #: A review is listed as due this many days ahead of ``next_review_due``.
@@ -52,36 +52,25 @@ class FigureQueries:
 
     # -- filters -------------------------------------------------------------------------
 
-    def period(self, column: Any) -> list[ColumnElement[bool]]:
-        conditions = []
-        if self.f.start is not None:
-            conditions.append(column >= self.f.start)
-        if self.f.end is not None:
-            conditions.append(column < self.f.end)
-        return conditions
-
     def office(self) -> list[ColumnElement[bool]]:
         return [Client.office_id == self.f.office_id] if self.f.office_id is not None else []
 
-    def in_office(self, client_id: Any) -> list[ColumnElement[bool]]:
-        """The office filter without joining clients (a semi-join, only when filtering):
-        the tables that do not group by office need no join over every case."""
-        if self.f.office_id is None:
-            return []
-        return [client_id.in_(select(Client.id).where(Client.office_id == self.f.office_id))]
+    def value_filter(self) -> list[ColumnElement[bool]]:
+        """The period's days and the office, on the measured durations."""
+        where: list[ColumnElement[bool]] = []
+        if self.f.period_from is not None:
+            where.append(FigureValue.day >= self.f.period_from)
+        if self.f.period_to is not None:
+            where.append(FigureValue.day <= self.f.period_to)
+        if self.f.office_id is not None:
+            where.append(FigureValue.office_id == self.f.office_id)
+        return where
 
     def offices(self) -> list[Office]:
         query = select(Office).order_by(Office.key)
         if self.f.office_id is not None:
             query = query.where(Office.id == self.f.office_id)
         return list(self.session.scalars(query))
-
-    def _grouped(self, query: Select[Any, Any, Any]) -> dict[Any, dict[str, int]]:
-        """``(row key, column key, count)`` rows as {row key: {column key: count}}."""
-        found: dict[Any, dict[str, int]] = {}
-        for row_key, column_key, number in self.session.execute(query):
-            found.setdefault(row_key, {})[str(column_key)] = int(number)
-        return found
 
     def counted(self, metric: str, *group: Any, dated: bool = True) -> list[Any]:
         """The running counts of ``metric`` (``figure_counts``), summed by ``group`` over the
@@ -252,9 +241,6 @@ class FigureQueries:
 
     # -- referrals ---------------------------------------------------------------------------
 
-    def _referrals_in_period(self) -> list[ColumnElement[bool]]:
-        return [*self.period(Referral.created_at), *self.in_office(Referral.client_id)]
-
     def referral_funnel(self) -> FigureTable:
         rows_found = self.counted_by("referral_stage", FigureCount.key1, FigureCount.key2)
         for kind, values in self.counted_by(
@@ -314,42 +300,38 @@ class FigureQueries:
         fractions = (0.5, 0.9)
         rows: list[dict[str, Any]] = []
 
-        to_signed = (
-            select(
-                (seconds_between(self.dialect, Client.created_at, Client.first_signed_at)
-                 / 86400.0).label("value")
+        def measured(metric: str) -> Any:
+            return (
+                select(FigureValue.value.label("value"))
+                .where(FigureValue.metric == metric, *self.value_filter())
+                .subquery(metric)
             )
-            .where(Client.first_signed_at.is_not(None), *self.period(Client.first_signed_at),
-                   *self.office())
-            .subquery()
-        )  # fmt: skip
-        n, (median, p90) = percentiles(self.session, to_signed, "value", fractions)
+
+        n, (median, p90) = percentiles(self.session, measured("contact_to_signed"), "value",
+                                       fractions)  # fmt: skip
         rows.append(_duration_row("contact_to_signed", "days", n, median, p90))
 
-        # the referrals carry their first moments (kept with their history)
-        hours = seconds_between(self.dialect, Referral.created_at, Referral.answered_at) / 3600.0
-        days = seconds_between(self.dialect, Referral.created_at, Referral.started_at) / 86400.0
-        values = (
-            select(
-                hours.label("answer_hours"),
-                days.label("start_days"),
-                case((Referral.reached_at.is_not(None), 1), else_=0).label("reached"),
-                case((hours <= PROMPT_ANSWER.total_seconds() / 3600.0, 1), else_=0).label("prompt"),
-            )
-            .where(*self._referrals_in_period())
-            .subquery("referral_values")
-        )
-        stats = percentiles_of(self.session, values, ("answer_hours", "start_days"), fractions)
-        sent, prompt = self.session.execute(
-            select(func.coalesce(func.sum(values.c.reached), 0),
-                   func.coalesce(func.sum(values.c.prompt), 0))
-        ).one()  # fmt: skip
-        n, (median, p90) = stats["answer_hours"]
+        n, (median, p90) = percentiles(self.session, measured("referral_to_first_answer"),
+                                       "value", fractions)  # fmt: skip
         row = _duration_row("referral_to_first_answer", "hours", n, median, p90)
-        row.update(sent=int(sent), within_48h=int(prompt),
-                   share_within_48h=share(int(prompt), int(sent)))  # fmt: skip
+        # the 48-hour share, of the referrals that reached the agency (sent or answered)
+        sent = sum(int(n or 0) for _k, n in self.counted("referral_stage", FigureCount.key2)
+                   if _k == "sent")  # fmt: skip
+        prompt = (
+            self.session.scalar(
+                select(func.count()).where(
+                    FigureValue.metric == "referral_to_first_answer",
+                    FigureValue.value <= PROMPT_ANSWER.total_seconds() / 3600.0,
+                    *self.value_filter(),
+                )
+            )
+            or 0
+        )
+        row.update(sent=sent, within_48h=int(prompt),
+                   share_within_48h=share(int(prompt), sent))  # fmt: skip
         rows.append(row)
-        n, (median, p90) = stats["start_days"]
+        n, (median, p90) = percentiles(self.session, measured("referral_to_measure_start"),
+                                       "value", fractions)  # fmt: skip
         rows.append(_duration_row("referral_to_measure_start", "days", n, median, p90))
         return FigureTable(
             "durations",
@@ -468,13 +450,6 @@ class FigureQueries:
                 Chart("counsellor", ("open_cases",)),
             ),
         )
-
-    def _closed_in_period(self) -> list[ColumnElement[bool]]:
-        return [
-            Agreement.status == AgreementStatus.CLOSED,
-            *self.period(Agreement.closed_at),
-            *self.in_office(Agreement.client_id),
-        ]
 
     def closing_outcomes(self) -> FigureTable:
         found: dict[str, dict[str, Any]] = {

@@ -4,7 +4,7 @@ from .agreements import Agreement, Goal, Review, ReviewStepResult, Step
 from .assessments import Assessment
 from .audit import AuditEvent
 from .clients import Client, Consent
-from .figure_counts import FigureCount
+from .figure_counts import FigureCount, FigureValue
 from .login_failures import LoginFailure
 from .offices import Office
 from .referrals import Referral, ReferralEvent
@@ -22,6 +22,7 @@ __all__ = [
     "Client",
     "Consent",
     "FigureCount",
+    "FigureValue",
     "Goal",
     "LoginFailure",
     "Office",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import String
+from sqlalchemy import Float, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -26,3 +26,19 @@ class FigureCount(Base):
     key1: Mapped[str] = mapped_column(String(100), primary_key=True)
     key2: Mapped[str] = mapped_column(String(60), primary_key=True)
     n: Mapped[int]
+
+
+class FigureValue(Base):
+    """One measured duration behind the figures' percentiles (``metric``: what was measured,
+    ``subject_id``: the client or referral it belongs to, ``day``: the day the figures'
+    period applies to), kept by the operations with the moments it is measured between: a
+    narrow table the percentiles read instead of every client's or referral's row."""
+
+    __tablename__ = "figure_values"
+    __table_args__ = (Index("ix_figure_values_metric_day", "metric", "day"),)
+
+    metric: Mapped[str] = mapped_column(String(30), primary_key=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    day: Mapped[date]
+    office_id: Mapped[uuid.UUID]
+    value: Mapped[float] = mapped_column(Float())

@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session
 
 from ..db import utcnow
 from ..errors import InvalidInput, InvalidTransition
-from ..figures.counts import agreement_counts, office_of, recount, review_counts
+from ..figures.counts import (
+    agreement_counts,
+    note_first_signing,
+    office_of,
+    recount,
+    review_counts,
+)
 from ..models import Agreement, Client, Goal, Review, ReviewStepResult, Step
 from ..models.vocabulary import AgreementStatus, SigningParty, StepStatus
 from ..principal import Principal
@@ -196,8 +202,8 @@ def sign_agreement(
         signed = max(agreement.client_signed_on, agreement.counsellor_signed_on)
         agreement.next_review_due = next_review_due(session, signed)
         client = session.get(Client, agreement.client_id)
-        if client is not None and client.first_signed_at is None:
-            client.first_signed_at = agreement.activated_at
+        if client is not None:
+            note_first_signing(session, client, agreement.activated_at)
         if agreement.previous_id is not None:
             previous = session.get(Agreement, agreement.previous_id, with_for_update=True)
             if previous is not None:

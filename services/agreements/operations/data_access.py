@@ -4,9 +4,10 @@ Collected by following the schema rather than a hand-kept list: the client's row
 whose foreign key points at a row already collected (consents, assessments, agreements, their
 goals, steps, reviews and review results, referrals and their history; whatever a later
 migration adds with a foreign key), the audit entries about the case (who read or changed
-what, when), and the messages sent to partner agencies about the client's referrals (what
-left the office, to whom). Every column of every row, as stored. The export is itself
-audited.
+what, when), the messages sent to partner agencies about the client's referrals (what left
+the office, to whom), and the durations measured for the figures under the client's or the
+referrals' ids (``figure_counts`` name no one and are not part of it). Every column of every
+row, as stored. The export is itself audited.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 from messaging.store import OutboxMessage
 
 from ..db import Base, utcnow
-from ..models import AuditEvent, Consent, Referral, ReferralEvent
+from ..models import AuditEvent, Consent, FigureValue, Referral, ReferralEvent
 from ..principal import Principal
 from . import audit
 from .scope import client_in_scope
@@ -31,7 +32,7 @@ from .scope import client_in_scope
 #: Tables whose rows are about staff or the platform, never about a client.
 NOT_ABOUT_CLIENTS = frozenset(
     {"users", "api_clients", "access_tokens", "staff_sessions", "oidc_authorization_codes",
-     "login_failures", "offices", "retention_runs", "audit_events"}
+     "login_failures", "offices", "retention_runs", "audit_events", "figure_counts"}
 )  # fmt: skip
 
 
@@ -131,6 +132,10 @@ def export_client_data(
     referral_ids = [row["id"] for row in found.get("referrals", [])]
     found["outbox_messages"] = _rows(
         session, OutboxMessage.__table__, "correlation_id", referral_ids
+    )
+    # the durations measured for the figures, by the client's and the referrals' ids
+    found["figure_values"] = _rows(
+        session, FigureValue.__table__, "subject_id", [client.id, *referral_ids]
     )
     audit.record(session, principal, "export", "client", client.id, client.id)
     return {

@@ -76,7 +76,7 @@ def _append_event(
     )
     referral.history.append(event)
     referral.status = status
-    note_timing(referral, status, event.at)
+    note_timing(session, referral, status, event.at, office)
     session.flush()
     recount(session, before, referral_counts(referral, office))
     return event

@@ -8,7 +8,8 @@ mark on clients and the deletion log.
   activation); the tenant's own interval applies from their next signing or review on.
 - ``clients.personal_data_removed_at``: set by the retention rule.
 - ``retention_runs``: the deletion log (no personal data).
-- ``figure_counts``: the running counts behind the figures, and the first moments they need
+- ``figure_counts`` and ``figure_values``: the running counts and the measured durations
+  behind the figures, and the first moments they need
   (``clients.first_signed_at``; ``referrals.reached_at``, ``answered_at``, ``started_at``),
   computed here from the existing cases (``figures.counts.rebuild``) and kept by the
   operations from then on.
@@ -103,6 +104,16 @@ def upgrade() -> None:
             "metric", "day", "office_id", "key1", "key2", name=op.f("pk_figure_counts")
         ),
     )
+    op.create_table(
+        "figure_values",
+        sa.Column("metric", sa.String(length=30), nullable=False),
+        sa.Column("subject_id", sa.Uuid(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("office_id", sa.Uuid(), nullable=False),
+        sa.Column("value", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("metric", "subject_id", name=op.f("pk_figure_values")),
+    )
+    op.create_index("ix_figure_values_metric_day", "figure_values", ["metric", "day"])
     statement = _BACKFILL.get(op.get_bind().dialect.name)
     if statement:
         op.execute(statement)
@@ -114,6 +125,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_figure_values_metric_day", table_name="figure_values")
+    op.drop_table("figure_values")
     op.drop_table("figure_counts")
     with op.batch_alter_table("referrals") as batch:
         for column in ("started_at", "answered_at", "reached_at"):
