@@ -454,7 +454,7 @@ def kept_values(connection: Connection) -> dict[tuple[str, uuid.UUID], tuple[dat
         select(FigureValue.metric, FigureValue.subject_id, FigureValue.day,
                FigureValue.office_id, FigureValue.value)
     )  # fmt: skip
-    return {(m, s): (d, o, round(v, 6)) for m, s, d, o, v in rows}
+    return {(m, s): (d, o, v) for m, s, d, o, v in rows}
 
 
 def kept_counts(connection: Connection) -> dict[Key, int]:
