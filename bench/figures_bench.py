@@ -149,8 +149,8 @@ def main() -> None:
     from deploy.provisioning import deprovision_tenant, provision_tenant
     from deploy.wiring import tenant_dispatcher
     from services.agreements.figures import FigureFilter, compute_figures
-    from services.agreements.figures.counts import rebuild
     from services.agreements.figures.queries import FigureQueries
+    from services.agreements.figures.rebuild import rebuild
     from services.agreements.models.vocabulary import Role
     from services.agreements.operations.api_clients import create_api_client
     from tenants.databases import create_tenant_engine

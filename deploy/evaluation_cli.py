@@ -60,7 +60,7 @@ def evaluation_export(
 def evaluation_recount(ctx: Context, slug: str | None, all_tenants: bool) -> None:
     """Rebuild the running counts behind the figures from the cases (after a restore, or
     data changed by hand in the database)."""
-    from services.agreements.figures.counts import rebuild
+    from services.agreements.figures.rebuild import rebuild
     from tenants.databases import create_tenant_engine
 
     if bool(slug) == all_tenants:

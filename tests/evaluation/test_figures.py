@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from services.agreements.figures.counts import kept_counts, kept_values, rebuild
+from services.agreements.figures.rebuild import kept_counts, kept_values, rebuild
 from services.agreements.models import FigureCount
 from services.agreements.models.vocabulary import ReferralStatus, Role
 from services.agreements.operations.referrals import apply_agency_status

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from . import referral_tables
 from .filters import FigureFilter
 from .offers import offer_figures
 from .queries import FigureQueries
@@ -33,9 +34,9 @@ def compute_figures(
         *offer_figures(session, figure_filter),
         queries.steps_by_side(),
         queries.reviews(),
-        queries.referral_funnel(),
-        queries.rejection_reasons(),
-        queries.durations(),
+        referral_tables.referral_funnel(queries),
+        referral_tables.rejection_reasons(queries),
+        referral_tables.durations(queries),
         caseload_by_office,
         caseload_by_counsellor,
         queries.closing_outcomes(),

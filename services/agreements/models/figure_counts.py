@@ -16,7 +16,7 @@ class FigureCount(Base):
     """A running count behind the figures: how many things of one kind (``metric``, with
     up to two keys) one office has on one day. Kept in the same transaction as the change
     it counts (``figures.counts``), so the figures read a few thousand rows instead of
-    joining every case; ``figures.counts.rebuild`` recomputes them from the cases."""
+    joining every case; ``figures.rebuild`` recomputes them from the cases."""
 
     __tablename__ = "figure_counts"
 

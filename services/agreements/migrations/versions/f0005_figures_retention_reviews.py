@@ -119,7 +119,7 @@ def upgrade() -> None:
         op.execute(statement)
     # the counts of the cases already there (the code of this revision's time: it reads
     # only tables and columns that exist as of this revision)
-    from services.agreements.figures.counts import rebuild
+    from services.agreements.figures.rebuild import rebuild
 
     rebuild(op.get_bind())
 
