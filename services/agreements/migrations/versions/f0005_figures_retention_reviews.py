@@ -113,7 +113,7 @@ def upgrade() -> None:
         sa.Column("value", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("metric", "subject_id", name=op.f("pk_figure_values")),
     )
-    op.create_index("ix_figure_values_metric_day", "figure_values", ["metric", "day"])
+    op.create_index("ix_figure_values_metric_day", "figure_values", ["metric", "day", "value"])
     statement = _BACKFILL.get(op.get_bind().dialect.name)
     if statement:
         op.execute(statement)
