@@ -3,7 +3,8 @@
 Office leads, tenant admins and evaluators read the figures; counsellors do not. An office
 lead reads their own office's figures only (asking for another office is refused, asking for
 none gives their own). No table names a person, so the evaluator, who reads no case data,
-reads these; the read is audited all the same (who looked at which figures).
+reads these; like the office and partner lists they are not personal data, so reading them
+writes no audit entry.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from ..figures.queries import office_id_of
 from ..models import Office
 from ..models.vocabulary import Role
 from ..principal import Principal
-from . import audit
 
 FIGURE_ROLES = (Role.OFFICE_LEAD, Role.TENANT_ADMIN, Role.EVALUATOR)
 
@@ -63,15 +63,4 @@ def read_figures(
         today=today, period_from=period_from, period_to=period_to, office_id=office_id
     )
     figures = compute_figures(session, principal.tenant, figure_filter, office_key)
-    audit.record(
-        session,
-        principal,
-        "read",
-        "figures",
-        None,
-        None,
-        period_from=str(period_from or ""),
-        period_to=str(period_to or ""),
-        office=office_key or "",
-    )
     return figures
