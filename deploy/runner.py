@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from waitress.server import create_server
 
 from deploy.provisioning import provision_all
+from deploy.retention_timer import RetentionTimer
 from deploy.web import (
     WebWorkers,
     listening_socket,
@@ -165,6 +166,8 @@ def run_platform(
             lambda fd: worker_command(fd, threads=threads, forward_to=internal, prefixes=prefixes),
         )
         web.start()
+    retention = RetentionTimer(settings, tenants)  # one thread for all tenants, daily
+    retention.start()
     stop = threading.Event()
 
     def stop_services() -> None:
@@ -196,6 +199,7 @@ def run_platform(
         if web is not None:
             web.stop()
         stop_services()
+        retention.stop()
         for services in background:
             services.stop()
         dispatcher.dispose()

@@ -75,6 +75,30 @@ class IdentityEntry:
     client_id: str | None = None
 
 
+#: What the retention rule does with the personal data of a case closed long enough ago.
+RETENTION_ACTIONS = ("delete", "anonymise")
+DEFAULT_RETENTION_YEARS = 3
+#: The Jobcenter's Kooperationsplan practice: a review at the latest six months after signing
+#: or the last review. A tenant may ask for reviews sooner, never later.
+DEFAULT_REVIEW_INTERVAL_MONTHS = 6
+MAX_REVIEW_INTERVAL_MONTHS = 6
+
+
+@dataclass(frozen=True)
+class RetentionEntry:
+    """Closed cases keep their personal data ``years`` after closing; then ``action``."""
+
+    years: int = DEFAULT_RETENTION_YEARS
+    action: str = "anonymise"
+
+
+@dataclass(frozen=True)
+class ReviewsEntry:
+    """A signed agreement is due for review this many months after signing or its last review."""
+
+    interval_months: int = DEFAULT_REVIEW_INTERVAL_MONTHS
+
+
 @dataclass(frozen=True)
 class Tenant:
     slug: str
@@ -87,6 +111,8 @@ class Tenant:
     bus: BusEntry
     identity: IdentityEntry
     enabled: bool = True
+    retention: RetentionEntry = RetentionEntry()
+    reviews: ReviewsEntry = ReviewsEntry()
 
     @property
     def vhost(self) -> str:
@@ -170,6 +196,31 @@ class IdentitySchema(_Strict):
         return IdentityEntry(**data)
 
 
+class RetentionSchema(_Strict):
+    years = fields.Integer(
+        load_default=DEFAULT_RETENTION_YEARS,
+        strict=True,
+        validate=validate.Range(min=1, max=30),
+    )
+    action = fields.String(load_default="anonymise", validate=validate.OneOf(RETENTION_ACTIONS))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> RetentionEntry:
+        return RetentionEntry(**data)
+
+
+class ReviewsSchema(_Strict):
+    interval_months = fields.Integer(
+        load_default=DEFAULT_REVIEW_INTERVAL_MONTHS,
+        strict=True,
+        validate=validate.Range(min=1, max=MAX_REVIEW_INTERVAL_MONTHS),
+    )
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ReviewsEntry:
+        return ReviewsEntry(**data)
+
+
 class TenantSchema(_Strict):
     slug = _key()
     name = fields.String(required=True, validate=validate.Length(min=3, max=200))
@@ -183,6 +234,8 @@ class TenantSchema(_Strict):
     database = fields.Nested(DatabaseSchema, load_default=lambda: {})
     bus = fields.Nested(BusSchema, load_default=lambda: {})
     identity = fields.Nested(IdentitySchema, load_default=lambda: {})
+    retention = fields.Nested(RetentionSchema, load_default=lambda: {})
+    reviews = fields.Nested(ReviewsSchema, load_default=lambda: {})
 
     @validates_schema
     def unique_keys(self, data: dict[str, Any], **_: Any) -> None:
@@ -203,6 +256,8 @@ class TenantSchema(_Strict):
             ("database", DatabaseEntry()),
             ("bus", BusEntry()),
             ("identity", IdentityEntry()),
+            ("retention", RetentionEntry()),
+            ("reviews", ReviewsEntry()),
         ):
             if isinstance(data.get(key), dict):
                 data[key] = default

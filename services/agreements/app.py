@@ -19,6 +19,8 @@ from .offers.read_api import make_hsds_blueprint
 from .portal import make_portal_blueprint
 from .views.api import make_api_blueprint
 from .views.errors import IntegraApi, register_error_handlers
+from .views.exports import make_exports_blueprint
+from .views.figures import make_figures_blueprint
 from .views.offers import make_offers_api_blueprint
 
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -93,6 +95,8 @@ def create_app(settings: Settings, tenant: Tenant, *, engine: Engine | None = No
     )
     api_blueprint = make_api_blueprint()
     api_blueprint.register_blueprint(make_offers_api_blueprint())  # nested: shares its auth
+    api_blueprint.register_blueprint(make_figures_blueprint())
+    api_blueprint.register_blueprint(make_exports_blueprint())
     api.register_blueprint(api_blueprint)
     app.register_blueprint(make_portal_blueprint())
     app.register_blueprint(make_hsds_blueprint())  # the offers, public (HSDS 3 read API)

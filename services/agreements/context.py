@@ -16,6 +16,7 @@ from tenants.registry import Tenant
 from tenants.settings import Settings
 
 from .errors import DomainError
+from .operations.review_schedule import REVIEW_INTERVAL_KEY
 from .principal import Principal
 
 EXTENSION = "integra"
@@ -42,6 +43,7 @@ def db_session() -> Session:
     if "db_session" not in g:
         new_session = tenant_context().sessions()
         new_session.info["tenant"] = tenant_context().tenant.slug
+        new_session.info[REVIEW_INTERVAL_KEY] = tenant_context().tenant.reviews.interval_months
         g.db_session = new_session
     session: Session = g.db_session
     return session

@@ -81,6 +81,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/openapi.json"): Route("/api/v1/openapi.json", public=True),
     ("GET", "/api/v1/offices"): Route("/api/v1/offices", case_data=False),
     ("GET", "/api/v1/partners"): Route("/api/v1/partners", case_data=False),
+    # aggregates only (no person in them): tenant admins and evaluators read them too
+    ("GET", "/api/v1/figures"): Route("/api/v1/figures", case_data=False),
+    ("GET", "/api/v1/clients/<uuid:client_id>/export"): Route(
+        "/api/v1/clients/{client_id}/export", not_found="client_not_found"
+    ),
     ("GET", "/api/v1/clients"): Route("/api/v1/clients"),
     ("POST", "/api/v1/clients"): Route(
         "/api/v1/clients",

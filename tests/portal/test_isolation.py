@@ -33,6 +33,7 @@ class Case:
 #: (method, rule) → path with {placeholders} of Case.
 ROUTES = {
     ("GET", "/clients/<uuid:client_id>"): "/clients/{client_id}",
+    ("GET", "/clients/<uuid:client_id>/export"): "/clients/{client_id}/export",
     ("GET", "/clients/<uuid:client_id>/consents/new"): "/clients/{client_id}/consents/new",
     ("POST", "/clients/<uuid:client_id>/consents/new"): "/clients/{client_id}/consents/new",
     ("GET", "/clients/<uuid:client_id>/assessments/new"): "/clients/{client_id}/assessments/new",

@@ -17,9 +17,11 @@ from .agreements import Agreement, Goal, Review, ReviewStepResult, Step
 from .assessments import Assessment
 from .audit import AuditEvent
 from .clients import Client, Consent
+from .figure_counts import FigureCount, FigureValue
 from .login_failures import LoginFailure
 from .offices import Office
 from .referrals import Referral, ReferralEvent
+from .retention import RetentionRun
 from .sessions import AuthorizationCode, StaffSession
 from .users import AccessToken, ApiClient, User
 
@@ -32,6 +34,8 @@ __all__ = [
     "AuthorizationCode",
     "Client",
     "Consent",
+    "FigureCount",
+    "FigureValue",
     "Goal",
     "LoginFailure",
     "OfferLocation",
@@ -47,6 +51,7 @@ __all__ = [
     "Office",
     "Referral",
     "ReferralEvent",
+    "RetentionRun",
     "Review",
     "ReviewStepResult",
     "StaffSession",

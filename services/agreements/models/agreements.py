@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, Timestamps, UTCDateTime, UUIDPrimaryKey
@@ -15,7 +15,11 @@ class Agreement(UUIDPrimaryKey, Timestamps, Base):
     linked to the previous one; a version with any signature is never changed again."""
 
     __tablename__ = "agreements"
-    __table_args__ = (UniqueConstraint("client_id", "version"),)
+    __table_args__ = (
+        UniqueConstraint("client_id", "version"),
+        # the figures' period filter
+        Index("ix_agreements_created_at", "created_at"),
+    )
 
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id"), index=True)
     version: Mapped[int] = mapped_column(default=1)
@@ -26,9 +30,16 @@ class Agreement(UUIDPrimaryKey, Timestamps, Base):
     counsellor_signed_on: Mapped[date | None]
     counsellor_signed_by: Mapped[str | None] = mapped_column(String(100))
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     outcome: Mapped[str | None] = mapped_column(String(30))
     balance: Mapped[str | None] = mapped_column(Text)
+    #: The two questions of the pilot's evaluation, asked at closing, optional
+    #: (``ClosingAnswer``): did the agreement help; did it make it easier to keep going.
+    helped: Mapped[str | None] = mapped_column(String(10))
+    easier_to_keep_going: Mapped[str | None] = mapped_column(String(10))
+    #: When the active agreement is next due for review: at most the tenant's interval after
+    #: signing or the last review; none once it is closed or superseded.
+    next_review_due: Mapped[date | None] = mapped_column(index=True)
     created_by: Mapped[str] = mapped_column(String(100))
 
     goals: Mapped[list[Goal]] = relationship(

@@ -40,6 +40,12 @@ class Client(UUIDPrimaryKey, Timestamps, Base):
     created_by: Mapped[str] = mapped_column(String(100))
     #: Where the client lives (German postcode): offers are ranked by distance from it.
     postal_code: Mapped[str | None] = mapped_column(String(5))
+    #: Set by the retention rule when the case's personal data was deleted or anonymised;
+    #: what is left is what the figures count (see ``services.agreements.retention``).
+    personal_data_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the person's first agreement got its second signature (the figures' "first
+    #: contact → signed agreement" reads it beside ``created_at``).
+    first_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     office: Mapped[Office] = relationship(lazy="raise")
     consents: Mapped[list[Consent]] = relationship(

@@ -23,6 +23,11 @@ class Referral(UUIDPrimaryKey, Timestamps, Base):
     note: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default=ReferralStatus.REQUESTED, index=True)
     created_by: Mapped[str] = mapped_column(String(100))
+    #: First moments in the history, kept with each new entry for the figures' durations:
+    #: reached the agency (sent or any answer), first answer, measure started.
+    reached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     history: Mapped[list[ReferralEvent]] = relationship(
         order_by="ReferralEvent.sequence", cascade="all, delete-orphan", lazy="selectin"

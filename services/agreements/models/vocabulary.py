@@ -26,6 +26,7 @@ __all__ = [
     "AgreementStatus",
     "Attainment",
     "CloseOutcome",
+    "ClosingAnswer",
     "DataCategory",
     "GoalField",
     "OwnerSide",
@@ -120,3 +121,11 @@ class CloseOutcome(StrEnum):
     BROKE_OFF = "broke_off"
     MOVED_AWAY = "moved_away"
     TIME_LIMIT = "time_limit"
+
+
+class ClosingAnswer(StrEnum):
+    """The client's answer to each of the two closing questions (asked in plain words)."""
+
+    YES = "yes"
+    PARTLY = "partly"
+    NO = "no"

@@ -8,6 +8,7 @@ amendment is signed by both parties it becomes active and the previous version s
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import date
 from typing import Any
 
@@ -16,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from ..db import utcnow
 from ..errors import InvalidInput, InvalidTransition
-from ..models import Agreement, Review, ReviewStepResult
+from ..figures.counts import (
+    agreement_counts,
+    note_first_signing,
+    office_of,
+    recount,
+    review_counts,
+)
+from ..models import Agreement, Client, Review, ReviewStepResult
 from ..models.vocabulary import (
     AgreementStatus,
     SigningParty,
@@ -26,6 +34,7 @@ from . import audit
 from .agreement_content import build_goals, carry_over, check_offers, require_status
 from .amendments import move_open_referrals, pending_amendment
 from .referrals import withdraw_open_referrals
+from .review_schedule import next_review_due
 from .scope import agreement_in_scope, client_in_scope
 
 OPEN_STATUSES = (AgreementStatus.DRAFT, AgreementStatus.SIGNED, AgreementStatus.ACTIVE)
@@ -64,6 +73,7 @@ def draft_agreement(
     )
     session.add(agreement)
     session.flush()
+    recount(session, Counter(), agreement_counts(agreement, client.office_id))
     audit.record(
         session,
         principal,
@@ -136,6 +146,8 @@ def sign_agreement(
             "Unterschreiben setzt mindestens ein Ziel mit mindestens einem Schritt voraus.",
             "Signing needs at least one goal with at least one step.",
         )
+    office = office_of(session, agreement.client_id)
+    before = agreement_counts(agreement, office)
     on = signed_on or utcnow().date()
     if party == SigningParty.CLIENT:
         if agreement.client_signed_on is not None:
@@ -149,14 +161,24 @@ def sign_agreement(
     if agreement.client_signed_on and agreement.counsellor_signed_on:
         agreement.status = AgreementStatus.ACTIVE
         agreement.activated_at = utcnow()
+        # signed when the second signature was given: the first review is due from then
+        signed = max(agreement.client_signed_on, agreement.counsellor_signed_on)
+        agreement.next_review_due = next_review_due(session, signed)
+        client = session.get(Client, agreement.client_id)
+        if client is not None:
+            note_first_signing(session, client, agreement.activated_at)
         if agreement.previous_id is not None:
             previous = session.get(Agreement, agreement.previous_id, with_for_update=True)
             if previous is not None:
+                before += agreement_counts(previous, office)
                 previous.status = AgreementStatus.SUPERSEDED
+                previous.next_review_due = None
+                recount(session, Counter(), agreement_counts(previous, office))
             move_open_referrals(session, agreement)
     else:
         agreement.status = AgreementStatus.SIGNED
     session.flush()
+    recount(session, before, agreement_counts(agreement, office))
     audit.record(
         session,
         principal,
@@ -204,6 +226,8 @@ def record_review(
             "Steps do not belong to this agreement.",
             fields={"steps": {"step_id": unknown}},
         )
+    office = office_of(session, agreement.client_id)
+    before = agreement_counts(agreement, office)
     review = Review(
         agreement_id=agreement.id,
         created_at=utcnow(),
@@ -216,8 +240,11 @@ def record_review(
     )
     for r in results:
         steps[r["step_id"]].status = r["result"]
+    agreement.next_review_due = next_review_due(session, review.created_at.date())
     session.add(review)
     session.flush()
+    recount(session, before, agreement_counts(agreement, office))
+    recount(session, Counter(), review_counts(review, agreement, office))
     audit.record(
         session,
         principal,
@@ -237,8 +264,16 @@ def close_agreement(
     outcome: str,
     balance: str,
     attainments: list[dict[str, Any]] | None = None,
+    *,
+    helped: str | None = None,
+    easier_to_keep_going: str | None = None,
 ) -> Agreement:
-    """Close with the outcome and the joint balance of successes and obstacles."""
+    """Close with the outcome and the joint balance of successes and obstacles.
+
+    ``helped`` and ``easier_to_keep_going`` are the client's answers to the two closing
+    questions of the pilot's evaluation (``ClosingAnswer``); both optional, counted in the
+    figures.
+    """
     agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
     require_status(
         agreement,
@@ -263,17 +298,23 @@ def close_agreement(
             "Goals do not belong to this agreement.",
             fields={"goals": {"goal_id": unknown}},
         )
+    office = office_of(session, agreement.client_id)
+    before = agreement_counts(agreement, office)
     for entry in attainments:
         goals[entry["goal_id"]].attainment = entry["attainment"]
     agreement.status = AgreementStatus.CLOSED
     agreement.outcome = outcome
     agreement.balance = balance
+    agreement.helped = helped
+    agreement.easier_to_keep_going = easier_to_keep_going
+    agreement.next_review_due = None
     agreement.closed_at = utcnow()
     # A closed case waits for no answer: its open referrals are withdrawn, at the agencies too.
     withdraw_open_referrals(
         session, principal, agreement.client_id, "Fall abgeschlossen / case closed"
     )
     session.flush()
+    recount(session, before, agreement_counts(agreement, office))
     audit.record(
         session, principal, "close", "agreement", agreement.id, agreement.client_id, outcome=outcome
     )

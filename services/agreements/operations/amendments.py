@@ -5,6 +5,7 @@ referrals of the steps it continues once it becomes active."""
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidTransition
+from ..figures.counts import agreement_counts, office_of, recount
 from ..models import Agreement, Referral
 from ..models.vocabulary import TERMINAL_REFERRAL_STATUSES, AgreementStatus
 from ..principal import Principal
@@ -140,6 +142,9 @@ def amend_agreement(
     )
     session.add(amendment)
     session.flush()
+    recount(
+        session, Counter(), agreement_counts(amendment, office_of(session, amendment.client_id))
+    )
     audit.record(
         session,
         principal,
@@ -164,5 +169,8 @@ def discard_amendment(session: Session, principal: Principal, agreement_id: uuid
         "Only an unsigned draft can be discarded",
     )
     audit.record(session, principal, "discard", "agreement", agreement.id, agreement.client_id)
+    recount(
+        session, agreement_counts(agreement, office_of(session, agreement.client_id)), Counter()
+    )
     session.delete(agreement)
     session.flush()

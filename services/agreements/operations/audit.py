@@ -57,10 +57,18 @@ _INSERT_FROM_JSON = text(
 )
 
 
-def _chain_head(session: Session) -> str:
-    """The chain's last hash, under a lock that serialises appends until this commit."""
+def lock_for_commit(session: Session) -> None:
+    """The lock that serialises the end of writing transactions on PostgreSQL, held until
+    the commit. Whatever else a transaction locks just before its commit (the figures'
+    running counts) takes this first, so two transactions never wait for each other's
+    locks in opposite orders. Taking it again in the same transaction is free."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
+
+
+def _chain_head(session: Session) -> str:
+    """The chain's last hash, under a lock that serialises appends until this commit."""
+    lock_for_commit(session)
     last = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     return last or GENESIS
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..db import utcnow
 from ..errors import InvalidTransition, NotFound
+from ..figures.counts import agreement_counts, note_timing, office_of, recount, referral_counts
 from ..models import Agreement, Goal, Referral, ReferralEvent, Step
 from ..models.vocabulary import (
     TERMINAL_REFERRAL_STATUSES,
@@ -65,7 +66,11 @@ def append_event(
     note: str = "",
 ) -> ReferralEvent:
     """Append to the history and set the referral's ``status``; the entry records ``told``
-    where a message named a status that does not become the referral's (a late answer)."""
+    where a message named a status that does not become the referral's (a late answer).
+
+    The referral's contribution to the figures' running counts moves with it."""
+    office = office_of(session, referral.client_id)
+    before = referral_counts(referral, office)
     event = ReferralEvent(
         sequence=len(referral.history),
         status=told or status,
@@ -76,7 +81,9 @@ def append_event(
     )
     referral.history.append(event)
     referral.status = status
+    note_timing(session, referral, event.status, event.at, office)
     session.flush()
+    recount(session, before, referral_counts(referral, office))
     return event
 
 
@@ -155,7 +162,16 @@ def _complete_step(session: Session, referral: Referral, agency: Principal | Non
     )
     if step is None:
         return
+    agreement = session.scalars(
+        select(Agreement)
+        .join(Goal, Goal.agreement_id == Agreement.id)
+        .where(Goal.id == step.goal_id)
+    ).one()
+    office = office_of(session, referral.client_id)
+    before = agreement_counts(agreement, office)
     step.status = StepStatus.DONE
+    session.flush()
+    recount(session, before, agreement_counts(agreement, office))
     if agency is not None:
         audit.record(
             session,

@@ -17,7 +17,7 @@ from flask_babel import Babel, format_date, format_datetime
 from ..identity.provider import make_provider_blueprint
 from ..identity.web_security import install_security_headers
 from ..offers.portal import make_offer_pages_blueprint
-from . import admin, agreements, clients, dashboard, login
+from . import admin, agreements, clients, dashboard, figures, login
 from .errors import register_portal_error_handlers
 from .session import install_session_handling, select_locale
 
@@ -47,7 +47,7 @@ def make_portal_blueprint() -> Blueprint:
 
     install_session_handling(bp)
     register_portal_error_handlers(bp)
-    for module in (login, dashboard, clients, agreements, admin):
+    for module in (login, dashboard, clients, agreements, admin, figures):
         module.register(bp)
     bp.register_blueprint(make_offer_pages_blueprint())  # nested: shares login and CSRF
     return bp

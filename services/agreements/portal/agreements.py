@@ -235,12 +235,15 @@ def register(bp: Blueprint) -> None:
             data, messages = forms.load(
                 agreement_schemas.CloseInputSchema(),
                 {"outcome": forms.text(request.form, "outcome"),
-                 "balance": forms.text(request.form, "balance"), "goals": attainments},
+                 "balance": forms.text(request.form, "balance"), "goals": attainments,
+                 "helped": forms.optional(request.form, "helped"),
+                 "easier_to_keep_going": forms.optional(request.form, "easier_to_keep_going")},
             )  # fmt: skip
             if data is not None:
                 agreements.close_agreement(
                     session, principal, agreement.id, data["outcome"], data["balance"],
-                    data.get("goals"),
+                    data.get("goals"), helped=data.get("helped"),
+                    easier_to_keep_going=data.get("easier_to_keep_going"),
                 )  # fmt: skip
                 commit()
                 return redirect(url_for("portal.agreement_page", agreement_id=agreement.id))

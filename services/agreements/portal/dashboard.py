@@ -18,6 +18,8 @@ def register(bp: Blueprint) -> None:
         if principal.role not in CASE_ROLES:
             if principal.role == Role.TENANT_ADMIN:
                 return redirect(url_for("portal.admin_users"))
+            if principal.role == Role.EVALUATOR:
+                return redirect(url_for("portal.figures_page"))
             return render_template("portal/no_cases.html")
         session = db_session()
         page = render_template(
@@ -27,6 +29,7 @@ def register(bp: Blueprint) -> None:
             waiting=queries.referrals_waiting(session, principal),
             delayed=queries.delayed_deliveries(session, principal),
             not_sent=queries.referrals_not_sent(session, principal),
+            consents_expiring=queries.consents_expiring(session, principal),
         )
         commit()
         return page

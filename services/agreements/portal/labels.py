@@ -117,6 +117,19 @@ ATTAINMENTS = {
     "partly": _l("Partly reached"),
     "not_reached": _l("Not reached"),
 }
+CLOSING_ANSWERS = {"yes": _l("Yes"), "partly": _l("Partly"), "no": _l("No")}
+CLOSING_QUESTIONS = {
+    "helped": _l("Did the agreement help you?"),
+    "easier_to_keep_going": _l("Did it make it easier for you to keep going?"),
+}
+#: Label codes of the figures that are not a domain vocabulary.
+FIGURE_LABELS = {
+    "duration": {
+        "contact_to_signed": _l("First contact → signed agreement"),
+        "referral_to_first_answer": _l("Referral → first answer"),
+        "referral_to_measure_start": _l("Referral → measure start"),
+    },
+}
 ROLES = {
     "counsellor": _l("Counsellor"),
     "office_lead": _l("Office lead"),
@@ -149,6 +162,8 @@ ALL = {
     "referral_reason": REFERRAL_REASONS,
     "outcome": CLOSE_OUTCOMES,
     "attainment": ATTAINMENTS,
+    "closing_answer": CLOSING_ANSWERS,
+    "closing_question": CLOSING_QUESTIONS,
     "role": ROLES,
 }
 

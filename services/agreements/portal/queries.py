@@ -9,25 +9,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
-from ..models import Agreement, Client, Goal, Referral, ReferralEvent, Review, Step
+from ..models import Agreement, Client, Consent, Goal, Referral, ReferralEvent, Review, Step
 from ..models.vocabulary import AgreementStatus, ReferralStatus, StepStatus
 from ..operations import audit
 from ..operations.scope import visible_clients
 from ..principal import Principal
 from . import labels
 
-#: An active agreement is due for review after this long without one ...
-REVIEW_INTERVAL = timedelta(days=90)
+#: An active agreement is listed when its review (``next_review_due``) is this close ...
+REVIEW_HORIZON = timedelta(days=30)
 #: ... or when an open step falls due within this horizon.
 STEP_HORIZON = timedelta(days=14)
 WAITING_FOR_ANSWER = (ReferralStatus.REQUESTED, ReferralStatus.SENT, ReferralStatus.RECEIVED)
 #: Not handed to the agency's channel after this long: a delivery problem, never silent.
 DELIVERY_DELAY = timedelta(minutes=15)
 LIMIT = 10
+#: Consents expiring this soon are listed on the dashboard.
+CONSENT_HORIZON = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,13 @@ class ReviewDue:
     client: Client
     last_review: datetime | None
     next_step_due: date | None
+    overdue: bool = False
+
+
+@dataclass(frozen=True)
+class ConsentRow:
+    consent: Consent
+    client: Client
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,9 @@ def my_cases(session: Session, principal: Principal) -> list[Client]:
 
 
 def reviews_due(session: Session, principal: Principal, today: date) -> list[ReviewDue]:
+    """Active agreements whose review falls due within the horizon (``next_review_due``, at
+    most the tenant's interval after signing or the last review) or is overdue, and those
+    with an open step due soon; overdue first."""
     office_id = principal.require_case_access()
     last_review = (
         select(Review.agreement_id, func.max(Review.created_at).label("at"))
@@ -76,20 +88,45 @@ def reviews_due(session: Session, principal: Principal, today: date) -> list[Rev
         .join(Client, Agreement.client_id == Client.id)
         .outerjoin(last_review, last_review.c.agreement_id == Agreement.id)
         .outerjoin(next_step, next_step.c.agreement_id == Agreement.id)
-        .where(Client.office_id == office_id, Agreement.status == AgreementStatus.ACTIVE)
-        .order_by(next_step.c.due.asc().nulls_last())
+        .where(
+            Client.office_id == office_id,
+            Agreement.status == AgreementStatus.ACTIVE,
+            or_(
+                Agreement.next_review_due <= today + REVIEW_HORIZON,
+                next_step.c.due <= today + STEP_HORIZON,
+            ),
+        )
+        .order_by(Agreement.next_review_due.asc().nulls_last(), next_step.c.due.asc())
+        .limit(LIMIT)
     ).all()
-    now = utcnow()
-    due = []
-    for agreement, client, reviewed_at, step_due in rows:
-        since = reviewed_at or agreement.activated_at or agreement.created_at
-        if (step_due is not None and step_due <= today + STEP_HORIZON) or (
-            since is not None and now - since >= REVIEW_INTERVAL
-        ):
-            due.append(ReviewDue(agreement, client, reviewed_at, step_due))
-    due = due[:LIMIT]
+    due = [
+        ReviewDue(agreement, client, reviewed_at, step_due,
+                  agreement.next_review_due is not None and agreement.next_review_due < today)
+        for agreement, client, reviewed_at, step_due in rows
+    ]  # fmt: skip
     audit.record_reads(session, principal, "agreement", (d.client.id for d in due))
     return due
+
+
+def consents_expiring(session: Session, principal: Principal) -> list[ConsentRow]:
+    """Consents still in force that expire within the horizon: ask for a new one in time."""
+    office_id = principal.require_case_access()
+    now = utcnow()
+    rows = session.execute(
+        select(Consent, Client)
+        .join(Client, Consent.client_id == Client.id)
+        .where(
+            Client.office_id == office_id,
+            Consent.revoked_at.is_(None),
+            Consent.expires_at > now,
+            Consent.expires_at <= now + CONSENT_HORIZON,
+        )
+        .order_by(Consent.expires_at)
+        .limit(LIMIT)
+    ).all()
+    result = [ConsentRow(consent, client) for consent, client in rows]
+    audit.record_reads(session, principal, "consent", (r.client.id for r in result))
+    return result
 
 
 def _referrals(session: Session, principal: Principal, *conditions: object) -> list[ReferralRow]:

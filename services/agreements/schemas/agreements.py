@@ -7,6 +7,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from ..models.vocabulary import (
     Attainment,
     CloseOutcome,
+    ClosingAnswer,
     GoalField,
     OwnerSide,
     ReviewResult,
@@ -121,6 +122,17 @@ class AgreementSchema(Representation):
     closed_at = fields.DateTime(allow_none=True)
     outcome = fields.String(allow_none=True)
     balance = fields.String(allow_none=True)
+    helped = fields.String(
+        allow_none=True, metadata={"description": "closing question: did the agreement help"}
+    )
+    easier_to_keep_going = fields.String(
+        allow_none=True,
+        metadata={"description": "closing question: did it make it easier to keep going"},
+    )
+    next_review_due = fields.Date(
+        allow_none=True,
+        metadata={"description": "an active agreement's next review is due on this day"},
+    )
     created_at = fields.DateTime()
     goals = fields.List(fields.Nested(GoalSchema))
     reviews = fields.List(fields.Nested(ReviewSchema))
@@ -170,6 +182,16 @@ class CloseInputSchema(StrictSchema):
         fields.Nested(AttainmentInputSchema),
         validate=validate.Length(max=20),
         metadata={"description": "each goal of this version at most once"},
+    )
+    helped = one_of(
+        ClosingAnswer,
+        allow_none=True,
+        metadata={"description": "optional: did the agreement help? yes, partly, no"},
+    )
+    easier_to_keep_going = one_of(
+        ClosingAnswer,
+        allow_none=True,
+        metadata={"description": "optional: did it make it easier to keep going? yes, partly, no"},
     )
 
     @validates_schema

@@ -159,4 +159,6 @@ class CloseAgreement(MethodView):
             data["outcome"],
             data["balance"],
             data.get("goals"),
+            helped=data.get("helped"),
+            easier_to_keep_going=data.get("easier_to_keep_going"),
         )
