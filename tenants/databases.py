@@ -1,34 +1,57 @@
-"""Each tenant's own database: where it is, how it is created, and its engine.
+"""Where each tenant's data lives, how it is created, and the engine that reaches it.
 
-PostgreSQL: one database per tenant, owned by its own role, both derived from
-``INTEGRA_DATABASE_URL`` (``<prefix>_<tenant>``) unless the registry file names its own.
-Embedded default: one SQLite file per tenant under ``var/tenants/``.
+PostgreSQL: a schema per tenant (and one per connector service of the tenant) in a shared
+database, each owned by a role of its own that cannot log in. The platform logs in as one
+role (``<prefix>``, NOINHERIT: by itself it may read no tenant's tables) that is a member of
+every tenant role, and every transaction of a tenant's engine begins with ``SET LOCAL ROLE
+<tenant role>`` and ``SET LOCAL search_path``: PostgreSQL itself then refuses any table of
+another tenant (``permission denied for schema``), and the connections are shared by all
+tenants of a process, so 400 tenants need no more connections than 18 (``docs/scale.md`` has
+the figures behind this choice). ``SET LOCAL`` ends with the transaction, so the layout works
+through a pooler in transaction mode too.
 
-A tenant's services that keep state apart from the agreement service (the connectors) get a
-database of their own beside it, named with a ``service`` suffix: a connector cannot read the
-agreement service's tables, only the messages it is sent.
+Names derive from ``INTEGRA_DATABASE_PREFIX``: the shared database and the login role are
+``<prefix>``, a tenant's schema and role ``<prefix>_<tenant>`` and a connector's
+``<prefix>_<tenant>_<service>``. A registry file may place its tenant in a database of its own
+(``[database] name``) or on another server (``[database] url``): a shard with the same layout.
+
+Embedded default: one SQLite file per tenant (and per connector service) under
+``var/tenants/``.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.base import OptionEngine
 from sqlalchemy.pool import NullPool
 
 from tenants.registry import Tenant
 from tenants.secrets import create_private_file, new_password, read_or_create
 from tenants.settings import Settings
 
+LOGIN_PASSWORD_FILE = "database-password"  # noqa: S105 - a file name
+#: Extensions the tenants' migrations use, created once per shard database by the operator's
+#: role (a tenant's role may not create them): trigram search and accent folding.
+EXTENSIONS = ("pg_trgm", "unaccent")
+
 
 def tenant_identifier(settings: Settings, tenant: Tenant, service: str | None = None) -> str:
-    """Database and role name of a tenant (or one of its services) on PostgreSQL."""
-    base = tenant.database.name or f"{settings.database_prefix}_{tenant.slug.replace('-', '_')}"
+    """Schema and role name of a tenant (or one of its services) on PostgreSQL."""
+    base = f"{settings.database_prefix}_{tenant.slug.replace('-', '_')}"
     name = f"{base}_{service}" if service else base
     if len(name) > 63:
-        raise ValueError(f"database name {name!r} exceeds PostgreSQL's 63 characters")
+        raise ValueError(f"schema name {name!r} exceeds PostgreSQL's 63 characters")
     return name
+
+
+def login_role(settings: Settings) -> str:
+    """The role the platform's processes log in as (member of every tenant role)."""
+    return settings.database_prefix
 
 
 def sqlite_path(settings: Settings, tenant: Tenant, service: str | None = None) -> Path:
@@ -36,7 +59,12 @@ def sqlite_path(settings: Settings, tenant: Tenant, service: str | None = None) 
     return settings.var_dir / "tenants" / f"{name}.sqlite3"
 
 
+def uses_sqlite(settings: Settings, tenant: Tenant) -> bool:
+    return settings.embedded and not tenant.database.url
+
+
 def _server_url(settings: Settings, tenant: Tenant) -> URL:
+    """The operator's URL of the tenant's server (a role that may create roles and databases)."""
     if tenant.database.url:
         url = make_url(tenant.database.url)
         return url.set(drivername="postgresql+psycopg") if url.drivername == "postgresql" else url
@@ -44,20 +72,101 @@ def _server_url(settings: Settings, tenant: Tenant) -> URL:
     return settings.database_url
 
 
-def _role_password(settings: Settings, tenant: Tenant, service: str | None = None) -> str:
-    """The role's password, generated once at provisioning and kept under var/secrets."""
-    name = f"database-password-{service}" if service else "database-password"
-    return read_or_create(settings.tenant_secrets_dir(tenant.slug) / name, new_password).strip()
+def shard_database(settings: Settings, tenant: Tenant) -> str:
+    """The database holding the tenant's schemas: shared unless the registry names one."""
+    if tenant.database.name:
+        return tenant.database.name
+    if tenant.database.url and make_url(tenant.database.url).database:
+        return str(make_url(tenant.database.url).database)
+    return settings.database_prefix
 
 
-def tenant_database_url(settings: Settings, tenant: Tenant, service: str | None = None) -> URL:
-    """The URL the tenant's service connects with: its own database, as its own role."""
-    if settings.embedded and not tenant.database.url:
-        return URL.create("sqlite", database=str(sqlite_path(settings, tenant, service)))
-    name = tenant_identifier(settings, tenant, service)
+def _login_password(settings: Settings) -> str:
+    """Generated at the first provisioning and kept under var/secrets (never in the repo)."""
+    return read_or_create(settings.secrets_dir / LOGIN_PASSWORD_FILE, new_password).strip()
+
+
+def shard_url(settings: Settings, tenant: Tenant) -> URL:
+    """Where the platform connects for this tenant: its shard, as the platform's login role."""
     return _server_url(settings, tenant).set(
-        database=name, username=name, password=_role_password(settings, tenant, service)
+        database=shard_database(settings, tenant),
+        username=login_role(settings),
+        password=_login_password(settings),
     )
+
+
+# --- engines ------------------------------------------------------------------------------------
+
+
+class TenantEngine(OptionEngine):
+    """The process's engine of the tenant's shard, narrowed to one tenant (or service): every
+    transaction runs as the tenant's role with its schema first on the search path.
+
+    It shares the shard's connection pool with every other tenant of the process, so
+    ``dispose`` does nothing: the pool belongs to the process (:func:`dispose_shared_engines`).
+    """
+
+    schema: str
+
+    def dispose(self, close: bool = True) -> None:
+        return None
+
+
+def _enter_tenant(schema: str) -> Any:
+    quoted = _quote(schema)
+    statement = f"SET LOCAL ROLE {quoted}; SET LOCAL search_path TO {quoted}, public"
+
+    def begin(connection: Connection) -> None:
+        connection.exec_driver_sql(statement)
+
+    return begin
+
+
+class _SharedEngines:
+    """One engine per shard URL in this process, made on first use."""
+
+    def __init__(self) -> None:
+        self._engines: dict[str, Engine] = {}
+        self._lock = threading.Lock()
+
+    def get(self, url: URL, pool_size: int) -> Engine:
+        key = url.render_as_string(hide_password=False)
+        with self._lock:
+            engine = self._engines.get(key)
+            if engine is None:
+                engine = self._engines[key] = create_engine(
+                    url,
+                    pool_size=pool_size,
+                    max_overflow=pool_size,
+                    pool_timeout=30,
+                    pool_pre_ping=True,
+                    pool_recycle=1800,
+                )
+            return engine
+
+    def dispose(self) -> None:
+        with self._lock:
+            engines, self._engines = list(self._engines.values()), {}
+        for engine in engines:
+            engine.dispose()
+
+    def connections(self) -> int:
+        """Connections the process holds open (pooled or checked out), for the figures."""
+        with self._lock:
+            engines = list(self._engines.values())
+        return sum(engine.pool.checkedin() + engine.pool.checkedout() for engine in engines)  # type: ignore[attr-defined]
+
+
+_shared = _SharedEngines()
+
+
+def dispose_shared_engines() -> None:
+    """Close every shared pool of this process (at shutdown, and in tests between runs)."""
+    _shared.dispose()
+
+
+def open_connections() -> int:
+    return _shared.connections()
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
@@ -78,35 +187,47 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_tenant_engine(
-    settings: Settings, tenant: Tenant, *, pool_size: int = 5, service: str | None = None
-) -> Engine:
-    """An engine that reaches this tenant's database and nothing else.
-
-    Pools are small and created lazily per tenant: an idle tenant holds no connection until
-    its first request (pool_pre_ping drops connections a pooler or restart closed).
-    """
-    url = tenant_database_url(settings, tenant, service)
-    if url.get_backend_name() == "sqlite":
-        assert url.database
-        create_private_file(Path(url.database))
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    return create_engine(
-        url,
+def sqlite_engine(path: Path, *, pool_size: int = 5) -> Engine:
+    """An engine on a tenant's SQLite file (created private if missing)."""
+    create_private_file(path)
+    engine = create_engine(
+        URL.create("sqlite", database=str(path)),
+        connect_args={"check_same_thread": False, "timeout": 30},
         pool_size=pool_size,
-        max_overflow=pool_size * 2,
-        pool_pre_ping=True,
-        pool_recycle=1800,
+        max_overflow=pool_size,
     )
+    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
 
 
-def _admin_engine(settings: Settings, tenant: Tenant) -> Engine:
-    return create_engine(
-        _server_url(settings, tenant), poolclass=NullPool, isolation_level="AUTOCOMMIT"
-    )
+def create_tenant_engine(
+    settings: Settings, tenant: Tenant, *, pool_size: int | None = None, service: str | None = None
+) -> Engine:
+    """An engine that reaches this tenant's (or its service's) data and nothing else.
+
+    PostgreSQL: a :class:`TenantEngine` over the process's shared pool of the shard
+    (``pool_size`` of the shared pool is ``INTEGRA_DATABASE_POOL_SIZE``; the argument is for
+    SQLite). SQLite: an engine of its own on the tenant's file; dispose it when done.
+    """
+    if uses_sqlite(settings, tenant):
+        return sqlite_engine(sqlite_path(settings, tenant, service), pool_size=pool_size or 5)
+    shared = _shared.get(shard_url(settings, tenant), settings.database_pool_size)
+    schema = tenant_identifier(settings, tenant, service)
+    engine = TenantEngine(shared, {})
+    engine.schema = schema
+    event.listen(engine, "begin", _enter_tenant(schema))
+    return engine
+
+
+# --- provisioning -----------------------------------------------------------------------------
+
+
+def _admin_engine(settings: Settings, tenant: Tenant, database: str | None = None) -> Engine:
+    url = _server_url(settings, tenant)
+    if database is not None:
+        url = url.set(database=database)
+    return create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
 
 
 def _quote(identifier: str) -> str:
@@ -118,79 +239,123 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def ensure_database(settings: Settings, tenant: Tenant, service: str | None = None) -> bool:
-    """Create the tenant's role and database if missing. Returns True if it created them.
+def _exists(conn: Connection, catalog: str, column: str, name: str) -> bool:
+    query = text(f"SELECT 1 FROM {catalog} WHERE {column} = :n")  # noqa: S608 - fixed names
+    return conn.execute(query, {"n": name}).scalar() is not None
 
-    The role owns only its database; CONNECT is revoked from PUBLIC so no other tenant's
-    role can open it.
-    """
-    if settings.embedded and not tenant.database.url:
+
+def _ensure_shard(settings: Settings, tenant: Tenant, admin: Connection) -> None:
+    """The shared database and the platform's login role (idempotent)."""
+    login, database = login_role(settings), shard_database(settings, tenant)
+    password = _login_password(settings)
+    verb = "ALTER" if _exists(admin, "pg_roles", "rolname", login) else "CREATE"
+    admin.execute(
+        text(f"{verb} ROLE {_quote(login)} LOGIN NOINHERIT PASSWORD {_literal(password)}")
+    )
+    if not _exists(admin, "pg_database", "datname", database):
+        admin.execute(text(f"CREATE DATABASE {_quote(database)}"))
+    # only the platform's role may connect; tenant roles cannot log in at all
+    admin.execute(text(f"REVOKE ALL ON DATABASE {_quote(database)} FROM PUBLIC"))
+    admin.execute(text(f"GRANT CONNECT ON DATABASE {_quote(database)} TO {_quote(login)}"))
+
+
+#: Provisioning runs in parallel processes (``migrate --all``); roles, the shared database and
+#: its extensions are cluster objects that concurrent DDL would trip over ("tuple
+#: concurrently updated"), so every provisioning step holds this advisory lock.
+PROVISIONING_LOCK = 0x1A7E6B
+
+
+def ensure_database(settings: Settings, tenant: Tenant, service: str | None = None) -> bool:
+    """Create the tenant's (or service's) schema and role if missing; True if it created the
+    schema. Idempotent, and safe to repeat after an interrupted run."""
+    if uses_sqlite(settings, tenant):
         return create_private_file(sqlite_path(settings, tenant, service))
     name = tenant_identifier(settings, tenant, service)
-    password = _role_password(settings, tenant, service)
     admin = _admin_engine(settings, tenant)
-    created = False
     try:
         with admin.connect() as conn:
-            role_exists = conn.execute(
-                text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name}
-            ).scalar()
-            if not role_exists:
-                conn.execute(
-                    text(f"CREATE ROLE {_quote(name)} LOGIN PASSWORD {_literal(password)}")
-                )
-            else:
-                conn.execute(text(f"ALTER ROLE {_quote(name)} LOGIN PASSWORD {_literal(password)}"))
-            db_exists = conn.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-            ).scalar()
-            if not db_exists:
-                conn.execute(text(f"CREATE DATABASE {_quote(name)} OWNER {_quote(name)}"))
-                conn.execute(text(f"REVOKE ALL ON DATABASE {_quote(name)} FROM PUBLIC"))
-                created = True
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": PROVISIONING_LOCK})
+            try:
+                _ensure_shard(settings, tenant, conn)
+                if not _exists(conn, "pg_roles", "rolname", name):
+                    conn.execute(text(f"CREATE ROLE {_quote(name)} NOLOGIN"))
+                conn.execute(text(f"GRANT {_quote(name)} TO {_quote(login_role(settings))}"))
+                return _ensure_schema(settings, tenant, name)
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PROVISIONING_LOCK})
     finally:
         admin.dispose()
+
+
+def _ensure_schema(settings: Settings, tenant: Tenant, name: str) -> bool:
+    shard = _admin_engine(settings, tenant, shard_database(settings, tenant))
+    try:
+        with shard.connect() as conn:
+            for extension in EXTENSIONS:
+                conn.execute(text(f"CREATE EXTENSION IF NOT EXISTS {extension} SCHEMA public"))
+            created = not _exists(conn, "pg_namespace", "nspname", name)
+            if created:
+                conn.execute(text(f"CREATE SCHEMA {_quote(name)} AUTHORIZATION {_quote(name)}"))
+            conn.execute(text(f"REVOKE ALL ON SCHEMA {_quote(name)} FROM PUBLIC"))
+    finally:
+        shard.dispose()
     return created
 
 
 def drop_database(settings: Settings, tenant: Tenant, service: str | None = None) -> None:
-    """Remove a tenant's (or its service's) database and role (``tenant delete``; tests)."""
-    if settings.embedded and not tenant.database.url:
+    """Remove a tenant's (or its service's) schema with its data, and its role."""
+    if uses_sqlite(settings, tenant):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{sqlite_path(settings, tenant, service)}{suffix}").unlink(missing_ok=True)
         return
     name = tenant_identifier(settings, tenant, service)
+    shard = _admin_engine(settings, tenant)
+    try:
+        with shard.connect() as conn:
+            present = _exists(conn, "pg_database", "datname", shard_database(settings, tenant))
+    finally:
+        shard.dispose()
+    if present:
+        shard = _admin_engine(settings, tenant, shard_database(settings, tenant))
+        try:
+            with shard.connect() as conn:
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {_quote(name)} CASCADE"))
+        finally:
+            shard.dispose()
     admin = _admin_engine(settings, tenant)
     try:
         with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)"))
             conn.execute(text(f"DROP ROLE IF EXISTS {_quote(name)}"))
     finally:
         admin.dispose()
 
 
 def drop_prefix(settings: Settings) -> list[str]:
-    """Drop every database and role named under ``settings.database_prefix`` on the server of
+    """Drop every database and role named ``<prefix>`` or ``<prefix>_…`` on the server of
     INTEGRA_DATABASE_URL; returns the databases dropped. For benchmark and test runs, which
     each work under a prefix of their own, and to find what a tenant deletion left behind."""
     assert settings.database_url is not None
+    dispose_shared_engines()
     engine = create_engine(settings.database_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    pattern = settings.database_prefix.replace("_", r"\_") + r"\_%"
+    prefix = settings.database_prefix
+    pattern = prefix.replace("_", r"\_") + r"\_%"
     try:
         with engine.connect() as conn:
             names = list(
                 conn.execute(
-                    text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": pattern}
+                    text("SELECT datname FROM pg_database WHERE datname = :n OR datname LIKE :p"),
+                    {"n": prefix, "p": pattern},
                 ).scalars()
             )
             for name in names:
                 conn.execute(text(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)"))
             roles = list(
                 conn.execute(
-                    text("SELECT rolname FROM pg_roles WHERE rolname LIKE :p"), {"p": pattern}
+                    text("SELECT rolname FROM pg_roles WHERE rolname = :n OR rolname LIKE :p"),
+                    {"n": prefix, "p": pattern},
                 ).scalars()
             )
-            for role in roles:
+            for role in sorted(roles, key=len, reverse=True):  # tenant roles before the login
                 conn.execute(text(f"DROP ROLE IF EXISTS {_quote(role)}"))
     finally:
         engine.dispose()

@@ -39,7 +39,14 @@ DECLARED: tuple[Setting, ...] = (
     Setting(
         "INTEGRA_DATABASE_PREFIX",
         "integra",
-        "Prefix of derived tenant database and role names (<prefix>_<tenant>).",
+        "Name of the shared database and the platform's login role; prefix of each tenant's "
+        "schema and role (<prefix>_<tenant>).",
+    ),
+    Setting(
+        "INTEGRA_DATABASE_POOL_SIZE",
+        "5",
+        "Connections each process keeps per database server (shared by all its tenants; as "
+        "many again in bursts).",
     ),
     Setting("INTEGRA_BROKER_URL", None, "amqp://... of RabbitMQ; unset: the embedded bus."),
     Setting(
@@ -97,6 +104,7 @@ class Settings:
     trusted_proxies: int = 0
     allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
     metrics_token: str | None = None
+    database_pool_size: int = 5
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -160,6 +168,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     port = _int("INTEGRA_PORT")
     if not 1 <= port <= 65535:
         raise ConfigurationError(f"INTEGRA_PORT: {port} is not a TCP port (1-65535)")
+    pool_size = _int("INTEGRA_DATABASE_POOL_SIZE")
+    if not 1 <= pool_size <= 50:
+        raise ConfigurationError("INTEGRA_DATABASE_POOL_SIZE: between 1 and 50 connections")
     token_lifetime = _int("INTEGRA_TOKEN_LIFETIME")
     if token_lifetime < 1:
         raise ConfigurationError("INTEGRA_TOKEN_LIFETIME: must be at least 1 second")
@@ -194,4 +205,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=trusted_proxies,
         allowed_hosts=allowed_hosts,
         metrics_token=values["INTEGRA_METRICS_TOKEN"],
+        database_pool_size=pool_size,
     )

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 from werkzeug.test import Client as WerkzeugClient
@@ -50,14 +51,10 @@ def cli_env(
     registry = load_registry(settings.tenants_dir)
     for slug in TOUCHED:
         deprovision_tenant(settings, registry.require(slug))
-    leftovers = drop_leftovers(settings)
-    assert leftovers == [], f"dropping the tenants left these databases behind: {leftovers}"
-
-
-def drop_leftovers(settings: Settings) -> list[str]:
-    """Drop (and name) databases and roles under this module's prefix that dropping the
-    tenants left behind: deleting a tenant must not leave any of its data."""
-    return drop_prefix(settings)
+    leftovers = tenant_schemas(settings, settings.database_prefix)
+    dropped = drop_prefix(settings)
+    assert leftovers == [], f"dropping the tenants left these schemas behind: {leftovers}"
+    assert dropped in ([], [settings.database_prefix]), f"and these databases: {dropped}"
 
 
 @pytest.fixture(scope="module")
@@ -94,14 +91,19 @@ def api_client_count(settings: Settings, registry: Registry, slug: str) -> int:
         engine.dispose()
 
 
-def database_exists(settings: Settings, name: str) -> bool:
+def schema_exists(settings: Settings, name: str) -> bool:
+    """Whether the run's shared database holds a tenant schema ``name``."""
     assert settings.database_url is not None
-    engine = create_engine(settings.database_url, poolclass=NullPool)
+    engine = create_engine(
+        settings.database_url.set(database=settings.database_prefix), poolclass=NullPool
+    )
     try:
         with engine.connect() as conn:
             found = conn.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+                text("SELECT 1 FROM pg_namespace WHERE nspname = :n"), {"n": name}
             ).scalar()
+    except OperationalError:  # the shared database itself does not exist (yet)
+        return False
     finally:
         engine.dispose()
     return bool(found)
@@ -249,7 +251,7 @@ def test_api_client_create_unknown_tenant(cli_env: dict[str, str], settings: Set
     assert result.stdout == ""
     assert "unknown tenant 'atlantis'" in result.stderr
     assert "freiburg" in result.stderr  # names the known tenants
-    assert not database_exists(settings, f"{settings.database_prefix}_atlantis")
+    assert not schema_exists(settings, f"{settings.database_prefix}_atlantis")
 
 
 def test_api_client_create_unknown_role(cli_env: dict[str, str]) -> None:
@@ -273,7 +275,7 @@ def test_migrate_is_idempotent(
     assert first.exit_code == 0, first.output
     assert _states(first.stdout) == {"wetzlar": "created", "stendal": "created"}
     for slug in ("wetzlar", "stendal"):
-        assert database_exists(settings, tenant_identifier(settings, registry.require(slug)))
+        assert schema_exists(settings, tenant_identifier(settings, registry.require(slug)))
 
     created = integra(
         cli_env, "tenant", "api-client", "create", "wetzlar", "--role", "tenant_admin"
@@ -291,39 +293,44 @@ def test_migrate_is_idempotent(
     assert api_client_count(settings, registry, "wetzlar") == 1
 
 
-def test_tenant_delete_drops_every_database_of_the_tenant(
+def test_tenant_delete_drops_every_schema_of_the_tenant(
     cli_env: dict[str, str], settings: Settings
 ) -> None:
     created = integra(cli_env, "migrate", "hamm")
     assert created.exit_code == 0, created.output
     prefix = f"{settings.database_prefix}_hamm"
-    assert prefix in tenant_databases(settings, prefix)
+    assert prefix in tenant_schemas(settings, prefix)
 
     refused = integra(cli_env, "tenant", "delete", "hamm")
     assert refused.exit_code == 1
     assert "refusing without --yes" in refused.stderr
-    assert prefix in tenant_databases(settings, prefix)
+    assert prefix in tenant_schemas(settings, prefix)
 
     deleted = integra(cli_env, "tenant", "delete", "hamm", "--yes")
     assert deleted.exit_code == 0, deleted.output
-    assert tenant_databases(settings, prefix) == []
+    assert tenant_schemas(settings, prefix) == []
 
 
-def tenant_databases(settings: Settings, name: str) -> list[str]:
-    """The database NAME and those of the tenant's services beside it (NAME_<service>)."""
+def tenant_schemas(settings: Settings, name: str) -> list[str]:
+    """The schema NAME and those of the tenant's services beside it (NAME_<service>) in the
+    run's shared database."""
     assert settings.database_url is not None
-    engine = create_engine(settings.database_url, poolclass=NullPool)
+    engine = create_engine(
+        settings.database_url.set(database=settings.database_prefix), poolclass=NullPool
+    )
     try:
         with engine.connect() as conn:
             return list(
                 conn.execute(
                     text(
-                        "SELECT datname FROM pg_database WHERE datname = :n OR datname LIKE :p"
-                        " ORDER BY datname"
+                        "SELECT nspname FROM pg_namespace WHERE nspname = :n OR nspname LIKE :p"
+                        " ORDER BY nspname"
                     ),
                     {"n": name, "p": name.replace("_", r"\_") + r"\_%"},
                 ).scalars()
             )
+    except OperationalError:  # the shared database itself does not exist (yet)
+        return []
     finally:
         engine.dispose()
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select, text, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.pool import NullPool
 from werkzeug.test import Client, TestResponse
 
@@ -33,7 +33,7 @@ from services.agreements.db import utcnow
 from services.agreements.models import AccessToken, ApiClient
 from services.agreements.models.vocabulary import Role
 from services.agreements.operations.api_clients import hash_secret
-from tenants.databases import tenant_database_url
+from tenants.databases import login_role, shard_url, tenant_identifier
 from tenants.registry import Registry
 from tests.fixtures.cases import OfficeCase, caller, row_counts, seed_office_case
 from tests.fixtures.factories import agreement_body, assessment_body, client_body, consent_body
@@ -509,28 +509,50 @@ def test_missing_or_invalid_credentials_get_401_everywhere(world: World, kind: s
 # -- the databases themselves (PostgreSQL) -------------------------------------------------------
 
 
-def test_a_tenants_role_cannot_open_another_tenants_database(pg_platform: Platform) -> None:
-    """Isolation by construction: even with its password, freiburg's database role is refused
-    by essen's database, and it is no superuser that could grant itself access."""
+def test_a_tenants_role_cannot_read_another_tenants_schema(pg_platform: Platform) -> None:
+    """Isolation by construction: every transaction of freiburg's engine runs as freiburg's
+    role, and PostgreSQL refuses it essen's schema and freiburg's own connector schema; the
+    platform's login role reads no tenant's tables by itself, tenant roles cannot log in, and
+    none of them is a superuser that could grant itself access."""
     settings = pg_platform.settings
-    own = tenant_database_url(settings, pg_platform.tenant(TENANT))
-    foreign = tenant_database_url(settings, pg_platform.tenant(OTHER_TENANT))
-    assert own.database != foreign.database and own.username != foreign.username
-    engine = create_engine(own.set(database=foreign.database), poolclass=NullPool)
+    own, foreign = pg_platform.tenant(TENANT), pg_platform.tenant(OTHER_TENANT)
+    foreign_schema = tenant_identifier(settings, foreign)
+    connector_schema = tenant_identifier(settings, own, "aa")
+    with pg_platform.engine(TENANT).connect() as connection:
+        assert connection.execute(text("SELECT current_user")).scalar() == tenant_identifier(
+            settings, own
+        )
+        assert connection.execute(text("SELECT count(*) FROM clients")).scalar() is not None
+    for schema in (foreign_schema, connector_schema):
+        with (
+            pg_platform.engine(TENANT).connect() as connection,
+            pytest.raises(ProgrammingError, match="permission denied for schema"),
+        ):
+            connection.execute(text(f'SELECT count(*) FROM "{schema}".clients'))  # noqa: S608
+    plain = create_engine(shard_url(settings, own), poolclass=NullPool)
     try:
-        with pytest.raises(OperationalError, match="permission denied"):
-            engine.connect()
-    finally:
-        engine.dispose()
-    engine = create_engine(own, poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
+        own_schema = tenant_identifier(settings, own)
+        with (
+            plain.connect() as connection,
+            pytest.raises(ProgrammingError, match="permission denied for schema"),
+        ):
+            connection.execute(text(f'SELECT count(*) FROM "{own_schema}".clients'))  # noqa: S608
+        with plain.connect() as connection:
             flags = connection.execute(
                 text(
-                    "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles"
-                    " WHERE rolname = current_user"
-                )
-            ).one()
+                    "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolcanlogin, rolinherit"
+                    " FROM pg_roles WHERE rolname IN (:login, :own, :foreign) ORDER BY rolname"
+                ),
+                {
+                    "login": login_role(settings),
+                    "own": tenant_identifier(settings, own),
+                    "foreign": foreign_schema,
+                },
+            ).all()
     finally:
-        engine.dispose()
-    assert tuple(flags) == (False, False, False)
+        plain.dispose()
+    assert {row.rolname: tuple(row)[1:] for row in flags} == {
+        login_role(settings): (False, False, False, True, False),
+        tenant_identifier(settings, own): (False, False, False, False, True),
+        foreign_schema: (False, False, False, False, True),
+    }
