@@ -15,7 +15,7 @@ METRICS_DIR = "/run/integra/metrics"
 PORT = 8000
 #: The Secret the operator creates (``kubectl create secret``): the values never pass through
 #: the generator or the repository.
-PLATFORM_SECRET = "integra-platform"
+PLATFORM_SECRET = "integra-platform"  # noqa: S105 (the name of a Secret)
 PLATFORM_SECRET_KEYS = {
     "INTEGRA_DATABASE_URL": "database-url",
     "INTEGRA_BROKER_URL": "broker-url",

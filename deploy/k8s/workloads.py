@@ -118,8 +118,8 @@ def _pod_spec(options: K8sOptions, command: list[str], configmaps: int) -> dict[
         },
         "volumeMounts": [
             {"name": "tenants", "mountPath": TENANTS_DIR, "readOnly": True},
+            {"name": "var", "mountPath": f"{HOME}/var"},
             {"name": "secrets", "mountPath": f"{HOME}/var/secrets"},
-            {"name": "var", "mountPath": f"{HOME}/var/tmp"},
             {"name": "metrics", "mountPath": METRICS_DIR},
         ],
     }
