@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import requests
 from flask import Flask
 from prometheus_client import REGISTRY
 from werkzeug.test import Client
@@ -32,6 +33,7 @@ from tenants.registry import Registry, Tenant, load_registry
 from tenants.settings import Settings, load_settings
 from tests.fixtures.live import free_port
 from tests.fixtures.services import AMQP_URL, need_service
+from tests.integration.test_web_workers import home, up_with_workers  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("tests.observability")
@@ -205,3 +207,29 @@ def test_metrics_add_up_over_every_process(tmp_path: Path, monkeypatch: pytest.M
     )
     assert 'integra_http_requests_total{status="2xx",tenant="freiburg"} 7.0' in text
     assert "integra_tenant_apps_loaded 1.0" in text  # counters stay, the gauge left
+
+
+def test_integra_up_with_two_web_processes_serves_the_sum(
+    home: tuple[Path, dict[str, str]],  # noqa: F811 (the fixture)
+) -> None:
+    path, env = home
+    with up_with_workers(path, env, "metrics.log") as running:
+        base = running.base
+        fresh = {"Connection": "close"}  # a connection each: the kernel spreads them
+        for _ in range(30):
+            answer = requests.get(
+                f"{base}/t/freiburg/api/v1/openapi.json", headers=fresh, timeout=30
+            )
+            assert answer.status_code == 200
+        ready = requests.get(f"{base}/readyz", timeout=30)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+        for _ in range(4):  # whichever process answers the scrape, the sum is the same
+            text = requests.get(f"{base}/metrics", headers=fresh, timeout=30).text
+            assert (
+                'integra_http_request_seconds_count{method="GET",route="/api/v1/openapi.json"} 30.0'
+                in text
+            ), text[:2000]
+            assert 'integra_outbox_lag_seconds{tenant="freiburg"}' in text
+        files = list((path / "var" / "metrics").glob("*.db"))
+        assert len({f.stem.rsplit("_", 1)[1] for f in files}) >= 2, files  # several processes
