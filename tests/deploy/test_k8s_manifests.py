@@ -181,3 +181,24 @@ def test_the_vendored_schemas_carry_their_licences() -> None:
     for name in validation.CUSTOM_KINDS.values():
         assert (schemas / "crds" / name).is_file()
     assert len(list((schemas / "crds").glob("LICENSE-*"))) == 3
+
+
+def test_a_large_registry_is_split_over_configmaps_all_mounted(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deploy.k8s import workloads
+
+    monkeypatch.setattr(workloads, "CONFIGMAP_BUDGET", 8 * 1024)
+    split = generate(registry, load_settings({}).tenants_dir, K8sOptions(domain=DOMAIN))
+    maps = [
+        m for m in split["10-config.yaml"] if m["metadata"]["name"].startswith("integra-tenants-")
+    ]
+    assert len(maps) > 2
+    assert all(sum(len(v.encode()) for v in m["data"].values()) <= 8 * 1024 for m in maps)
+    files = sorted(name for m in maps for name in m["data"])
+    assert files == sorted(f"{t.slug}.toml" for t in registry.enabled())
+    check(split)
+    for deployment in _of(split, "Deployment"):
+        volumes = deployment["spec"]["template"]["spec"]["volumes"]
+        sources = next(v for v in volumes if v["name"] == "tenants")["projected"]["sources"]
+        assert [s["configMap"]["name"] for s in sources] == [m["metadata"]["name"] for m in maps]
