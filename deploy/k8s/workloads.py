@@ -95,7 +95,13 @@ def _pod_spec(options: K8sOptions, command: list[str], configmaps: int) -> dict[
         ports = [{"name": "http", "containerPort": PORT}]
         probes = {
             "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
-            "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
+            # 30 s of failures before a pod leaves the Service: a broker restart must not take
+            # every web pod out at once (the outbox keeps accepted work meanwhile)
+            "readinessProbe": {
+                "httpGet": {"path": "/readyz", "port": "http"},
+                "periodSeconds": 5,
+                "failureThreshold": 6,
+            },
         }
     secret_env = [
         {"name": key, "valueFrom": {"secretKeyRef": {"name": PLATFORM_SECRET, "key": ref}}}
