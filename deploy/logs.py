@@ -46,16 +46,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class _IntegraHandler(logging.StreamHandler):
+    """The handler :func:`configure_logging` installs (and replaces when called again)."""
+
+
 def configure_logging(*, verbose: bool, log_format: str) -> None:
-    """Replace the root logger's handlers with one on stderr in ``log_format``."""
-    handler = logging.StreamHandler()
-    handler.addFilter(ContextFilter())
-    handler.setFormatter(
-        JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
-    )
+    """One handler on stderr in ``log_format`` on the root logger. Like
+    ``logging.basicConfig``, it leaves logging alone where someone else has configured it
+    already (a test runner's capture)."""
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if isinstance(h, _IntegraHandler)]:
         root.removeHandler(old)
+    if root.handlers:
+        return
+    handler = _IntegraHandler()
+    handler.addFilter(ContextFilter())
+    json_lines = log_format == "json"
+    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("alembic").setLevel(logging.WARNING)

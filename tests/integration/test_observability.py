@@ -84,6 +84,8 @@ def test_latency_by_route_template_requests_by_tenant(dispatcher: TenantDispatch
 def json_log() -> Iterator[io.StringIO]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    for handler in handlers:  # a capture of the test runner: configure_logging would yield
+        root.removeHandler(handler)
     configure_logging(verbose=False, log_format="json")
     stream = io.StringIO()
     root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
@@ -233,3 +235,19 @@ def test_integra_up_with_two_web_processes_serves_the_sum(
             assert 'integra_outbox_lag_seconds{tenant="freiburg"}' in text
         files = list((path / "var" / "metrics").glob("*.db"))
         assert len({f.stem.rsplit("_", 1)[1] for f in files}) >= 2, files  # several processes
+
+
+def test_configure_logging_leaves_a_foreign_configuration_alone() -> None:
+    root = logging.getLogger()
+    foreign = logging.NullHandler()
+    saved = list(root.handlers)
+    for handler in saved:
+        root.removeHandler(handler)
+    root.addHandler(foreign)
+    try:
+        configure_logging(verbose=False, log_format="json")
+        assert root.handlers == [foreign]
+    finally:
+        root.removeHandler(foreign)
+        for handler in saved:
+            root.addHandler(handler)
