@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from deploy.tenant_data import store_present
 from deploy.wiring import bus_transport
 from messaging import store as bus_store
 from messaging.broker_admin import BrokerAdmin
@@ -74,11 +75,11 @@ class ProvisioningFailed(Exception):
 @dataclass
 class Step:
     """One provisioning step. ``run`` returns True if it created the thing (rather than
-    finding it); ``undo`` removes it again."""
+    finding it); ``undo`` removes what the step created, if anything (True if it did)."""
 
     name: str
     run: Callable[[], bool]
-    undo: Callable[[], None]
+    undo: Callable[[], bool]
 
 
 @dataclass
@@ -139,9 +140,11 @@ def _steps(
         ensure_tenant_keys(settings, tenant.slug)
         return not found["keys"]
 
-    def remove_keys() -> None:
-        if not found.get("keys", True):
-            shutil.rmtree(secrets)
+    def remove_keys() -> bool:
+        if found.get("keys", True):
+            return False
+        shutil.rmtree(secrets)
+        return True
 
     def connector(kind: str) -> Step:
         service = SERVICE_CODES[kind]
@@ -159,11 +162,7 @@ def _steps(
             out.migrated = True
             return created
 
-        return Step(
-            f"database of the {kind} connector",
-            run,
-            lambda: drop_database(settings, tenant, service=service),
-        )
+        return Step(f"database of the {kind} connector", run, remove_database(service))
 
     def agreements() -> bool:
         own = engine or create_tenant_engine(settings, tenant, pool_size=1)
@@ -187,14 +186,25 @@ def _steps(
         transport.provision(tenant)
         return not found["bus"]
 
-    def remove_bus() -> None:
-        if not found.get("bus", True):
-            transport.deprovision(tenant)
+    def remove_bus() -> bool:
+        if found.get("bus", True):
+            return False
+        transport.deprovision(tenant)
+        return True
+
+    def remove_database(service: str | None) -> Callable[[], bool]:
+        def undo() -> bool:
+            if not store_present(settings, tenant, service):
+                return False  # refused before it created anything
+            drop_database(settings, tenant, service=service)
+            return True
+
+        return undo
 
     return [
         Step("keys", keys, remove_keys),
         *(connector(partner.kind) for partner in tenant.partners),
-        Step("database of the agreement service", agreements, lambda: drop_database(settings, tenant)),
+        Step("database of the agreement service", agreements, remove_database(None)),
         Step(f"bus ({transport.name}, vhost {tenant.vhost})", bus, remove_bus),
     ]  # fmt: skip
 
@@ -249,8 +259,8 @@ def _roll_back(steps: list[Step]) -> tuple[list[str], list[str]]:
     left: list[str] = []
     for step in reversed(steps):
         try:
-            step.undo()
-            done.append(step.name)
+            if step.undo():
+                done.append(step.name)
         except Exception as exc:  # report it; the operator must know what is left over
             left.append(f"{step.name} ({type(exc).__name__}: {exc})")
     return done, left

@@ -38,8 +38,9 @@ def stores(tenant: Tenant) -> list[Store]:
     return [Store(None), *(Store(SERVICE_CODES[p.kind]) for p in tenant.partners)]
 
 
-def admin_url(settings: Settings, tenant: Tenant, database: str | None = None) -> URL:
-    """The operator's URL of the server holding the tenant (``database``: default its shard)."""
+def admin_url(settings: Settings, tenant: Tenant, *, shard: bool = True) -> URL:
+    """The operator's URL of the server holding the tenant, on its shard database (or, with
+    ``shard`` False, on the database the configured URL names, for cluster-wide queries)."""
     if tenant.database.url:
         url = make_url(tenant.database.url)
     else:
@@ -47,7 +48,7 @@ def admin_url(settings: Settings, tenant: Tenant, database: str | None = None) -
         url = settings.database_url
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    return url.set(database=database or shard_database(settings, tenant))
+    return url.set(database=shard_database(settings, tenant)) if shard else url
 
 
 def libpq_args(url: URL) -> tuple[list[str], dict[str, str]]:
@@ -73,6 +74,22 @@ def present_schemas(settings: Settings, tenant: Tenant) -> set[str]:
             return set(rows.scalars())
     except OperationalError:  # the shard database does not exist (yet)
         return set()
+    finally:
+        engine.dispose()
+
+
+def store_present(settings: Settings, tenant: Tenant, service: str | None) -> bool:
+    """Whether anything of one store exists: its SQLite file, or its schema or role."""
+    if uses_sqlite(settings, tenant):
+        return sqlite_path(settings, tenant, service).exists()
+    name = tenant_identifier(settings, tenant, service)
+    if name in present_schemas(settings, tenant):
+        return True
+    engine = create_engine(admin_url(settings, tenant, shard=False), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            query = text("SELECT 1 FROM pg_roles WHERE rolname = :n")
+            return conn.execute(query, {"n": name}).scalar() is not None
     finally:
         engine.dispose()
 
