@@ -100,18 +100,23 @@ def _heads(history: MigrationHistory) -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(history.config()).get_heads())
 
 
-def at_head(engine: Engine, histories: tuple[MigrationHistory, ...]) -> bool:
-    """Whether the store reached by ``engine`` exists and every history in it is at its head:
-    one short transaction, where ``ensure_database`` and Alembic's upgrade would take a
-    cluster-wide lock and several connections (what makes ``migrate --all`` over hundreds of
-    tenants slow)."""
+MISSING, BEHIND, CURRENT = "missing", "behind", "current"
+
+
+def store_state(engine: Engine, histories: tuple[MigrationHistory, ...]) -> str:
+    """Whether the store reached by ``engine`` is missing (no schema, role or tables yet),
+    behind, or current (every history at its head): one short transaction, where
+    ``ensure_database`` takes a cluster-wide lock and two connections and Alembic reads its
+    scripts again (what makes ``migrate --all`` over hundreds of tenants slow)."""
     try:
         with engine.connect() as connection:
-            return all(
-                h.current_revision(connection) in _heads(h) for h in histories
-            )
+            revisions = [h.current_revision(connection) for h in histories]
     except DBAPIError:  # no role, schema or database yet
-        return False
+        return MISSING
+    if revisions[0] is None:
+        return MISSING
+    current = all(rev in _heads(h) for rev, h in zip(revisions, histories, strict=True))
+    return CURRENT if current else BEHIND
 
 
 def _bus_present(settings: Settings, transport: Transport, tenant: Tenant) -> bool:
@@ -129,8 +134,10 @@ def _steps(
     out: _Outcome,
     quick: bool = False,
 ) -> list[Step]:
-    """The steps in order. ``quick``: a store found at its newest migration is left alone
-    (no DDL, no cluster-wide lock); otherwise each store is ensured and upgraded."""
+    """The steps in order. ``quick``: each store's state is looked at first; a current one
+    is left alone, one behind is upgraded, and only a missing one goes through
+    ``ensure_database`` (DDL under the cluster-wide lock). Otherwise every store is ensured
+    and upgraded."""
     secrets = settings.tenant_secrets_dir(tenant.slug)
     found: dict[str, bool] = {}  # what a step found in place: its undo leaves that alone
 
@@ -150,26 +157,36 @@ def _steps(
         service = SERVICE_CODES[kind]
 
         def run() -> bool:
+            state = MISSING
             if quick:
                 own = create_tenant_engine(settings, tenant, pool_size=1, service=service)
                 try:
-                    if at_head(own, CONNECTOR_HISTORIES):
-                        return False
+                    state = store_state(own, CONNECTOR_HISTORIES)
+                    if state == BEHIND:
+                        for history in CONNECTOR_HISTORIES:
+                            with own.begin() as connection:
+                                history.upgrade(connection)
                 finally:
                     own.dispose()
+            out.migrated |= state != CURRENT
+            if state != MISSING:
+                return False
             created = ensure_database(settings, tenant, service=service)
             provision_connector(settings, tenant, kind)
-            out.migrated = True
-            return created
+            return created or quick
 
         return Step(f"database of the {kind} connector", run, remove_database(service))
 
     def agreements() -> bool:
+        # before the engine: an engine on SQLite creates the file
+        created = False if quick else ensure_database(settings, tenant)
         own = engine or create_tenant_engine(settings, tenant, pool_size=1)
-        created = False
         try:
-            if not (quick and at_head(own, AGREEMENT_HISTORIES)):
-                created = ensure_database(settings, tenant)
+            state = store_state(own, AGREEMENT_HISTORIES) if quick else MISSING
+            if quick and state == MISSING:
+                ensure_database(settings, tenant)
+                created = True
+            if state != CURRENT:
                 migrate_tenant(own)
                 out.migrated = True
             with Session(own) as session, session.begin():
