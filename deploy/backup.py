@@ -136,7 +136,9 @@ def restore_archive(
         replaced = _check_target(settings, known, tenant, folder, replace)
         _restore_stores(settings, tenant, manifest, folder)
         for member, relative in secrets_members(manifest):
-            write_secret(settings.tenant_secrets_dir(tenant.slug) / relative, (folder / member).read_bytes())  # fmt: skip
+            write_secret(
+                settings.tenant_secrets_dir(tenant.slug) / relative, (folder / member).read_bytes()
+            )
         _write_registry_file(settings, folder / "registry" / f"{tenant.slug}.toml")
     result = provision_tenant(settings, tenant, quick=True)
     return RestoreResult(tenant.slug, replaced, result.revision, manifest.created_at)
@@ -179,7 +181,9 @@ def _check_target(
     existing = data_present(settings, tenant)
     if registry_file.exists() and registry_file.read_bytes() != incoming:
         existing.append(str(registry_file))
-    clash = next((t.slug for t in known.values() if t.vhost == tenant.vhost and t.slug != tenant.slug), None)  # fmt: skip
+    clash = next(
+        (t.slug for t in known.values() if t.vhost == tenant.vhost and t.slug != tenant.slug), None
+    )
     if clash:
         raise RestoreRefused(f"bus vhost {tenant.vhost!r} belongs to tenant {clash!r} here")
     if existing and not replace:

@@ -149,7 +149,7 @@ def open_archive(archive: Path, into: Path) -> Manifest:
     """Extract ``archive`` into the empty private folder ``into`` and check it against its
     manifest. Raises :class:`ArchiveError` naming what is wrong."""
     try:
-        tar = tarfile.open(archive, mode="r:*")
+        tar = tarfile.open(archive, mode="r:*")  # noqa: SIM115 - closed by the with below
     except (OSError, tarfile.TarError) as exc:
         raise ArchiveError(f"{archive}: not a readable tar archive: {exc}") from exc
     with tar:
@@ -174,10 +174,12 @@ def open_archive(archive: Path, into: Path) -> Manifest:
     listed = set(manifest.files) | {MANIFEST, MANIFEST_SUM}
     if set(names) != listed:
         extra, missing = sorted(set(names) - listed), sorted(listed - set(names))
-        raise ArchiveError(f"archive members differ from the manifest: extra {extra}, missing {missing}")  # fmt: skip
-    for member, expected in sorted(manifest.files.items()):
-        if sha256_file(into / member) != expected:
-            raise ArchiveError(f"{member}: checksum mismatch: the archive is damaged or altered")
+        raise ArchiveError(
+            f"archive members differ from the manifest: extra {extra}, missing {missing}"
+        )
+    for name, expected in sorted(manifest.files.items()):
+        if sha256_file(into / name) != expected:
+            raise ArchiveError(f"{name}: checksum mismatch: the archive is damaged or altered")
     return manifest
 
 

@@ -102,7 +102,8 @@ def sessions_of_platform(settings: Settings, tenant: Tenant) -> int:
     platform, or one of its workers)."""
     with _admin(settings, tenant) as conn:
         query = text(
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = :u AND datname = current_database()"
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE usename = :u AND datname = current_database()"
         )
         return int(conn.execute(query, {"u": login_role(settings)}).scalar_one())
 

@@ -2,7 +2,9 @@
 worker processes, so hundreds of tenants do not stretch an upgrade window proportionally.
 
 Processes, not threads: Alembic keeps its migration context in module globals, and two cores
-run two interpreters at once. Each worker reuses its process's shared pool of the shard
+run two interpreters at once. The workers are forked where the platform allows it (Linux): a
+spawned worker first imports the whole platform again, seconds on a busy machine, before its
+first tenant. Each worker reuses its process's shared pool of the shard
 database (tenants.databases), and a tenant already at its newest migration costs one short
 transaction per store (``provision_tenant(quick=True)``): no DDL and no turn at the
 cluster-wide advisory lock that ``ensure_database`` takes. A tenant that fails is reported
@@ -18,6 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
+from tenants.databases import dispose_shared_engines
 from tenants.registry import Tenant
 from tenants.settings import Settings
 
@@ -85,7 +88,10 @@ def migrate_tenants(
             report(outcome)
     else:
         size = max(1, min(BATCH, len(tenants) // (workers * 4)))
-        context = multiprocessing.get_context("spawn")
+        # no pooled connection may be shared with a forked child
+        dispose_shared_engines()
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        context = multiprocessing.get_context(method)
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures: dict[Future[list[MigrationOutcome]], list[Tenant]] = {
                 pool.submit(_migrate_batch, settings, batch): batch

@@ -241,7 +241,7 @@ def provision_tenant(
     transport = transport or bus_transport(settings)
     for step in _steps(settings, tenant, transport, engine, out, quick):
         step.run()
-    log.info("tenant %s provisioned (created=%s, revision=%s)", tenant.slug, out.database_created, out.revision)  # fmt: skip
+    log.info("tenant %s provisioned (created=%s)", tenant.slug, out.database_created)
     return ProvisionResult(tenant.slug, out.database_created, out.revision, out.migrated)
 
 

@@ -83,7 +83,9 @@ def tenant_add(ctx: Context, file: Path) -> None:
     except (RegistryError, TenantLifecycleError, ProvisioningFailed) as exc:
         raise click.ClickException(str(exc)) from exc
     if result.action == "nothing to do":
-        click.echo(f"{result.tenant}: nothing to do (registered and provisioned, schema {result.revision})")
+        click.echo(
+            f"{result.tenant}: nothing to do (registered and provisioned, schema {result.revision})"
+        )
     else:
         click.echo(f"{result.action} {result.tenant} (schema {result.revision})")
 

@@ -127,7 +127,11 @@ def test_backup_change_restore_and_restore_elsewhere(
     assert "--replace" in refused.stderr
     assert len(clients(env)) == 2
 
-    damaged = tamper(archive, "db/agreements." + ("dump" if "INTEGRA_DATABASE_URL" in env else "sqlite3"), tmp_path / "damaged.tar")  # fmt: skip
+    damaged = tamper(
+        archive,
+        "db/agreements." + ("dump" if "INTEGRA_DATABASE_URL" in env else "sqlite3"),
+        tmp_path / "damaged.tar",
+    )
     spoiled = integra(env, "restore", str(damaged), "--replace")
     assert spoiled.exit_code == 1
     assert "checksum mismatch" in spoiled.stderr and "nothing changed" in spoiled.stderr

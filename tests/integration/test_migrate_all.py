@@ -36,7 +36,11 @@ def env(postgres_url: str, run_id: str, tmp_path: Path) -> Iterator[dict[str, st
     for slug in HEALTHY:
         shutil.copy(SHIPPED_REGISTRY / f"{slug}.toml", registry)
     broken = (SHIPPED_REGISTRY / "essen.toml").read_text().replace('"essen"', '"kaputt"')
-    broken = re.sub(r"(?m)^\[database\]$", '[database]\nurl = "postgresql://postgres@127.0.0.1:1/nowhere"', broken)  # fmt: skip
+    broken = re.sub(
+        r"(?m)^\[database\]$",
+        '[database]\nurl = "postgresql://postgres@127.0.0.1:1/nowhere"',
+        broken,
+    )
     (registry / "kaputt.toml").write_text(broken)
     env = {
         "INTEGRA_HOME": str(tmp_path),
@@ -52,7 +56,12 @@ def test_a_failing_tenant_is_reported_and_the_others_are_migrated(env: dict[str,
     result = integra(env, "migrate", "--all", "--workers", "2")
     assert result.exit_code == 1
     rows = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()}
-    assert rows == {"hamm": "created", "kaputt": "FAILED", "stendal": "created", "wetzlar": "created"}  # fmt: skip
+    assert rows == {
+        "hamm": "created",
+        "kaputt": "FAILED",
+        "stendal": "created",
+        "wetzlar": "created",
+    }
     assert "kaputt" in result.stdout and "Connection refused" in result.stdout
     assert "1 of 4 tenant(s) failed: kaputt" in result.stderr
     settings = load_settings(env)
