@@ -8,23 +8,27 @@ functions, so a test cannot pass with wiring that the real start-up does not use
 
 from __future__ import annotations
 
+from functools import partial
+
 from gateway.dispatch import TenantDispatcher
 from messaging.transports.base import Transport
 from messaging.transports.embedded import EmbeddedTransport
 from messaging.transports.rabbitmq import RabbitMQTransport
 from services.agreements.app import create_app, dispose_app
+from services.agreements.context import DemoMark
 from tenants.registry import Registry
 from tenants.settings import Settings
 
 
 def tenant_dispatcher(
-    settings: Settings, registry: Registry, **options: object
+    settings: Settings, registry: Registry, *, demo: DemoMark | None = None, **options: object
 ) -> TenantDispatcher:
-    """The gateway serving every tenant of ``registry`` with the agreement service's apps."""
+    """The gateway serving every tenant of ``registry`` with the agreement service's apps;
+    ``demo``: their portals show a "Demo" banner (why: simulated partners, or demo cases)."""
     return TenantDispatcher(
         settings,
         registry,
-        create_app,
+        partial(create_app, demo=demo) if demo else create_app,
         dispose_app=dispose_app,
         **options,  # type: ignore[arg-type]
     )
