@@ -163,6 +163,8 @@ def probe_amqp(transport: Transport, tenant: Tenant, partner: PartnerEntry) -> P
     try:
         try:
             connection.ensure_connection(max_retries=1)
+        except amqp.exceptions.AccessRefused as exc:  # a wrong password, or no such vhost
+            return ProbeResult(ProbeOutcome.REFUSED, f"broker refused the login: {exc}")
         except (OperationalError, OSError) as exc:
             return ProbeResult(ProbeOutcome.UNREACHABLE, f"broker of {tenant.vhost}: {exc}")
         channel = connection.channel()
