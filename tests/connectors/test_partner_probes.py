@@ -48,7 +48,7 @@ class AgencyEndpoint(BaseHTTPRequestHandler):
     mode = "verify"  # verify | refuse | no_probe
     seen: list[tuple[str, dict[str, str], bytes]] = []
 
-    def do_OPTIONS(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_OPTIONS(self) -> None:
         self.seen.append(("OPTIONS", dict(self.headers), b""))
         if self.mode == "no_probe":
             status = 405
@@ -60,7 +60,7 @@ class AgencyEndpoint(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.seen.append(("POST", dict(self.headers), b""))
         self.send_response(500)
         self.end_headers()

@@ -87,7 +87,7 @@ def check_clean_start(home: Path, env: dict[str, str], slugs: list[str]) -> None
     """One start after the interruptions: every tenant, its demo data once, working logins;
     then the window between committing the demo users and writing their passwords."""
     secrets = home / "var" / "secrets"
-    with integra_up(home, free_port(), "clean.log", env=env) as running:
+    with integra_up(home, free_port(), "clean.log", "--workers", "1", env=env) as running:
         credentials = json.loads((secrets / "demo-credentials.json").read_text())
         assert sorted(credentials) == sorted(slugs), running.tail()
         for slug in slugs:
@@ -99,7 +99,7 @@ def check_clean_start(home: Path, env: dict[str, str], slugs: list[str]) -> None
         stop(running)
     # A start killed right after committing the demo users, before writing their passwords.
     (secrets / "demo-logins.json").unlink()
-    with integra_up(home, free_port(), "again.log", env=env) as running:
+    with integra_up(home, free_port(), "again.log", "--workers", "1", env=env) as running:
         assert "username_taken" not in running.output()
         logins = json.loads((secrets / "demo-logins.json").read_text())
         counsellor = next(e for e in logins["freiburg"] if e["role"] == "counsellor")

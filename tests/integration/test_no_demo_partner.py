@@ -52,10 +52,10 @@ def _handler(centre: JobCentre) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def do_OPTIONS(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_OPTIONS(self) -> None:
             self._answer(probe_answer(self.headers.get(PROBE_HEADER), centre.jwks, "jobcenter"))
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             if not centre.jwks:
                 self._answer(503)  # not set up yet: Integra retries
