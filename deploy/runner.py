@@ -119,11 +119,15 @@ def start_background_services(
         started.append(services)
     connectors = sum(len(t.partners) for t in tenants)
     if simulate:
-        click.echo(f"Bus: relay and consumer per tenant, {connectors} connectors with partner "
-                   "simulators (demo)")  # fmt: skip
+        click.echo(
+            f"Bus: relay and consumer per tenant, {connectors} connectors with partner "
+            "simulators (demo)"
+        )
         return started
-    click.echo(f"Bus: relay and consumer per tenant, {connectors} connectors delivering to the "
-               "partner agencies the registry names (no simulators)")  # fmt: skip
+    click.echo(
+        f"Bus: relay and consumer per tenant, {connectors} connectors delivering to the "
+        "partner agencies the registry names (no simulators)"
+    )
     for tenant in tenants:
         for partner in tenant.partners:
             if partner.channel == Channel.WEBHOOK and not partner.webhook_url:
