@@ -16,13 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from deploy.provisioning import deprovision_tenant
-from tenants.databases import drop_prefix
 from tenants.registry import load_registry
 from tenants.settings import load_settings
 from tests.fixtures.live import free_port
-from tests.fixtures.services import AMQP_URL, need_service
-from tests.fixtures.up import api_for, clean_env, renamed_registry
+from tests.fixtures.up import (
+    api_for,
+    clean_env,
+    integra,
+    on_postgres_and_rabbitmq,
+    renamed_registry,
+)
 from tests.integration.test_up import integra_command, integra_up, stop
 from tests.integration.test_web_workers import portal_login
 
@@ -139,25 +142,10 @@ def test_an_interrupted_first_start_starts_cleanly_embedded(tmp_path: Path) -> N
 
 @pytest.fixture
 def on_postgres(tmp_path: Path, postgres_url: str, run_id: str) -> Iterator[dict[str, str]]:
-    need_service("RabbitMQ", "127.0.0.1", 5672)
-    home = tmp_path / "home"
     # Broker users are named after the slug: slugs of this run, never another run's.
     names = {"freiburg": "freiburg", f"first{run_id}-hamm": "hamm"}
-    registry = renamed_registry(home / "registry", names, f"ifirst-{run_id}")
-    env = clean_env(
-        home,
-        INTEGRA_TENANTS_DIR=str(registry),
-        INTEGRA_DATABASE_URL=postgres_url,
-        INTEGRA_DATABASE_PREFIX=f"ifirst_{run_id}",
-        INTEGRA_BROKER_URL=AMQP_URL,
-    )
-    try:
+    with on_postgres_and_rabbitmq(tmp_path / "home", names, postgres_url, f"first-{run_id}") as env:
         yield env
-    finally:
-        settings = load_settings(env)
-        for tenant in load_registry(registry):
-            deprovision_tenant(settings, tenant)
-        drop_prefix(settings)
 
 
 def test_an_interrupted_first_start_starts_cleanly_on_postgres(
@@ -167,15 +155,7 @@ def test_an_interrupted_first_start_starts_cleanly_on_postgres(
     home = Path(env["INTEGRA_HOME"])
     slugs = sorted(load_registry(Path(env["INTEGRA_TENANTS_DIR"])).tenants)
     refused = {**env, "INTEGRA_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x"}
-    result = subprocess.run(
-        [*integra_command(), "up", "--port", str(free_port())],
-        env=refused,
-        cwd=home,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = integra(refused, "up", "--port", str(free_port()), check=False)
     assert result.returncode != 0
     assert "refused" in (result.stdout + result.stderr).lower()
     interrupt_at_several_points(env, home, slugs[0])

@@ -14,20 +14,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from deploy.provisioning import deprovision_tenant
-from tenants.databases import drop_prefix
 from tenants.registry import load_registry
-from tenants.settings import load_settings
 from tests.fixtures.live import free_port
-from tests.fixtures.services import AMQP_URL, need_service
 from tests.fixtures.up import (
     FULL_LOOP,
     api_for,
-    clean_env,
     counsellor,
     integra,
+    on_postgres_and_rabbitmq,
     refer,
-    renamed_registry,
     wait_all_finished,
 )
 from tests.integration.test_up import Running, integra_up, tenant_slugs
@@ -49,25 +44,13 @@ def on_postgres(
 ) -> Iterator[tuple[Running, dict[str, str], list[str]]]:
     """``integra up --simulate --no-demo`` on PostgreSQL + RabbitMQ, two municipalities whose
     partners use all three channels (under slugs of this run)."""
-    need_service("RabbitMQ", "127.0.0.1", 5672)
     home = tmp_path_factory.mktemp("loop-pg")
     slugs = {f"loop{run_id}-freiburg": "freiburg", f"loop{run_id}-hamm": "hamm"}
-    registry_dir = renamed_registry(home / "registry", slugs, f"iloop-{run_id}")
-    env = clean_env(
-        home,
-        INTEGRA_TENANTS_DIR=str(registry_dir),
-        INTEGRA_DATABASE_URL=postgres_url,
-        INTEGRA_DATABASE_PREFIX=f"iloop_{run_id}",
-        INTEGRA_BROKER_URL=AMQP_URL,
-    )
-    try:
-        with integra_up(home, free_port(), "up.log", "--simulate", "--no-demo", env=env) as up:
-            yield up, env, list(slugs)
-    finally:
-        settings = load_settings(env)
-        for tenant in load_registry(registry_dir):
-            deprovision_tenant(settings, tenant)
-        drop_prefix(settings)
+    with (
+        on_postgres_and_rabbitmq(home, slugs, postgres_url, f"loop-{run_id}") as env,
+        integra_up(home, free_port(), "up.log", "--simulate", "--no-demo", env=env) as up,
+    ):
+        yield up, env, list(slugs)
 
 
 def test_every_channel_of_every_pilot_tenant_closes_the_loop_embedded(
