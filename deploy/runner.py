@@ -29,9 +29,12 @@ from deploy.web import (
 from deploy.wiring import bus_transport, tenant_dispatcher
 from gateway.dispatch import TenantDispatcher
 from gateway.forward import Forward
+from services.agreements.context import DemoMark
 from tenants.databases import create_tenant_engine
+from tenants.demo_overlay import apply_overlay, overlay_path
 from tenants.registry import Registry
 from tenants.settings import Settings
+from tenants.vocabulary import Channel
 
 log = logging.getLogger(__name__)
 
@@ -77,24 +80,63 @@ def print_credentials(credentials: dict[str, dict[str, Any]], base: str) -> None
     click.echo(f"  OpenAPI: {base}/t/<tenant>/api/v1/openapi.json")
 
 
+def runs_simulators(settings: Settings, *, demo: bool, simulate: bool) -> bool:
+    """Partner simulators play the agencies only where asked: ``--simulate``, or the embedded
+    default (SQLite, embedded bus) with demo data. Otherwise every connector delivers to the
+    agency its registry entry names."""
+    return simulate or (demo and settings.embedded and not settings.broker_url)
+
+
+def demo_mark(*, demo: bool, simulators: bool) -> DemoMark | None:
+    """What the portal's "Demo" banner says, if anything."""
+    if simulators:
+        return DemoMark.SIMULATED
+    return DemoMark.DATA if demo else None
+
+
 def start_background_services(
-    settings: Settings, tenants: list[Any], dispatcher: TenantDispatcher, base_url: str
+    settings: Settings,
+    registry: Registry,
+    dispatcher: TenantDispatcher,
+    base_url: str,
+    *,
+    simulate: bool,
 ) -> list[Any]:
-    """Per tenant: the agreement service's relay and consumer, a connector per partner
-    agency, and a simulator playing each agency (the embedded default has no real ones).
-    Their webhook endpoints are mounted on ``dispatcher``, which answers at ``base_url``."""
+    """Per enabled tenant: the agreement service's relay and consumer and a connector per
+    partner agency; with ``simulate`` a simulator playing each agency, reached at the demo
+    overlay's addresses. Webhook endpoints are mounted on ``dispatcher``, which answers at
+    ``base_url``."""
     from deploy.services import TenantServices
 
+    if simulate:
+        path = overlay_path(settings.tenants_dir)
+        registry = apply_overlay(registry, path, gateway=base_url)
+    tenants = registry.enabled()
     started = []
     transport = bus_transport(settings)
     for tenant in tenants:
-        services = TenantServices(transport, tenant, base_url)
+        services = TenantServices(transport, tenant, base_url, simulate=simulate)
         services.start(dispatcher)
         started.append(services)
+    connectors = sum(len(t.partners) for t in tenants)
+    if simulate:
+        click.echo(
+            f"Bus: relay and consumer per tenant, {connectors} connectors with partner "
+            "simulators (demo)"
+        )
+        return started
     click.echo(
-        f"Bus: relay and consumer per tenant, {sum(len(t.partners) for t in tenants)} "
-        "connectors with partner simulators"
+        f"Bus: relay and consumer per tenant, {connectors} connectors delivering to the "
+        "partner agencies the registry names (no simulators)"
     )
+    for tenant in tenants:
+        for partner in tenant.partners:
+            if partner.channel == Channel.WEBHOOK and not partner.webhook_url:
+                click.echo(
+                    f"  not connected: {tenant.slug}/{partner.kind} (webhook) has no webhook_url "
+                    "in the registry; its referrals wait until it has one",
+                    err=True,
+                )
     return started
 
 
@@ -120,6 +162,7 @@ def run_platform(
     *,
     port: int | None,
     demo: bool,
+    simulate: bool = False,
     threads: int | None = None,
     workers: int | None = None,
 ) -> int:
@@ -127,6 +170,8 @@ def run_platform(
     # /metrics adds them up, whichever web process answers.
     prepare_metrics(settings)
     tenants = registry.enabled()
+    simulators = runs_simulators(settings, demo=demo, simulate=simulate)
+    mark = demo_mark(demo=demo, simulators=simulators)
     workers = workers or default_workers(settings)
     threads = threads or default_threads(workers)
     click.echo(
@@ -142,7 +187,7 @@ def run_platform(
 
         print_logins(seed_demo_logins(settings, tenants), f"http://localhost:{port}")
         click.echo(f"  stored in {logins_path(settings)}")
-    dispatcher = tenant_dispatcher(settings, registry)
+    dispatcher = tenant_dispatcher(settings, registry, demo=mark)
     connections: dict[int, Any] = {}
     web: WebWorkers | None = None
     if workers == 1:
@@ -151,7 +196,7 @@ def run_platform(
             ident="integra",
         )  # fmt: skip
         background = start_background_services(
-            settings, tenants, dispatcher, f"http://127.0.0.1:{port}"
+            settings, registry, dispatcher, f"http://127.0.0.1:{port}", simulate=simulators
         )
     else:
         # The public port goes to the web workers; this process keeps the bus services and
@@ -162,12 +207,16 @@ def run_platform(
             ident="integra-services",
         )  # fmt: skip
         internal = f"http://127.0.0.1:{server.effective_port}"
-        background = start_background_services(settings, tenants, dispatcher, internal)
+        background = start_background_services(
+            settings, registry, dispatcher, internal, simulate=simulators
+        )
         prefixes = dispatcher.mount_prefixes()
         web = WebWorkers(
             public,
             workers,
-            lambda fd: worker_command(fd, threads=threads, forward_to=internal, prefixes=prefixes),
+            lambda fd: worker_command(
+                fd, threads=threads, forward_to=internal, prefixes=prefixes, demo=mark
+            ),
         )
         web.start()
     retention = RetentionTimer(settings, tenants)  # one thread for all tenants, daily
@@ -219,10 +268,11 @@ def run_web_worker(
     threads: int,
     forward_to: str,
     prefixes: list[str],
+    demo: DemoMark | None = None,
 ) -> int:
     """One web process of ``integra up --workers N``: the gateway on the inherited socket,
     the services process's paths forwarded to it."""
-    dispatcher = tenant_dispatcher(settings, registry)
+    dispatcher = tenant_dispatcher(settings, registry, demo=demo)
     forward = Forward(forward_to)
     for prefix in prefixes:
         dispatcher.mount(prefix, forward)

@@ -186,11 +186,20 @@ def forget_metrics_of(pid: int) -> None:
         multiprocess.mark_process_dead(pid, folder)
 
 
-def worker_command(fd: int, *, threads: int, forward_to: str, prefixes: Sequence[str]) -> list[str]:
+def worker_command(
+    fd: int,
+    *,
+    threads: int,
+    forward_to: str,
+    prefixes: Sequence[str],
+    demo: str | None = None,
+) -> list[str]:
     """The command line of one ``integra up`` web worker (the hidden ``integra web-worker``)."""
     command = [sys.executable, "-m", "deploy.cli", "web-worker", "--fd", str(fd)]
     command += ["--parent", str(os.getpid())]
     command += ["--threads", str(threads), "--forward-to", forward_to]
     for prefix in prefixes:
         command += ["--forward", prefix]
+    if demo:
+        command += ["--demo", demo]
     return command

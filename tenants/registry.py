@@ -52,8 +52,12 @@ class PartnerEntry:
     kind: str
     name: str
     channel: str
+    #: The agency's endpoint (webhook channel); None: not connected yet, referrals wait.
     webhook_url: str | None = None
     authority_id: str | None = None  # behoerdenkennung for XÖV-style file exchange
+    #: The exchange folder (xml_file channel), absolute or under INTEGRA_HOME; None: the
+    #: default ``var/exchange/<tenant>/<kind>``.
+    exchange_folder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,13 +154,18 @@ class PartnerSchema(_Strict):
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     webhook_url = fields.Url(schemes={"http", "https"}, require_tld=False)
     authority_id = fields.String(validate=validate.Length(min=3, max=60))
+    exchange_folder = fields.String(validate=validate.Length(min=1, max=500))
 
     @validates_schema
     def channel_settings(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("channel") == "webhook" and not data.get("webhook_url"):
-            raise ValidationError("required for the webhook channel", "webhook_url")
-        if data.get("channel") == "xml_file" and not data.get("authority_id"):
+        # A webhook partner without webhook_url is not connected yet: its referrals wait.
+        channel = data.get("channel")
+        if channel == "xml_file" and not data.get("authority_id"):
             raise ValidationError("required for the xml_file channel", "authority_id")
+        if data.get("webhook_url") and channel != "webhook":
+            raise ValidationError("only for the webhook channel", "webhook_url")
+        if data.get("exchange_folder") and channel != "xml_file":
+            raise ValidationError("only for the xml_file channel", "exchange_folder")
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> PartnerEntry:

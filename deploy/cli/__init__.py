@@ -9,6 +9,7 @@ from . import (  # noqa: F401  (importing registers the commands)
     keys,
     migrate,
     offers,
+    partners,
     run,
     tenants,
 )

@@ -15,6 +15,12 @@ from .base import Context, main, pass_context
 @click.option("--port", type=int, help="Default INTEGRA_PORT (8000).")
 @click.option("--no-demo", is_flag=True, help="Do not seed demo data.")
 @click.option(
+    "--simulate",
+    is_flag=True,
+    help="Partner simulators play the agencies (default only on the embedded default with "
+    "demo data); without, connectors deliver to the agencies the registry names.",
+)
+@click.option(
     "--threads",
     type=click.IntRange(1, 256),
     help="Threads per web process (default: 8 with one process, else 4).",
@@ -27,7 +33,12 @@ from .base import Context, main, pass_context
 )
 @pass_context
 def up(
-    ctx: Context, port: int | None, no_demo: bool, threads: int | None, workers: int | None
+    ctx: Context,
+    port: int | None,
+    no_demo: bool,
+    simulate: bool,
+    threads: int | None,
+    workers: int | None,
 ) -> None:
     """Run the platform: every enabled tenant, provisioned on first start."""
     from deploy.runner import run_platform
@@ -38,6 +49,7 @@ def up(
             ctx.registry,
             port=port,
             demo=not no_demo,
+            simulate=simulate,
             threads=threads,
             workers=workers,
         )
@@ -50,12 +62,20 @@ def up(
 @click.option("--threads", type=int, default=8)
 @click.option("--forward-to", required=True, help="The services process, http://host:port.")
 @click.option("--forward", "prefixes", multiple=True, help="A path prefix served there.")
+@click.option("--demo", type=click.Choice(["simulated", "data"]), help="The portal's demo mark.")
 @pass_context
 def web_worker(
-    ctx: Context, fd: int, parent: int, threads: int, forward_to: str, prefixes: tuple[str, ...]
+    ctx: Context,
+    fd: int,
+    parent: int,
+    threads: int,
+    forward_to: str,
+    prefixes: tuple[str, ...],
+    demo: str | None,
 ) -> None:
     """One web process of ``integra up --workers N`` (started by it, not by hand)."""
     from deploy.runner import run_web_worker
+    from services.agreements.context import DemoMark
 
     sys.exit(
         run_web_worker(
@@ -66,6 +86,7 @@ def web_worker(
             threads=threads,
             forward_to=forward_to,
             prefixes=list(prefixes),
+            demo=DemoMark(demo) if demo else None,
         )
     )
 

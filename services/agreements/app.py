@@ -13,7 +13,7 @@ from tenants.databases import create_tenant_engine
 from tenants.registry import Tenant
 from tenants.settings import Settings
 
-from .context import EXTENSION, TenantContext, close_session, tenant_context_of
+from .context import EXTENSION, DemoMark, TenantContext, close_session, tenant_context_of
 from .identity.api_auth import init_auth
 from .offers.read_api import make_hsds_blueprint
 from .portal import make_portal_blueprint
@@ -52,7 +52,14 @@ def dispose_app(app: Flask) -> None:
     tenant_context_of(app).engine.dispose()
 
 
-def create_app(settings: Settings, tenant: Tenant, *, engine: Engine | None = None) -> Flask:
+def create_app(
+    settings: Settings,
+    tenant: Tenant,
+    *,
+    engine: Engine | None = None,
+    demo: DemoMark | None = None,
+) -> Flask:
+    """The agreement service of one tenant. ``demo``: the portal marks itself a demo (why)."""
     app = Flask(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
@@ -71,6 +78,7 @@ def create_app(settings: Settings, tenant: Tenant, *, engine: Engine | None = No
         tenant=tenant,
         engine=engine,
         sessions=sessionmaker(engine, expire_on_commit=False),
+        demo=demo,
     )
     app.teardown_appcontext(close_session)
     register_error_handlers(app)

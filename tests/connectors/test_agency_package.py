@@ -132,6 +132,11 @@ def test_the_answer_signature_is_the_one_the_callback_verifies() -> None:
     assert protocol.ANSWER_JWS_TYP == webhook_callback.ANSWER_JWS_TYP
 
 
+def test_the_probe_is_the_one_partner_check_sends() -> None:
+    assert protocol.PROBE_HEADER == webhook.PROBE_HEADER
+    assert protocol.PROBE_TYPE == webhook.PROBE_TYPE
+
+
 def test_content_types_are_the_channels() -> None:
     assert protocol.JOSE_CONTENT_TYPE == webhook.JOSE_CONTENT_TYPE == amqp.CONTENT_TYPE_SIGNED
     assert protocol.JSON_CONTENT_TYPE == amqp.CONTENT_TYPE_ANSWER

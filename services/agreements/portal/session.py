@@ -133,6 +133,7 @@ def install_session_handling(bp: Blueprint) -> None:
             "current_user": current_user,
             "csrf_token": portal_csrf_token,
             "tenant": tenant_context().tenant,
+            "demo": tenant_context().demo,
             "current_lang": select_locale,
             "here": here,
             "label": labels.label,

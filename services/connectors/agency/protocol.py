@@ -14,6 +14,12 @@ JOSE_CONTENT_TYPE = "application/jose"
 #: ``message.rejected`` that Integra sends unsigned.
 JSON_CONTENT_TYPE = "application/json"
 
+#: ``integra partner check`` on the webhook channel: an OPTIONS request to the agency's
+#: endpoint with a signed probe in this header (message type ``PROBE_TYPE``, no case data).
+#: Source: ``services.connectors.channels.webhook``.
+PROBE_HEADER = "X-Integra-Probe"
+PROBE_TYPE = "partner.probe"
+
 #: The signature of a webhook answer: ES256 with the agency's own key (``kid`` in the header).
 ANSWER_JWS_ALG = "ES256"
 ANSWER_JWS_TYP = "integra-answer+jws"
