@@ -1,45 +1,50 @@
-"""The process types an installation runs, declared once.
+"""The process types of the platform on PostgreSQL + RabbitMQ, declared once.
 
-``integra up`` runs all of them in one process tree (the embedded default, a laptop, a small
-VM). A larger installation runs each type as processes of its own, as many as it needs: one
-systemd unit instance per type (``deploy/systemd/integra@.service``) or one Kubernetes
-Deployment per type (``integra deploy k8s``). Every process of a type serves all tenants:
-the count of processes follows the load, never the count of tenants.
+``integra up`` runs them side by side; a systemd unit instance (``integra@<type>``, through
+``integra process <type>``) or a Kubernetes Deployment (``integra deploy k8s``) runs the same
+commands, one process type each. Every type serves all tenants: the count of processes
+depends on load, never on the number of tenants.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Bus roles a worker process can take (``TenantServices.roles``).
+AGREEMENTS = "agreements"
+CONNECTORS = "connectors"
+WORKER_ROLES = (AGREEMENTS, CONNECTORS)
+
 
 @dataclass(frozen=True)
 class ProcessType:
     name: str
-    summary: str
+    #: The ``integra`` arguments that run one process of this type.
+    args: tuple[str, ...]
+    doc: str
     #: Whether it serves HTTP on INTEGRA_PORT (a Service and an Ingress point at it).
     serves_http: bool = False
-
-    @property
-    def command(self) -> tuple[str, ...]:
-        """Arguments after ``integra`` that run one process of this type."""
-        return ("worker", self.name)
 
 
 WEB = ProcessType(
     "web",
-    "the gateway: portal, API, OAuth, health, readiness and metrics for every tenant",
+    ("web",),
+    "The gateway with every tenant's app (created on first request, least recently used "
+    "ones released); forwards agency callbacks to the connectors worker.",
     serves_http=True,
 )
-WORKER_AGREEMENTS = ProcessType(
+AGREEMENTS_WORKER = ProcessType(
     "worker-agreements",
-    "the agreement service's outbox relay and inbox consumer for every tenant",
+    ("worker", AGREEMENTS),
+    "The agreement service's outbox relays, inbox consumers and outbox sweeper of all tenants.",
 )
-WORKER_CONNECTORS = ProcessType(
+CONNECTORS_WORKER = ProcessType(
     "worker-connectors",
-    "the connectors to the partner agencies (AMQP, webhook, XML files) for every tenant",
+    ("worker", CONNECTORS),
+    "Every tenant's connectors (relay, consumer, delivery to agencies, answer intake) and, "
+    "with demo data or --simulate, the partner simulators; serves the agencies' callbacks.",
 )
-
-PROCESS_TYPES: tuple[ProcessType, ...] = (WEB, WORKER_AGREEMENTS, WORKER_CONNECTORS)
+PROCESS_TYPES = (WEB, AGREEMENTS_WORKER, CONNECTORS_WORKER)
 
 
 def process_type(name: str) -> ProcessType:

@@ -1,10 +1,15 @@
-"""``integra deploy k8s``: Kubernetes manifests from the tenant registry."""
+"""``integra deploy k8s``: Kubernetes manifests from the tenant registry; ``integra process
+<type>``: one process of a declared type, by its name (the systemd template's command)."""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
+
+from deploy.process_types import PROCESS_TYPES, process_type
 
 from .base import Context, main, pass_context
 
@@ -45,3 +50,16 @@ def deploy_k8s(
     except ManifestError as exc:
         raise click.ClickException(f"invalid manifests, nothing written:\n{exc}") from exc
     click.echo(f"{len(written)} files in {out}; apply with: kubectl apply -R -f {out}")
+
+
+@main.command("process")
+@click.argument("name", type=click.Choice([p.name for p in PROCESS_TYPES]))
+@click.option("--dry-run", is_flag=True, help="Print the command instead of running it.")
+def run_process_type(name: str, dry_run: bool) -> None:
+    """Become one process of the type NAME (deploy/process_types.py): the systemd unit
+    ``integra@NAME`` runs this, so one template serves every type."""
+    args = [sys.executable, "-m", "deploy.cli", *process_type(name).args]
+    if dry_run:
+        click.echo(" ".join(["integra", *args[3:]]))
+        return
+    os.execv(sys.executable, args)  # noqa: S606 (our own interpreter and module, no shell)

@@ -88,10 +88,12 @@ def secrets_volume_claim(options: K8sOptions) -> dict[str, Any]:
     }
 
 
-def _pod_spec(options: K8sOptions, command: list[str], configmaps: int) -> dict[str, Any]:
+def _pod_spec(
+    options: K8sOptions, command: list[str], configmaps: int, *, http: bool = False
+) -> dict[str, Any]:
     probes: dict[str, Any] = {}
     ports: list[dict[str, Any]] = []
-    if command[-1] == WEB.name:
+    if http:
         ports = [{"name": "http", "containerPort": PORT}]
         probes = {
             "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
@@ -167,7 +169,9 @@ def deployment(options: K8sOptions, process: ProcessType, configmaps: int) -> di
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
-                    **_pod_spec(options, ["integra", *process.command], configmaps),
+                    **_pod_spec(
+                        options, ["integra", *process.args], configmaps, http=process.serves_http
+                    ),
                     "terminationGracePeriodSeconds": 30,
                 },
             },

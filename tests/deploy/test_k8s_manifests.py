@@ -93,7 +93,7 @@ def test_a_deployment_and_an_autoscaler_per_process_type(manifests: Manifests) -
         container = deployments[f"integra-{process.name}"]["spec"]["template"]["spec"][
             "containers"
         ][0]
-        assert container["args"] == ["integra", *process.command]
+        assert container["args"] == ["integra", *process.args]
         assert ("readinessProbe" in container) is process.serves_http
     targets = {
         m["spec"]["scaleTargetRef"]["name"] for m in _of(manifests, "HorizontalPodAutoscaler")

@@ -31,8 +31,7 @@ def unit(name: str) -> dict[str, dict[str, list[str]]]:
 def test_the_template_runs_the_process_type_named_by_its_instance() -> None:
     template = unit("integra@.service")
     (start,) = (line.split() for line in template["Service"]["ExecStart"])
-    assert start[0].endswith("/integra") and start[1:] == ["worker", "%i"]
-    assert all(p.command == ("worker", p.name) for p in PROCESS_TYPES)
+    assert start[0].endswith("/integra") and start[1:] == ["process", "%i"]
     assert "PROMETHEUS_MULTIPROC_DIR=/run/integra/metrics" in template["Service"]["Environment"]
     assert template["Unit"]["Requires"] == ["integra-prepare.service"]
 
@@ -73,3 +72,12 @@ def test_metrics_clean_empties_the_folder(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert (home / "var" / "metrics").is_dir()
+
+
+def test_integra_process_names_the_command_of_each_type() -> None:
+    for process in PROCESS_TYPES:
+        result = CliRunner().invoke(main, ["process", process.name, "--dry-run"], env={})
+        assert result.exit_code == 0, result.output
+        assert result.output.split() == ["integra", *process.args]
+    refused = CliRunner().invoke(main, ["process", "worker-everything"], env={})
+    assert refused.exit_code == 2 and "worker-everything" in refused.output
