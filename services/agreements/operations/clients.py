@@ -7,14 +7,21 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from ..errors import InvalidInput
 from ..models import Agreement, Client, Office
+from ..models.name_search import (
+    FUZZY_MIN_LENGTH,
+    pg_threshold,
+    query_words,
+    search_key,
+    word_similar,
+)
 from ..models.vocabulary import AgreementStatus, Role
 from ..principal import Principal
-from . import audit
+from . import audit, responsible
 from .scope import client_in_scope, visible_clients
 
 
@@ -46,7 +53,11 @@ def create_client(session: Session, principal: Principal, data: dict[str, Any]) 
             "Unknown office.",
             fields={"office_id": ["unknown office"]},
         )
-    client = Client(**{**data, "office_id": office_id}, created_by=principal.actor)
+    client = Client(
+        **{**data, "office_id": office_id},
+        created_by=principal.actor,
+        responsible_id=responsible.staff_user_id(session, principal),
+    )
     session.add(client)
     session.flush()
     audit.record(session, principal, "create", "client", client.id, client.id)
@@ -109,21 +120,19 @@ def list_clients(
     q: str | None = None,
     agreement_status: str | None = None,
     count_limit: int | None = None,
+    responsible_id: uuid.UUID | None = None,
 ) -> ClientPage:
-    """A page of the office's clients, searchable by name, filterable by agreement status.
+    """A page of the office's clients, searchable by name (``name_matches``), filterable by
+    agreement status and by the responsible counsellor.
 
     ``count_limit`` stops counting there (the portal shows "more than 10,000" instead of
     counting a large office's every client on every page); the API counts exactly.
     """
     query = visible_clients(principal)
     if q:
-        pattern = f"%{q.strip().lower()}%"
-        query = query.where(
-            or_(
-                func.lower(Client.family_name).like(pattern),
-                func.lower(Client.given_name).like(pattern),
-            )
-        )
+        query = query.where(*name_matches(session, q))
+    if responsible_id is not None:
+        query = query.where(Client.responsible_id == responsible_id)
     if agreement_status == "none":
         query = query.where(~select(Agreement.id).where(Agreement.client_id == Client.id).exists())
     elif agreement_status:
@@ -151,6 +160,36 @@ def list_clients(
         total=total if exact else count_limit or 0,
         total_exact=exact,
     )
+
+
+def name_matches(session: Session, q: str) -> list[ColumnElement[bool]]:
+    """Every word of ``q`` in the client's name, in any order, without accents or case, as a
+    substring or as a similar word (one typo; ``models.name_search``)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(select(pg_threshold()))
+    conditions = []
+    for word in query_words(q):
+        substring = Client.search_name.contains(word, autoescape=True)
+        if len(word) >= FUZZY_MIN_LENGTH:
+            conditions.append(or_(substring, word_similar(dialect, word, Client.search_name)))
+        else:
+            conditions.append(substring)
+    return conditions
+
+
+def possible_duplicates(session: Session, principal: Principal, data: dict[str, Any]) -> list[Client]:
+    """Clients of the office with the same name (without accents or case) and birth date."""
+    key = search_key(data.get("given_name"), data.get("family_name"))
+    found = list(
+        session.scalars(
+            visible_clients(principal)
+            .where(Client.search_name == key, Client.birth_date == data.get("birth_date"))
+            .limit(5)
+        )
+    )
+    audit.record_reads(session, principal, "client", (c.id for c in found))
+    return found
 
 
 def newest_agreement(versions: list[Agreement]) -> Agreement | None:
