@@ -130,7 +130,9 @@ def list_clients(
     """
     query = visible_clients(principal)
     if q:
-        query = query.where(*name_matches(session, q))
+        exact = query.where(*name_matches(session, q, fuzzy=False))
+        found = session.scalar(select(exact.exists()))
+        query = exact if found else query.where(*name_matches(session, q, fuzzy=True))
     if responsible_id is not None:
         query = query.where(Client.responsible_id == responsible_id)
     if agreement_status == "none":
@@ -162,16 +164,17 @@ def list_clients(
     )
 
 
-def name_matches(session: Session, q: str) -> list[ColumnElement[bool]]:
+def name_matches(session: Session, q: str, *, fuzzy: bool) -> list[ColumnElement[bool]]:
     """Every word of ``q`` in the client's name, in any order, without accents or case, as a
-    substring or as a similar word (one typo; ``models.name_search``)."""
+    substring or (``fuzzy``: asked when nothing matched exactly) as a similar word (a typo;
+    ``models.name_search``)."""
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+    if fuzzy and dialect == "postgresql":
         session.execute(select(pg_threshold()))
     conditions = []
     for word in query_words(q):
         substring = Client.search_name.contains(word, autoescape=True)
-        if len(word) >= FUZZY_MIN_LENGTH:
+        if fuzzy and len(word) >= FUZZY_MIN_LENGTH:
             conditions.append(or_(substring, word_similar(dialect, word, Client.search_name)))
         else:
             conditions.append(substring)

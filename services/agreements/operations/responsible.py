@@ -46,8 +46,8 @@ def hand_over(
 ) -> Client:
     """Make ``to_user_id`` responsible for the case; only an office lead, only to an active
     colleague of the case's office."""
+    client = client_in_scope(session, principal, client_id)  # another office's: 404
     principal.require_role(Role.OFFICE_LEAD)
-    client = client_in_scope(session, principal, client_id)
     if to_user_id not in {u.id for u in office_staff(session, client.office_id)}:
         raise InvalidInput(
             "responsible_not_allowed",
@@ -67,8 +67,8 @@ def hand_over(
 
 
 def open_cases_of(session: Session, user_id: uuid.UUID) -> list[Client]:
-    """The cases a user is responsible for whose newest agreement is not closed (or that
-    have none yet), and whose personal data is still there."""
+    """The cases a user is responsible for that are open: no agreement closed yet (or none
+    at all), personal data still there."""
     closed = (
         select(Agreement.id)
         .where(Agreement.client_id == Client.id, Agreement.status == AgreementStatus.CLOSED)
