@@ -48,11 +48,19 @@ def _words(text: str) -> list[str]:
 
 def word_similarity(word: str, text: str) -> float:
     """Close to pg_trgm's ``word_similarity``: the share of the word's trigrams found in the
-    best-matching word of ``text``."""
-    wanted = set().union(*(_trigrams(w) for w in _words(word))) if _words(word) else set()
-    if not wanted or not text:
+    best-matching run of consecutive words of ``text`` ("al-katib" in "al-khatib")."""
+    query = _words(word)
+    wanted = set().union(*(_trigrams(w) for w in query))
+    if not wanted:
         return 0.0
-    return max((len(wanted & _trigrams(w)) / len(wanted) for w in _words(text)), default=0.0)
+    words = [_trigrams(w) for w in _words(text)]
+    best = 0.0
+    for start in range(len(words)):
+        run: set[str] = set()
+        for end in range(start, min(len(words), start + len(query) + 1)):
+            run |= words[end]
+            best = max(best, len(wanted & run) / len(wanted))
+    return best
 
 
 def word_similar(dialect: str, word: str, column: ColumnElement[str]) -> ColumnElement[bool]:
