@@ -148,7 +148,8 @@ def test_cases_belong_to_someone(sqlite_platform: Platform, live_url: str, brows
         second.reload()
         expect(second.locator("section[aria-labelledby=my-cases]")).to_contain_text(family)
 
-        log_in(third, live_url, admin, "/admin/users")  # a fresh login replaces the lead's
+        third.get_by_role("button", name="Abmelden").click()
+        log_in(third, live_url, admin, "/admin/users")
         third.get_by_role("link", name=f"Test {substitute.username} deaktivieren").click()
         expect(third.get_by_role("heading", level=1)).to_contain_text("deaktivieren?")
         expect(third.locator(".warning-box")).to_contain_text(family)
