@@ -118,7 +118,10 @@ def test_client_edit_lists_and_duplicate_warning(
 
 def test_cases_belong_to_someone(sqlite_platform: Platform, live_url: str, browser: Any) -> None:
     found = Findings({}, [], [])
-    counsellor, substitute = make_user(sqlite_platform, "freiburg"), make_user(sqlite_platform, "freiburg")
+    counsellor, substitute = (
+        make_user(sqlite_platform, "freiburg"),
+        make_user(sqlite_platform, "freiburg"),
+    )
     lead = make_user(sqlite_platform, "freiburg", Role.OFFICE_LEAD)
     admin = make_user(sqlite_platform, "freiburg", Role.TENANT_ADMIN)
     contexts = [browser.new_context(viewport={"width": 1280, "height": 800}, locale="de-DE")
@@ -158,7 +161,9 @@ def test_cases_belong_to_someone(sqlite_platform: Platform, live_url: str, brows
         third.get_by_role("button", name="Deaktivieren").click()
         expect(third.get_by_role("status")).to_have_text("Das Benutzerkonto wurde deaktiviert.")
         third.get_by_role("button", name=f"Test {substitute.username} wieder aktivieren").click()
-        expect(third.get_by_role("status")).to_have_text("Das Benutzerkonto wurde wieder aktiviert.")
+        expect(third.get_by_role("status")).to_have_text(
+            "Das Benutzerkonto wurde wieder aktiviert."
+        )
         screenshot(third, "19-3-reactivated")
     finally:
         for context in contexts:

@@ -93,7 +93,10 @@ def test_every_portal_form_refuses_in_german_with_labels(
     api = sqlite_platform.api("freiburg")
     case = seed_office_case(api)
     login(http, make_user(sqlite_platform, "freiburg"))
-    client, agreement = f"/t/freiburg/clients/{case.client_id}", f"/t/freiburg/agreements/{case.agreement_id}"
+    client, agreement = (
+        f"/t/freiburg/clients/{case.client_id}",
+        f"/t/freiburg/agreements/{case.agreement_id}",
+    )
     draft_client = register(http, "Farid", f"Entwurf-{unique()}")
     forms = {
         "new client, empty": ("/t/freiburg/clients/new", {}, None),
@@ -193,14 +196,19 @@ def test_duplicate_warning_before_a_second_registration(
     login(http, make_user(sqlite_platform, "freiburg"))
     family = f"Müller-{unique()}"
     first = register(http, "Hélène", family)
-    again = {"given_name": "helene", "family_name": family.upper(), "birth_date": "1988-03-02",
-             "arrival_date": TODAY.isoformat(), "country_of_origin": "FR", "languages": "fr"}  # fmt: skip
+    again = {
+        "given_name": "helene", "family_name": family.upper(), "birth_date": "1988-03-02",
+        "arrival_date": TODAY.isoformat(), "country_of_origin": "FR", "languages": "fr",
+    }  # fmt: skip
     warned = post(http, "/t/freiburg/clients/new", again)
     assert warned.status_code == 200  # type: ignore[attr-defined]
     text = warned.get_data(as_text=True)  # type: ignore[attr-defined]
     assert "Diese Person ist vielleicht schon angelegt" in text and first in text
     with sqlite_platform.session("freiburg") as session:
-        assert len(session.scalars(select(ClientRow).where(ClientRow.family_name.ilike(family))).all()) == 1
+        assert (
+            len(session.scalars(select(ClientRow).where(ClientRow.family_name.ilike(family))).all())
+            == 1
+        )
     confirmed = post(http, "/t/freiburg/clients/new", {**again, "confirm_duplicate": "on"})
     assert confirmed.status_code == 302  # type: ignore[attr-defined]
 
@@ -224,9 +232,15 @@ def test_cases_belong_to_someone_and_are_handed_over(sqlite_platform: Platform) 
     assert family not in theirs.split('id="office-cases"')[0]
     assert family in theirs.split('id="office-cases"')[1]  # the office's cases, for everyone
 
-    assert post(colleague, f"/t/freiburg/clients/{client_id}/responsible",
-                {"responsible_id": str(_user_id(sqlite_platform, second.username))},
-                f"/t/freiburg/clients/{client_id}").status_code == 403  # type: ignore[attr-defined]
+    assert (
+        post(
+            colleague,
+            f"/t/freiburg/clients/{client_id}/responsible",
+            {"responsible_id": str(_user_id(sqlite_platform, second.username))},
+            f"/t/freiburg/clients/{client_id}",
+        ).status_code
+        == 403
+    )  # type: ignore[attr-defined]
     handed = post(lead, f"/t/freiburg/clients/{client_id}/responsible",
                   {"responsible_id": str(_user_id(sqlite_platform, second.username))},
                   f"/t/freiburg/clients/{client_id}")  # fmt: skip
@@ -234,8 +248,10 @@ def test_cases_belong_to_someone_and_are_handed_over(sqlite_platform: Platform) 
     assert "Der Fall wurde übergeben." in lead.get(path_of(handed)).get_data(as_text=True)  # type: ignore[arg-type]
     assert family in colleague.get("/t/freiburg/clients?mine=1").get_data(as_text=True)
     assert family not in owner.get("/t/freiburg/clients?mine=1").get_data(as_text=True)
-    stranger = post(lead, f"/t/freiburg/clients/{client_id}/responsible",
-                    {"responsible_id": str(uuid.uuid4())}, f"/t/freiburg/clients/{client_id}")  # fmt: skip
+    stranger = post(
+        lead, f"/t/freiburg/clients/{client_id}/responsible",
+        {"responsible_id": str(uuid.uuid4())}, f"/t/freiburg/clients/{client_id}",
+    )  # fmt: skip
     assert stranger.status_code == 422  # type: ignore[attr-defined]
     second_id = _user_id(sqlite_platform, second.username)
     with sqlite_platform.session("freiburg") as session:
@@ -267,7 +283,9 @@ def test_deactivating_asks_names_open_cases_and_can_be_undone(
     done = post(admin, path, {})
     assert done.status_code == 302  # type: ignore[attr-defined]
     assert http.get("/t/freiburg/").status_code == 302  # logged out
-    back = post(admin, f"/t/freiburg/admin/users/{user_id}/reactivate", {}, "/t/freiburg/admin/users")
+    back = post(
+        admin, f"/t/freiburg/admin/users/{user_id}/reactivate", {}, "/t/freiburg/admin/users"
+    )
     assert "wieder aktiviert" in admin.get(path_of(back)).get_data(as_text=True)  # type: ignore[arg-type]
     with sqlite_platform.session("freiburg") as session:
         assert session.get(User, user_id).active  # type: ignore[union-attr]

@@ -15,6 +15,7 @@ import unicodedata
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, event, func, literal
+from sqlalchemy.orm import InstrumentedAttribute
 
 #: pg_trgm's ``word_similarity`` a query word must reach (its default, 0.6, misses one wrong
 #: letter in a five-letter name: "ahmed" and "ahmad" share three of six trigrams).
@@ -63,7 +64,9 @@ def word_similarity(word: str, text: str) -> float:
     return best
 
 
-def word_similar(dialect: str, word: str, column: ColumnElement[str]) -> ColumnElement[bool]:
+def word_similar(
+    dialect: str, word: str, column: ColumnElement[str] | InstrumentedAttribute[str]
+) -> ColumnElement[bool]:
     """``word`` is similar to a word of ``column`` (see the module docstring)."""
     if dialect == "postgresql":
         return literal(word).bool_op("<%")(column)

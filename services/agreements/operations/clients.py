@@ -130,9 +130,11 @@ def list_clients(
     """
     query = visible_clients(principal)
     if q:
-        exact = query.where(*name_matches(session, q, fuzzy=False))
-        found = session.scalar(select(exact.exists()))
-        query = exact if found else query.where(*name_matches(session, q, fuzzy=True))
+        as_typed = query.where(*name_matches(session, q, fuzzy=False))
+        if session.scalar(select(as_typed.exists())):
+            query = as_typed
+        else:  # nothing as typed: perhaps a typo
+            query = query.where(*name_matches(session, q, fuzzy=True))
     if responsible_id is not None:
         query = query.where(Client.responsible_id == responsible_id)
     if agreement_status == "none":
@@ -181,7 +183,9 @@ def name_matches(session: Session, q: str, *, fuzzy: bool) -> list[ColumnElement
     return conditions
 
 
-def possible_duplicates(session: Session, principal: Principal, data: dict[str, Any]) -> list[Client]:
+def possible_duplicates(
+    session: Session, principal: Principal, data: dict[str, Any]
+) -> list[Client]:
     """Clients of the office with the same name (without accents or case) and birth date."""
     key = search_key(data.get("given_name"), data.get("family_name"))
     found = list(

@@ -79,7 +79,9 @@ def _editor(client_id: uuid.UUID, agreement: Agreement | None) -> ResponseReturn
                     session, principal, agreement.id, data["goals"]
                 )
             commit()
-            return redirect(url_for("portal.agreement_page", agreement_id=agreement.id, saved="draft"))
+            return redirect(
+                url_for("portal.agreement_page", agreement_id=agreement.id, saved="draft")
+            )
         errors = forms.flatten_errors(messages)
         values = request.form
     suggestions = editor_suggestions(client.id, values, goal_slots)
@@ -202,7 +204,9 @@ def register(bp: Blueprint) -> None:
                     session, principal, agreement.id, data["steps"], data["obstacles"]
                 )
                 commit()
-                return redirect(url_for("portal.agreement_page", agreement_id=agreement.id, saved="review"))
+                return redirect(
+                    url_for("portal.agreement_page", agreement_id=agreement.id, saved="review")
+                )
             errors = forms.flatten_errors(messages)
         html = render_template(
             "portal/review.html", agreement=agreement, errors=errors, form=request.form,
@@ -222,7 +226,9 @@ def register(bp: Blueprint) -> None:
             db_session(), g.principal, agreement_id, data["reason"]
         )
         commit()
-        return redirect(url_for("portal.agreement_edit", agreement_id=amendment.id, saved="amendment"))
+        return redirect(
+            url_for("portal.agreement_edit", agreement_id=amendment.id, saved="amendment")
+        )
 
     @bp.route("/agreements/<uuid:agreement_id>/close", methods=["GET", "POST"])
     def agreement_close(agreement_id: uuid.UUID) -> ResponseReturnValue:
@@ -249,7 +255,9 @@ def register(bp: Blueprint) -> None:
                     easier_to_keep_going=data.get("easier_to_keep_going"),
                 )  # fmt: skip
                 commit()
-                return redirect(url_for("portal.agreement_page", agreement_id=agreement.id, saved="closed"))
+                return redirect(
+                    url_for("portal.agreement_page", agreement_id=agreement.id, saved="closed")
+                )
             errors = forms.flatten_errors(messages)
         html = render_template(
             "portal/close.html", agreement=agreement, errors=errors, form=request.form,
@@ -283,7 +291,9 @@ def register(bp: Blueprint) -> None:
             if data is not None:
                 referrals.create_referral(session, principal, data)
                 commit()
-                return redirect(url_for("portal.agreement_page", agreement_id=agreement.id, saved="referral"))
+                return redirect(
+                    url_for("portal.agreement_page", agreement_id=agreement.id, saved="referral")
+                )
             errors = forms.flatten_errors(messages)
         html = render_template(
             "portal/referral_new.html", agreement=agreement, step=step, client=client,
@@ -299,7 +309,9 @@ def register(bp: Blueprint) -> None:
             db_session(), g.principal, referral_id, forms.text(request.form, "reason")
         )
         commit()
-        return redirect(url_for("portal.client_page", client_id=referral.client_id, saved="referral_withdrawn"))
+        return redirect(
+            url_for("portal.client_page", client_id=referral.client_id, saved="referral_withdrawn")
+        )
 
     @bp.get("/agreements/<uuid:agreement_id>/agreement.pdf")
     def agreement_pdf(agreement_id: uuid.UUID) -> ResponseReturnValue:

@@ -12,9 +12,8 @@ from sqlalchemy import select
 
 from ..context import commit, db_session
 from ..db import utcnow
-from ..models import Agreement
+from ..models import Agreement, User
 from ..models.vocabulary import ASSESSMENT_FIELDS
-from ..models import User
 from ..operations import agreements, assessments, clients, consents, referrals, responsible
 from ..schemas import clients as client_schemas
 from . import forms

@@ -10,7 +10,6 @@ from werkzeug.exceptions import HTTPException
 from ..context import db_session
 from ..errors import DomainError
 
-
 #: Paths that answer machines (JSON errors): the API, the token endpoint, the HSDS read API
 #: and the identity provider's metadata. Every other path is a page for people.
 JSON_PREFIXES = ("/api/", "/oauth/", "/hsds/", "/.well-known/")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -20,8 +21,14 @@ from .common import (
 )
 from .iso_codes import COUNTRY_MESSAGE, LANGUAGE_MESSAGE, known_country, known_language
 
-COUNTRY = [validate.Regexp(r"^[A-Z]{2}$", error=COUNTRY_MESSAGE), known_country]
-LANGUAGE = [validate.Regexp(r"^[a-z]{2,3}$", error=LANGUAGE_MESSAGE), known_language]
+COUNTRY: list[Callable[[Any], Any]] = [
+    validate.Regexp(r"^[A-Z]{2}$", error=COUNTRY_MESSAGE),
+    known_country,
+]
+LANGUAGE: list[Callable[[Any], Any]] = [
+    validate.Regexp(r"^[a-z]{2,3}$", error=LANGUAGE_MESSAGE),
+    known_language,
+]
 POSTAL_CODE = validate.Regexp(r"^[0-9]{5}$", error="German postcode, five digits, e.g. 79098")
 
 

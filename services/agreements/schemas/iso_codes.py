@@ -22,7 +22,7 @@ LANGUAGE_MESSAGE = "ISO 639 code, e.g. ar, uk, fa, de"
 def country_codes() -> frozenset[str]:
     return frozenset(
         code
-        for code in Locale("en").territories
+        for code in map(str, Locale("en").territories)
         if re.fullmatch("[A-Z]{2}", code) and code not in NOT_COUNTRIES
     )
 
@@ -31,7 +31,7 @@ def country_codes() -> frozenset[str]:
 def language_codes() -> frozenset[str]:
     return frozenset(
         code
-        for code in Locale("en").languages
+        for code in map(str, Locale("en").languages)
         if re.fullmatch("[a-z]{2,3}", code) and code not in NOT_LANGUAGES
     )
 
