@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from services.agreements.models import Client, Office
@@ -206,8 +206,9 @@ def stored_logins(settings: Settings) -> dict[str, Any]:
 
 
 def create_demo_logins(session: Session, tenant: Tenant) -> list[dict[str, str]]:
-    """Portal users of a tenant (flushed, not committed): a counsellor per office and a
-    tenant admin, each with a generated password. Only argon2 hashes go to the database."""
+    """Portal users of a tenant (flushed, not committed): a counsellor per office, who is
+    responsible for the office's demo cases, and a tenant admin, each with a generated
+    password. Only argon2 hashes go to the database."""
     from services.agreements.identity.staff import create_user
 
     logins = []
@@ -215,8 +216,14 @@ def create_demo_logins(session: Session, tenant: Tenant) -> list[dict[str, str]]
     for office in office_list:
         username = f"beratung-{office.key}"
         password = new_password(12)
-        create_user(session, username, f"Demo-Beratung {office.key}", Role.COUNSELLOR,
-                    office.key, password)  # fmt: skip
+        user = create_user(session, username, f"Demo-Beratung {office.key}", Role.COUNSELLOR,
+                           office.key, password)  # fmt: skip
+        # the demo cases of the office are this counsellor's ("Meine Fälle")
+        session.execute(
+            update(Client)
+            .where(Client.office_id == office.id, Client.responsible_id.is_(None))
+            .values(responsible_id=user.id)
+        )
         logins.append({"username": username, "password": password, "role": "counsellor",
                        "office": office.key})  # fmt: skip
     password = new_password(12)
