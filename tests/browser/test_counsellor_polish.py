@@ -192,14 +192,19 @@ def test_pages_fit_a_phone_and_a_laptop(
              "client page": client, "client edit": f"{client}/edit", "new client": "/clients/new",
              "consent form": f"{client}/consents/new", "agreement": agreement,
              "review": f"{agreement}/review", "close": f"{agreement}/close",
-             "not found": "/no-such-page"}  # fmt: skip
+             "agreement editor": f"{client}/agreements/new", "not found": "/no-such-page"}  # fmt: skip
+    admin_pages = {"users": "/admin/users", "offices": "/admin/offices", "figures": "/figures"}
     user = make_user(sqlite_platform, "freiburg")
-    for size, viewport in (("390", PHONE), ("1280", {"width": 1280, "height": 800})):
+    admin = make_user(sqlite_platform, "freiburg", Role.TENANT_ADMIN)
+    for size, viewport, who, shown in (
+        ("390", PHONE, user, pages), ("1280", {"width": 1280, "height": 800}, user, pages),
+        ("390", PHONE, admin, admin_pages),
+    ):  # fmt: skip
         context = browser.new_context(viewport=viewport, locale="de-DE")
         try:
             page = context.new_page()
-            log_in(page, live_url, user)
-            for name, path in pages.items():
+            log_in(page, live_url, who)
+            for name, path in shown.items():
                 page.goto(f"{live_url}/t/freiburg{path}")
                 overflow = page.evaluate(SIDEWAYS)
                 assert overflow <= 0, f"{name} at {size} px scrolls sideways by {overflow} px"
