@@ -188,11 +188,13 @@ def test_pages_fit_a_phone_and_a_laptop(
 ) -> None:
     found = Findings({}, [], [])
     client, agreement = f"/clients/{case.client_id}", f"/agreements/{case.agreement_id}"
-    pages = {"dashboard": "/", "client list": f"/clients?q={case.family_name}",
-             "client page": client, "client edit": f"{client}/edit", "new client": "/clients/new",
-             "consent form": f"{client}/consents/new", "agreement": agreement,
-             "review": f"{agreement}/review", "close": f"{agreement}/close",
-             "agreement editor": f"{client}/agreements/new", "not found": "/no-such-page"}  # fmt: skip
+    pages = {
+        "dashboard": "/", "client list": f"/clients?q={case.family_name}",
+        "client page": client, "client edit": f"{client}/edit", "new client": "/clients/new",
+        "consent form": f"{client}/consents/new", "agreement": agreement,
+        "review": f"{agreement}/review", "close": f"{agreement}/close",
+        "agreement editor": f"{client}/agreements/new", "not found": "/no-such-page",
+    }  # fmt: skip
     admin_pages = {"users": "/admin/users", "offices": "/admin/offices", "figures": "/figures"}
     user = make_user(sqlite_platform, "freiburg")
     admin = make_user(sqlite_platform, "freiburg", Role.TENANT_ADMIN)

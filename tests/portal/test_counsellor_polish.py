@@ -369,3 +369,16 @@ def test_saved_messages_and_the_review_shows_referral_status(
     assert "Weiterleitung zu diesem Schritt" in review and "Angefordert" in review
     nonsense = http.get("/t/freiburg/clients?saved=nonsense").get_data(as_text=True)
     assert "notice-success" not in nonsense
+
+
+def test_a_typo_lists_the_closest_name_first(platform: Platform) -> None:
+    api = platform.api("freiburg")
+    tag = f"r{unique()}"
+    for family in ("Al-Khatab", "Al-Khatib"):
+        api.ok("POST", "clients", {"given_name": f"Omar {tag}", "family_name": family,
+               "birth_date": "1980-01-01", "country_of_origin": "SY", "languages": ["ar"],
+               "arrival_date": TODAY.isoformat()}, 201)  # fmt: skip
+    found = api.ok("GET", f"clients?q=Al-Khatip {tag}")
+    assert [c["family_name"] for c in found["items"]] == ["Al-Khatib", "Al-Khatab"]
+    exact = api.ok("GET", f"clients?q=Al-Khat {tag}")  # as typed: alphabetical
+    assert [c["family_name"] for c in exact["items"]] == ["Al-Khatab", "Al-Khatib"]

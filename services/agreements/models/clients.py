@@ -22,6 +22,8 @@ class Client(UUIDPrimaryKey, Timestamps, Base):
         # the client list's order within an office (PostgreSQL also has trigram indexes on
         # the lower-cased names for search; see migration 0003)
         Index("ix_clients_office_name", "office_id", "family_name", "given_name", "id"),
+        # the dashboard's "cases of the office", most recently changed first
+        Index("ix_clients_office_updated", "office_id", "updated_at"),
     )
 
     office_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offices.id"), index=True)

@@ -73,6 +73,17 @@ def word_similar(
     return func.coalesce(getattr(func, SQLITE_FUNCTION)(word, column), 0) >= WORD_SIMILARITY
 
 
+def similarity_rank(
+    dialect: str, words: list[str], column: ColumnElement[str] | InstrumentedAttribute[str]
+) -> ColumnElement[float]:
+    """How well the words match a name (sum of word similarities): the closest first."""
+    name = "word_similarity" if dialect == "postgresql" else SQLITE_FUNCTION
+    total: ColumnElement[float] = literal(0.0)
+    for word in words:
+        total = total + func.coalesce(getattr(func, name)(word, column), 0.0)
+    return total
+
+
 def pg_threshold() -> Any:
     """Run once in the transaction before a search on PostgreSQL (``SET LOCAL``)."""
     return func.set_config("pg_trgm.word_similarity_threshold", str(WORD_SIMILARITY), True)

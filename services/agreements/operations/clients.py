@@ -17,6 +17,7 @@ from ..models.name_search import (
     pg_threshold,
     query_words,
     search_key,
+    similarity_rank,
     word_similar,
 )
 from ..models.vocabulary import AgreementStatus, Role
@@ -129,12 +130,15 @@ def list_clients(
     counting a large office's every client on every page); the API counts exactly.
     """
     query = visible_clients(principal)
+    first: list[ColumnElement[Any]] = []  # ordered before the name
     if q:
         as_typed = query.where(*name_matches(session, q, fuzzy=False))
         if session.scalar(select(as_typed.exists())):
             query = as_typed
-        else:  # nothing as typed: perhaps a typo
+        else:  # nothing as typed: perhaps a typo; the closest names first
             query = query.where(*name_matches(session, q, fuzzy=True))
+            dialect = session.get_bind().dialect.name
+            first = [similarity_rank(dialect, query_words(q), Client.search_name).desc()]
     if responsible_id is not None:
         query = query.where(Client.responsible_id == responsible_id)
     if agreement_status == "none":
@@ -151,7 +155,7 @@ def list_clients(
     items = list(
         session.scalars(
             query.options(lazyload(Client.consents))  # a list shows no consents
-            .order_by(Client.family_name, Client.given_name, Client.id)
+            .order_by(*first, Client.family_name, Client.given_name, Client.id)
             .limit(page_size)
             .offset((page - 1) * page_size)
         )

@@ -149,13 +149,13 @@ def install_session_handling(bp: Blueprint) -> None:
             "here": here,
             "label": labels.label,
             "field_label": field_label,
-            "country_options": lambda: dict(iso_codes.country_names(select_locale())),
+            "country_options": lambda: iso_codes.country_name_map(select_locale()),
             "language_options": lambda: iso_codes.language_names(select_locale()),
-            "country_name": lambda code: dict(iso_codes.country_names(select_locale())).get(
+            "country_name": lambda code: iso_codes.country_name_map(select_locale()).get(
                 code, code
             ),
             "language_names": lambda codes: ", ".join(
-                dict(iso_codes.language_names(select_locale())).get(c, c) for c in codes
+                iso_codes.language_name_map(select_locale()).get(c, c) for c in codes
             ),
             "saved_message": saved_message,
             "labels": labels,

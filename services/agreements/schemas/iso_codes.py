@@ -59,6 +59,16 @@ def language_names(lang: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(((c, names.get(c, c)) for c in language_codes()), key=_by_name))
 
 
+@cache
+def country_name_map(lang: str) -> dict[str, str]:
+    return dict(country_names(lang))
+
+
+@cache
+def language_name_map(lang: str) -> dict[str, str]:
+    return dict(language_names(lang))
+
+
 def _by_name(item: tuple[str, str]) -> str:
     from unicodedata import normalize
 

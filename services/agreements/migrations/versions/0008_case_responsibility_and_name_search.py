@@ -6,6 +6,7 @@
 - ``clients.search_name``: given and family name without accents and case
   (``models.name_search.search_key``), computed here for existing clients; on PostgreSQL a
   trigram index (pg_trgm, in schema public) answers substring and typo-tolerant search.
+- ``ix_clients_office_updated``: the dashboard's cases of the office, newest changes first.
 
 Revision ID: 0008
 Revises: 0007
@@ -38,6 +39,7 @@ def upgrade() -> None:
             "fk_clients_responsible_id_users", "users", ["responsible_id"], ["id"]
         )
         batch.create_index("ix_clients_responsible_id", ["responsible_id"])
+        batch.create_index("ix_clients_office_updated", ["office_id", "updated_at"])
     with op.batch_alter_table("clients") as batch:
         batch.alter_column("search_name", server_default=None)
     bind = op.get_bind()
@@ -72,6 +74,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP INDEX {SEARCH_INDEX}")
     with op.batch_alter_table("clients") as batch:
+        batch.drop_index("ix_clients_office_updated")
         batch.drop_index("ix_clients_responsible_id")
         batch.drop_constraint("fk_clients_responsible_id_users", type_="foreignkey")
         batch.drop_column("search_name")
