@@ -15,8 +15,10 @@ from tenants.settings import Settings
 
 from .context import EXTENSION, DemoMark, TenantContext, close_session, tenant_context_of
 from .identity.api_auth import init_auth
+from .models.name_search import register_sqlite_functions
 from .offers.read_api import make_hsds_blueprint
 from .portal import make_portal_blueprint
+from .portal.errors import http_error_page, wants_json
 from .views.api import make_api_blueprint
 from .views.errors import IntegraApi, register_error_handlers
 from .views.exports import make_exports_blueprint
@@ -73,6 +75,7 @@ def create_app(
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     engine = engine or create_tenant_engine(settings, tenant)
+    register_sqlite_functions(engine)  # name search's pg_trgm equivalent on SQLite
     app.extensions[EXTENSION] = TenantContext(
         settings=settings,
         tenant=tenant,
@@ -91,6 +94,7 @@ def create_app(
             "security": [{"oauth2": []}],
         },
     )
+    api.page_errors, api.wants_json = http_error_page, wants_json  # HTML outside the API
     api.spec.components.security_scheme(
         "oauth2",
         {
