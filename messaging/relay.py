@@ -34,7 +34,7 @@ from tenants.registry import Tenant
 
 log = logging.getLogger(__name__)
 
-#: Advisory lock key of the relay (one active relay per tenant database).
+#: Advisory lock key of the relay (one active relay per tenant schema, the second key).
 RELAY_LOCK_KEY = 0x1A7E6A
 
 
@@ -48,13 +48,17 @@ class _Listener:
         pg.autocommit = True
         pg.execute(f"LISTEN {NOTIFY_CHANNEL}")
         self._pg: Any = pg
+        #: Tenants (and services) sharing one database each have a relay: lock per schema.
+        self._schema = str(getattr(engine, "schema", ""))
 
     @property
     def fileno(self) -> int:
         return int(self._pg.pgconn.socket)
 
     def try_lock(self) -> bool:
-        row = self._pg.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK_KEY,)).fetchone()
+        row = self._pg.execute(
+            "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (RELAY_LOCK_KEY, self._schema)
+        ).fetchone()
         return bool(row and row[0])
 
     def drain(self) -> None:
