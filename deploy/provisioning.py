@@ -1,9 +1,10 @@
 """Provisioning a tenant: everything each service needs before it can start, composed here.
 
-The tenant's bus key ring, its bus (a RabbitMQ vhost with one user per service, or the
-embedded bus file), the agreement service's database (schema, outbox and inbox, offices from
-the registry) and each connector's database. Every step is idempotent: running it again
-migrates to the newest schema and refreshes the offices, touching nothing else.
+The tenant's bus key ring, its bus (its queues in the shared RabbitMQ vhost with its own
+broker users, or the embedded bus file), the agreement service's database (schema, outbox
+and inbox, offices from the registry) and each connector's database. Every step is
+idempotent: running it again migrates to the newest schema and refreshes the offices,
+touching nothing else.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from deploy.wiring import bus_transport
+from messaging.broker_admin import provision_workers
 from messaging.signing import ensure_tenant_keys
 from messaging.transports.base import Transport
 from services.agreements import runtime as agreements
@@ -57,6 +59,8 @@ def provision_all(
     """Provision many tenants; with ``parallel > 1`` in worker processes, so more tenants do
     not stretch an upgrade window proportionally. (Processes, not threads: Alembic keeps its
     migration context in module globals.)"""
+    if settings.broker_url:
+        provision_workers(settings)  # the platform workers' broker users, one per role
     if parallel <= 1 or len(tenants) <= 1:
         return [provision_tenant(settings, tenant) for tenant in tenants]
     context = multiprocessing.get_context("spawn")
@@ -65,7 +69,7 @@ def provision_all(
 
 
 def deprovision_tenant(settings: Settings, tenant: Tenant) -> None:
-    """Drop everything the tenant has: databases and roles, its bus vhost and users.
+    """Drop everything the tenant has: databases and roles, its queues and broker users.
     Keys and secrets under var/secrets stay (an operator removes them deliberately)."""
     connectors.deprovision(settings, tenant)
     drop_database(settings, tenant)

@@ -167,7 +167,7 @@ def provision_users(settings: Settings, tenant: Tenant) -> None:
     for pair in topology.agency_pairs(tenant):
         user = topology.service_user(vhost, tenant, pair.user_party)
         wanted[user] = topology.agency_permissions(pair)
-    for user, perms in wanted.items():
+    for user in wanted:
         creds.setdefault(user, new_password(24))
     write_secret_json(_users_path(settings, tenant), creds)  # before the broker knows them
     for user, perms in wanted.items():

@@ -11,9 +11,10 @@ prefetch count in one transaction (the fast path); when a handler fails, the bat
 back and each message is handled alone, with retries and backoff. A message that is invalid
 (oversized, malformed, bad signature, other tenant, other recipient, unknown type, schema),
 keeps failing, or was delivered more than ``delivery_limit`` times without being settled (its
-handler or process died each time: :mod:`messaging.delivery_attempts`) is published to the dead-letter exchange with its reason in headers, logged in
-``dead_letters`` (and passed to ``on_dead_letter`` for the service's audit log) and then
-acknowledged, so the messages behind it are processed.
+handler or process died each time: :mod:`messaging.delivery_attempts`) is published to the
+dead-letter exchange with its reason in headers, logged in ``dead_letters`` (and passed to
+``on_dead_letter`` for the service's audit log) and then acknowledged, so the messages behind
+it are processed.
 """
 
 from __future__ import annotations

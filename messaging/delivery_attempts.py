@@ -38,14 +38,14 @@ def message_key(delivery: Delivery) -> str:
 def _upsert(session: Session, consumer: str, key: str) -> int:
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     # The first delivery was not counted: the first redelivery is the second attempt.
-    statement = insert(DeliveryAttempt).values(
+    values = insert(DeliveryAttempt).values(
         consumer=consumer, message_key=key, attempts=2, last_at=utcnow()
     )
-    statement = statement.on_conflict_do_update(
+    upsert = values.on_conflict_do_update(
         index_elements=["consumer", "message_key"],
         set_={"attempts": DeliveryAttempt.attempts + 1, "last_at": utcnow()},
-    ).returning(DeliveryAttempt.attempts)
-    return int(session.execute(statement).scalar_one())
+    )
+    return int(session.execute(upsert.returning(DeliveryAttempt.attempts)).scalar_one())
 
 
 def count_redeliveries(

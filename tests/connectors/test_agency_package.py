@@ -75,7 +75,8 @@ from integra_agency import amqp_client, protocol, webhook_client
 key = ECKey.generate_key("P-256", parameters={{"kid": "jc-1"}}, private=True)
 signed = webhook_client.sign_answer(key, {{"id": "x", "type": "referral.received"}})
 token = jws.deserialize_compact(signed.decode(), key, algorithms=[protocol.ANSWER_JWS_ALG])
-print(json.dumps({{"header": token.protected, "queue": protocol.referrals_queue("essen", "jobcenter"),
+queue = protocol.referrals_queue("essen", "jobcenter")
+print(json.dumps({{"header": token.protected, "queue": queue,
                   "client": amqp_client.AgencyClient.__name__}}))
 """
 

@@ -105,7 +105,9 @@ class AgencyClient:
         """Messages waiting for this agency (not yet acknowledged)."""
         received = []
         for _ in range(limit):
-            method, properties, body = self.channel.basic_get(referrals_queue(self.tenant, self.kind))
+            method, properties, body = self.channel.basic_get(
+                referrals_queue(self.tenant, self.kind)
+            )
             if method is None:
                 break
             envelope, error = self._read(body, properties.content_type)
