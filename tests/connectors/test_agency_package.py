@@ -96,7 +96,7 @@ def test_the_package_works_copied_alone_without_the_platform(tmp_path: Path) -> 
     )
     assert result.returncode == 0, result.stderr
     assert '"alg": "ES256"' in result.stdout and '"kid": "jc-1"' in result.stdout
-    assert '"queue": "agency.jobcenter.referrals"' in result.stdout
+    assert '"queue": "essen.agency.jobcenter.referrals"' in result.stdout
     assert '"client": "AgencyClient"' in result.stdout
 
 
