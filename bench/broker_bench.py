@@ -27,6 +27,7 @@ logs under a temporary folder, no plugins (so no management listener), its own E
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -200,10 +201,8 @@ class Node:
             time.sleep(1.0)
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.ctl("stop", timeout=30)
-        except subprocess.TimeoutExpired:
-            pass
         self.kill()
 
 
@@ -270,7 +269,8 @@ def main() -> None:
         print(
             f"{r['scenario']:18} {r['tenants']:7} {r['queues']:6} {r['vhosts']:6} "
             f"{_fmt(r.get('import'), args.timeout):>9} {r.get('rss_mb') or '?':>7} "
-            f"{_fmt(r.get('stop_app'), args.timeout):>9} {_fmt(r.get('start_app'), args.timeout):>9} "
+            f"{_fmt(r.get('stop_app'), args.timeout):>9} "
+            f"{_fmt(r.get('start_app'), args.timeout):>9} "
             f"{_fmt(r.get('boot_after_kill'), args.timeout):>10} "
             f"{_fmt(r.get('fresh_boot'), args.timeout):>8} {r.get('queues_back') or '?':>5}"
         )
