@@ -182,12 +182,27 @@ class Node:
             time.sleep(0.5)
         return None
 
+    def pid_from_proc(self) -> int | None:
+        """The beam process whose command line names this node's own data folder (when the
+        node is too busy to tell its pid)."""
+        marker = str(self.base / "mnesia").encode()
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if marker in cmdline.read_bytes() and b"beam" in cmdline.read_bytes():
+                    return int(cmdline.parent.name)
+            except OSError:
+                continue
+        return None
+
     def pid(self) -> int | None:
         done = self.ctl("eval", "list_to_integer(os:getpid()).")
         return int(done.stdout.strip()) if done.returncode == 0 else None
 
     def rss_mb(self) -> float | None:
-        done = self.ctl("status", "--formatter", "json")
+        try:
+            done = self.ctl("status", "--formatter", "json", timeout=120)
+        except subprocess.TimeoutExpired:  # a node too busy to answer has no figure
+            return None
         if done.returncode != 0:
             return None
         total = json.loads(done.stdout).get("memory", {}).get("total", {})
@@ -195,7 +210,10 @@ class Node:
         return round(value / 2**20, 1) if value else None
 
     def kill(self) -> None:
-        pid = self.pid()
+        try:
+            pid = self.pid()
+        except subprocess.TimeoutExpired:
+            pid = self.pid_from_proc()
         if pid is not None:
             os.kill(pid, 9)
             time.sleep(1.0)
