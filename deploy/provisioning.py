@@ -1,9 +1,10 @@
 """Provisioning a tenant: everything each service needs before it can start, composed here.
 
 The tenant's bus key ring, the agreement service's database (schema, outbox and inbox,
-offices from the registry), each connector's database, and its bus (a RabbitMQ vhost with one
-user per service, or the embedded bus file). Every step is idempotent: running it again
-migrates to the newest schema and refreshes the offices, touching nothing else.
+offices from the registry), each connector's database, and its bus (its queues in the shared
+RabbitMQ vhost with its own broker users, or the embedded bus file). Every step is idempotent:
+running it again migrates to the newest schema and refreshes the offices, touching nothing
+else.
 
 The steps are named and each knows how to undo itself, so adding a new tenant
 (:func:`provision_new_tenant`) can roll back what it created when PostgreSQL or the broker
@@ -28,7 +29,8 @@ from sqlalchemy.orm import Session
 from deploy.tenant_data import store_present
 from deploy.wiring import bus_transport
 from messaging import store as bus_store
-from messaging.broker_admin import BrokerAdmin
+from messaging import topology
+from messaging.broker_admin import BrokerAdmin, provision_workers
 from messaging.signing import ensure_tenant_keys
 from messaging.transports.base import Transport
 from messaging.transports.rabbitmq import RabbitMQTransport
@@ -121,8 +123,9 @@ def store_state(engine: Engine, histories: tuple[MigrationHistory, ...]) -> str:
 
 def _bus_present(settings: Settings, transport: Transport, tenant: Tenant) -> bool:
     if isinstance(transport, RabbitMQTransport):
-        vhosts = BrokerAdmin.from_settings(settings).request("GET", "vhosts") or []
-        return any(v.get("name") == tenant.vhost for v in vhosts)
+        users = BrokerAdmin.from_settings(settings).request("GET", "users") or []
+        own = topology.tenant_user(settings.broker_vhost, tenant)
+        return any(u.get("name") == own for u in users)
     return Path(transport.url(tenant).removeprefix("sqla+sqlite:///")).exists()
 
 
@@ -222,7 +225,7 @@ def _steps(
         Step("keys", keys, remove_keys),
         *(connector(partner.kind) for partner in tenant.partners),
         Step("database of the agreement service", agreements, remove_database(None)),
-        Step(f"bus ({transport.name}, vhost {tenant.vhost})", bus, remove_bus),
+        Step(f"bus ({transport.name}, vhost {settings.broker_vhost})", bus, remove_bus),
     ]  # fmt: skip
 
 
@@ -248,6 +251,8 @@ def provision_tenant(
 def provision_all(settings: Settings, tenants: list[Tenant]) -> list[ProvisionResult]:
     """Provision many tenants one after the other (``integra up``); ``integra migrate``
     runs them in parallel worker processes instead (:mod:`deploy.migrate_all`)."""
+    if settings.broker_url:
+        provision_workers(settings)  # the platform workers' broker users, one per role
     transport = bus_transport(settings)
     return [provision_tenant(settings, t, transport=transport, quick=True) for t in tenants]
 
@@ -284,7 +289,7 @@ def _roll_back(steps: list[Step]) -> tuple[list[str], list[str]]:
 
 
 def deprovision_tenant(settings: Settings, tenant: Tenant) -> None:
-    """Drop everything the tenant has: databases and roles, its bus vhost and users.
+    """Drop everything the tenant has: databases and roles, its queues and broker users.
     Keys and secrets under var/secrets stay (an operator removes them deliberately)."""
     connectors.deprovision(settings, tenant)
     drop_database(settings, tenant)

@@ -176,7 +176,9 @@ class OutboxRelay:
             messages.append(
                 OutgoingMessage(
                     id=row.id,
-                    routing_key=f"{data['recipient']}.{data['type']}",
+                    routing_key=topology.routing_key(
+                        data["tenant"], data["recipient"], data["type"]
+                    ),
                     body=body,
                     headers={
                         "x-integra-tenant": data["tenant"],

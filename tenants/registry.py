@@ -68,6 +68,8 @@ class DatabaseEntry:
 
 @dataclass(frozen=True)
 class BusEntry:
+    #: The tenant's former vhost (a vhost per tenant), which ``integra bus migrate-topology``
+    #: empties; the tenant's queues now live in the shared vhost (``INTEGRA_BROKER_VHOST``).
     vhost: str | None = None
     cluster: str = "default"
 
@@ -120,6 +122,7 @@ class Tenant:
 
     @property
     def vhost(self) -> str:
+        """The former vhost of the tenant (see :class:`BusEntry`)."""
         return self.bus.vhost or f"integra.{self.slug}"
 
     def partner(self, kind: str) -> PartnerEntry | None:

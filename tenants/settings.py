@@ -8,6 +8,7 @@ SQLite files and the durable embedded bus under ``$INTEGRA_HOME/var``.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,13 @@ DECLARED: tuple[Setting, ...] = (
         "INTEGRA_BROKER_MANAGEMENT_URL",
         "http://127.0.0.1:15672",
         "RabbitMQ management API, used to provision vhosts and users.",
+    ),
+    Setting(
+        "INTEGRA_BROKER_VHOST",
+        "integra",
+        "The one RabbitMQ virtual host all tenants share (queues and routing keys are "
+        "prefixed with the tenant's slug; each tenant's broker user reaches only its own). "
+        "Also prefixes the platform workers' broker users.",
     ),
     Setting("INTEGRA_PORT", "8000", "HTTP port of the gateway."),
     Setting("INTEGRA_HOST", "127.0.0.1", "Address the gateway listens on."),
@@ -114,6 +122,7 @@ class Settings:
     metrics_token: str | None = None
     database_pool_size: int = 5
     log_format: str = "text"
+    broker_vhost: str = "integra"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -198,6 +207,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     log_format = (values["INTEGRA_LOG_FORMAT"] or "text").lower()
     if log_format not in LOG_FORMATS:
         raise ConfigurationError(f"INTEGRA_LOG_FORMAT: {log_format!r} is not one of text, json")
+    broker_vhost = values["INTEGRA_BROKER_VHOST"] or "integra"
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", broker_vhost):
+        raise ConfigurationError("INTEGRA_BROKER_VHOST: letters, digits, '.', '_' and '-' only")
 
     tenants_dir = (
         Path(values["INTEGRA_TENANTS_DIR"])
@@ -220,4 +232,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         metrics_token=values["INTEGRA_METRICS_TOKEN"],
         database_pool_size=pool_size,
         log_format=log_format,
+        broker_vhost=broker_vhost,
     )

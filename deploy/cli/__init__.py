@@ -3,6 +3,7 @@ importing them here registers them on :data:`main`."""
 
 from . import (  # noqa: F401  (importing registers the commands)
     backup,
+    broker,
     bus,
     deploy,
     evaluation,

@@ -55,14 +55,15 @@ def test_the_connector_may_publish_and_nothing_reaches_the_agency(
     assert result.outcome is ProbeOutcome.OK, result
     assert "nothing delivered" in result.detail
     again = check_partner(transport, tenant, partner)
-    assert f"{AgencyPair(KIND).referrals}: 0 waiting" in " ".join(again.notes)
+    assert f"{AgencyPair(KIND, tenant.slug).referrals}: 0 waiting" in " ".join(again.notes)
 
 
 def test_a_user_without_the_right_to_publish_is_refused(
     bus: tuple[Transport, Tenant, PartnerEntry], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     transport, tenant, partner = bus
-    agency_user = transport.url(tenant, AgencyPair(KIND).user_party)  # may not write to-agency
+    # the agency's own user may not publish referrals to the agency
+    agency_user = transport.url(tenant, AgencyPair(KIND, tenant.slug).user_party)
     monkeypatch.setattr(transport, "url", lambda *_a, **_k: agency_user)
     result = check_partner(transport, tenant, partner)
     assert result.outcome is ProbeOutcome.REFUSED, result

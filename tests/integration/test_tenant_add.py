@@ -90,7 +90,7 @@ def test_add_refused_by_the_broker_rolls_everything_back(
     file = new_tenant_file(tmp_path / "incoming")
     result = integra(refused_env, "tenant", "add", str(file))
     assert result.exit_code == 1
-    assert "step 'bus (rabbitmq, vhost addtest.neustadt)' failed" in result.stderr
+    assert f"step 'bus (rabbitmq, vhost {settings.broker_vhost})' failed" in result.stderr
     assert "Connection refused" in result.stderr
     assert "rolled back: database of the agreement service" in result.stderr
     assert "registry file neustadt.toml" in result.stderr

@@ -67,7 +67,9 @@ def test_published_consumed_and_dead_lettered_are_counted(
                 conn.Producer().publish(
                     b"garbage",
                     exchange=topology.EVENTS_EXCHANGE,
-                    routing_key="jobcenter.referral.requested",
+                    routing_key=topology.routing_key(
+                        tenant.slug, "jobcenter", "referral.requested"
+                    ),
                     headers={"type": "made.up.type"},  # a forged type makes no new series
                     content_type="application/jose",
                     content_encoding="binary",

@@ -135,6 +135,8 @@ def test_the_environment_wins_over_the_config_file(tmp_path: Path) -> None:
         ({"INTEGRA_DATABASE_PREFIX": "p; DROP"}, "INTEGRA_DATABASE_PREFIX"),
         ({"INTEGRA_BROKER_URL": "http://127.0.0.1:15672"}, "INTEGRA_BROKER_URL"),
         ({"INTEGRA_LOG_FORMAT": "xml"}, "INTEGRA_LOG_FORMAT"),
+        ({"INTEGRA_BROKER_VHOST": "a/b"}, "INTEGRA_BROKER_VHOST"),
+        ({"INTEGRA_BROKER_VHOST": "with space"}, "INTEGRA_BROKER_VHOST"),
     ],
     ids=lambda value: "-".join(value.values()) if isinstance(value, dict) else None,
 )

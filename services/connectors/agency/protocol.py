@@ -40,16 +40,15 @@ ANSWER_TYPES: Mapping[str, bool] = {
 }
 
 
-def referrals_queue(kind: str) -> str:
+#: The exchange the agency publishes its answers to (``messaging.topology.AGENCY_EXCHANGE``).
+AGENCY_EXCHANGE = "integra.agency"
+
+
+def referrals_queue(tenant: str, kind: str) -> str:
     """The queue the agency reads Integra's messages from (``AgencyPair.referrals``)."""
-    return f"agency.{kind}.referrals"
+    return f"{tenant}.agency.{kind}.referrals"
 
 
-def from_agency_exchange(kind: str) -> str:
-    """The exchange the agency publishes its answers to (``AgencyPair.from_agency``)."""
-    return f"agency.{kind}.from-agency"
-
-
-def answers_routing_key(kind: str) -> str:
+def answers_routing_key(tenant: str, kind: str) -> str:
     """The routing key of the agency's answers (``AgencyPair.answers``)."""
-    return f"agency.{kind}.answers"
+    return f"{tenant}.agency.{kind}.answers"

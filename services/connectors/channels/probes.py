@@ -153,7 +153,8 @@ def probe_amqp(transport: Transport, tenant: Tenant, partner: PartnerEntry) -> P
     import amqp.exceptions
     from kombu.exceptions import OperationalError
 
-    pair = AgencyPair(partner.kind)
+    pair = AgencyPair(partner.kind, tenant.slug)
+    vhost = transport.settings.broker_vhost
     try:
         url = transport.url(tenant, partner.kind)
     except Exception as exc:  # no credentials: the tenant's bus is not provisioned
@@ -166,7 +167,7 @@ def probe_amqp(transport: Transport, tenant: Tenant, partner: PartnerEntry) -> P
         except amqp.exceptions.AccessRefused as exc:  # a wrong password, or no such vhost
             return ProbeResult(ProbeOutcome.REFUSED, f"broker refused the login: {exc}")
         except (OperationalError, OSError) as exc:
-            return ProbeResult(ProbeOutcome.UNREACHABLE, f"broker of {tenant.vhost}: {exc}")
+            return ProbeResult(ProbeOutcome.UNREACHABLE, f"broker of vhost {vhost}: {exc}")
         channel = connection.channel()
         for queue in (pair.referrals, pair.answers):
             try:
@@ -174,8 +175,7 @@ def probe_amqp(transport: Transport, tenant: Tenant, partner: PartnerEntry) -> P
             except Exception as exc:
                 return ProbeResult(
                     ProbeOutcome.NOT_CONFIGURED,
-                    f"queue {queue} missing in {tenant.vhost}: {exc}; run "
-                    f"integra migrate {tenant.slug}",
+                    f"queue {queue} missing in {vhost}: {exc}; run integra migrate {tenant.slug}",
                 )
             notes.append(f"{queue}: {messages} waiting, {consumers} consumers")
         if transport.clients_declare:  # the embedded bus: one file, no users to check
@@ -187,7 +187,7 @@ def probe_amqp(transport: Transport, tenant: Tenant, partner: PartnerEntry) -> P
             channel.basic_publish(
                 message,
                 exchange=pair.to_agency,
-                routing_key=f"integra.probe.{uuid.uuid4()}",
+                routing_key=f"{tenant.slug}.probe.{uuid.uuid4()}",  # within its topic permission
                 mandatory=True,
             )
         except amqp.exceptions.AccessRefused as exc:
@@ -203,7 +203,7 @@ def probe_amqp(transport: Transport, tenant: Tenant, partner: PartnerEntry) -> P
                 return ProbeResult(ProbeOutcome.REFUSED, f"publishing refused: {exc}", tuple(notes))
         return ProbeResult(
             ProbeOutcome.OK,
-            f"queue pair of {partner.kind} in vhost {tenant.vhost}; the connector may publish "
+            f"queue pair of {partner.kind} in vhost {vhost}; the connector may publish "
             f"to {pair.to_agency} (probe returned unrouted, nothing delivered)",
             tuple(notes),
         )
