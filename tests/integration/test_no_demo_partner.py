@@ -141,6 +141,9 @@ def test_no_demo_delivers_to_the_registry_webhook_partner_and_records_its_answer
         assert headers["X-Integra-Message-Id"] == envelope["id"]
         assert centre.refused == 0
 
+        # The connector records the delivery once the agency took it: answer after that, so
+        # the history's order is the one this test states.
+        api.wait_for(f"referrals/{referral['id']}", lambda b: b["status"] == "sent")
         callback = f"{base}/t/{SLUG}/agency/jobcenter/callback"
         answers = [
             _answer(referral["id"], "referral.received", received_at=datetime.now(UTC)),
