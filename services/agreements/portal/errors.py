@@ -10,9 +10,10 @@ from werkzeug.exceptions import HTTPException
 from ..context import db_session
 from ..errors import DomainError
 
-#: Paths that answer machines (JSON errors): the API, the token endpoint, the HSDS read API
-#: and the identity provider's metadata. Every other path is a page for people.
-JSON_PREFIXES = ("/api/", "/oauth/", "/hsds/", "/.well-known/")
+#: Paths that answer machines (JSON errors): the API, the token endpoints, the HSDS read API
+#: and the identity provider's keys and metadata. Every other path (the login form of
+#: ``/oidc/authorize`` too) is a page for people.
+JSON_PREFIXES = ("/api/", "/oauth/", "/hsds/", "/.well-known/", "/oidc/token", "/oidc/jwks")
 
 
 def wants_json(path: str) -> bool:
