@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -33,25 +34,22 @@ log = logging.getLogger(__name__)
 INTAKE_ATTEMPTS = 5
 
 
+@dataclass(eq=False)
 class AnswerIntake:
     """The answers of one tenant's agency of ``kind``: pushed by its callback (:meth:`intake`)
     or pulled from its channel (:meth:`poll_answers`)."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        tenant_slug: str,
-        kind: str,
-        channel: Channel,
-        *,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.engine = engine
-        self.clock = clock
-        self.tenant_slug = tenant_slug
-        self.kind = kind
-        self.channel = channel
-        self.consumer = f"agency.{kind}"
+    engine: Engine
+    tenant_slug: str
+    kind: str
+    channel: Channel
+    _: KW_ONLY
+    clock: Callable[[], datetime] = utcnow
+
+    @property
+    def consumer(self) -> str:
+        """The name its inbox entries and dead letters are kept under."""
+        return f"agency.{self.kind}"
 
     def intake(self, answer: AgencyAnswer) -> IntakeResult:
         """Turn one agency answer into a status message for the agreement service.
