@@ -19,8 +19,7 @@ from ..models import Agreement, Referral
 from ..models.vocabulary import TERMINAL_REFERRAL_STATUSES, AgreementStatus
 from ..principal import Principal
 from . import audit
-from .agreement_content import build_goals, carry_over, check_offers, require_status
-from .scope import agreement_in_scope
+from .agreement_content import agreement_to_change, build_goals, carry_over, check_offers
 
 
 def move_open_referrals(session: Session, agreement: Agreement) -> None:
@@ -94,14 +93,7 @@ def amend_agreement(
     Without ``goals`` the new draft copies the active version's goals and steps (with their
     status), ready to be edited; with ``goals`` it starts from those.
     """
-    agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
-    require_status(
-        agreement,
-        (AgreementStatus.ACTIVE,),
-        "agreement_not_active",
-        "Nur eine aktive Vereinbarung kann fortgeschrieben werden",
-        "Only an active agreement can be amended",
-    )
+    agreement = agreement_to_change(session, principal, agreement_id, "amend")
     if pending_amendment(session, agreement) is not None:
         raise InvalidTransition(
             "amendment_pending",
@@ -160,14 +152,7 @@ def amend_agreement(
 
 def discard_amendment(session: Session, principal: Principal, agreement_id: uuid.UUID) -> None:
     """Drop an unsigned amendment draft (the active version stays as it was)."""
-    agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
-    require_status(
-        agreement,
-        (AgreementStatus.DRAFT,),
-        "agreement_not_discardable",
-        "Nur ein nicht unterschriebener Entwurf kann verworfen werden",
-        "Only an unsigned draft can be discarded",
-    )
+    agreement = agreement_to_change(session, principal, agreement_id, "discard")
     audit.record(session, principal, "discard", "agreement", agreement.id, agreement.client_id)
     recount(
         session, agreement_counts(agreement, office_of(session, agreement.client_id)), Counter()
