@@ -75,13 +75,7 @@ class AnswerIntake:
             refusal = self._check_answer(session, answer)
             if refusal is not None:
                 session.add(
-                    DeadLetter(
-                        message_id=answer.message_id,
-                        consumer=self.consumer,
-                        type=answer.type,
-                        reason_code=refusal.reason_code or "refused",
-                        reason_text=refusal.reason_text,
-                    )
+                    self._dead_letter(answer, refusal.reason_code or "refused", refusal.reason_text)
                 )
                 log.warning(
                     "answer %s from %s refused: %s",
@@ -131,16 +125,18 @@ class AnswerIntake:
 
     def _refuse_after_rollback(self, answer: AgencyAnswer, code: str, text: str) -> IntakeResult:
         with Session(self.engine) as session, session.begin():
-            session.add(
-                DeadLetter(
-                    message_id=answer.message_id,
-                    consumer=self.consumer,
-                    type=answer.type,
-                    reason_code=code,
-                    reason_text=text[:2000],
-                )
-            )
+            session.add(self._dead_letter(answer, code, text[:2000]))
         return IntakeResult.refused(code, text)
+
+    def _dead_letter(self, answer: AgencyAnswer, code: str, text: str | None) -> DeadLetter:
+        """A refused answer, kept as this connector's dead letter (for ``integra dlq``)."""
+        return DeadLetter(
+            message_id=answer.message_id,
+            consumer=self.consumer,
+            type=answer.type,
+            reason_code=code,
+            reason_text=text,
+        )
 
     def _check_answer(self, session: Session, answer: AgencyAnswer) -> IntakeResult | None:
         """Why the answer cannot be taken (not an agency's answer type, or about a referral
