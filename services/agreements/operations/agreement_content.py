@@ -39,6 +39,9 @@ class StatusRule:
     code: str
     de: str
     en: str
+    #: How the refusal reads (``amendment_pending``) if the change must wait for no pending
+    #: amendment (a draft or signed successor); None: a pending amendment does not matter.
+    pending: tuple[str, str] | None = None
 
 
 _ACTIVE_ONLY = (AgreementStatus.ACTIVE,)
@@ -68,12 +71,20 @@ STATUS_RULES: dict[Change, StatusRule] = {
         "agreement_not_active",
         "Nur eine aktive Vereinbarung kann abgeschlossen werden",
         "Only an active agreement can be closed",
+        pending=(
+            "Erst die offene Fortschreibung abschließen oder verwerfen.",
+            "Finish or discard the pending amendment first.",
+        ),
     ),
     "amend": StatusRule(
         _ACTIVE_ONLY,
         "agreement_not_active",
         "Nur eine aktive Vereinbarung kann fortgeschrieben werden",
         "Only an active agreement can be amended",
+        pending=(
+            "Es gibt bereits eine offene Fortschreibung dieser Vereinbarung.",
+            "An amendment of this agreement is already pending.",
+        ),
     ),
     "discard": StatusRule(
         (AgreementStatus.DRAFT,),
@@ -88,7 +99,8 @@ def agreement_to_change(
     session: Session, principal: Principal, agreement_id: uuid.UUID, change: Change
 ) -> Agreement:
     """The version ``agreement_id`` in the caller's scope, locked for ``change``, once its
-    status allows the change (:data:`STATUS_RULES`; InvalidTransition otherwise)."""
+    status allows the change and, where the rule says so, no amendment of it is pending
+    (:data:`STATUS_RULES`; InvalidTransition otherwise)."""
     agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
     rule = STATUS_RULES[change]
     if agreement.status not in rule.allowed:
@@ -98,7 +110,19 @@ def agreement_to_change(
             f"{rule.de} (Status der Vereinbarung: {_STATUS_DE[status]}).",
             f"{rule.en} (agreement status: {status.value}).",
         )
+    if rule.pending is not None and pending_amendment(session, agreement) is not None:
+        raise InvalidTransition("amendment_pending", *rule.pending)
     return agreement
+
+
+def pending_amendment(session: Session, agreement: Agreement) -> Agreement | None:
+    """The version's amendment still waiting for its signatures, if any."""
+    return session.scalar(
+        select(Agreement).where(
+            Agreement.previous_id == agreement.id,
+            Agreement.status.in_((AgreementStatus.DRAFT, AgreementStatus.SIGNED)),
+        )
+    )
 
 
 Part = TypeVar("Part", Goal, Step)

@@ -38,7 +38,7 @@ from .agreement_content import (
     check_offers,
     parts_named,
 )
-from .amendments import move_open_referrals, pending_amendment
+from .amendments import move_open_referrals
 from .referrals import withdraw_open_referrals
 from .review_schedule import next_review_due
 from .scope import agreement_in_scope, client_in_scope, client_records
@@ -246,12 +246,6 @@ def close_agreement(
     figures.
     """
     agreement = agreement_to_change(session, principal, agreement_id, "close")
-    if pending_amendment(session, agreement) is not None:
-        raise InvalidTransition(
-            "amendment_pending",
-            "Erst die offene Fortschreibung abschließen oder verwerfen.",
-            "Finish or discard the pending amendment first.",
-        )
     attainments = attainments or []
     goals = parts_named(agreement.goals, attainments, "goal")
     office = office_of(session, agreement.client_id)

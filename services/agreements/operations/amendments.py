@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from ..errors import InvalidTransition
 from ..figures.counts import agreement_counts, office_of, recount
 from ..models import Agreement, Referral
 from ..models.vocabulary import TERMINAL_REFERRAL_STATUSES, AgreementStatus
@@ -72,15 +71,6 @@ def earlier_reviews(session: Session, agreement: Agreement) -> list[EarlierRevie
     return found
 
 
-def pending_amendment(session: Session, agreement: Agreement) -> Agreement | None:
-    return session.scalar(
-        select(Agreement).where(
-            Agreement.previous_id == agreement.id,
-            Agreement.status.in_((AgreementStatus.DRAFT, AgreementStatus.SIGNED)),
-        )
-    )
-
-
 def amend_agreement(
     session: Session,
     principal: Principal,
@@ -94,12 +84,6 @@ def amend_agreement(
     status), ready to be edited; with ``goals`` it starts from those.
     """
     agreement = agreement_to_change(session, principal, agreement_id, "amend")
-    if pending_amendment(session, agreement) is not None:
-        raise InvalidTransition(
-            "amendment_pending",
-            "Es gibt bereits eine offene Fortschreibung dieser Vereinbarung.",
-            "An amendment of this agreement is already pending.",
-        )
     if goals is None:
         goals = [
             {
