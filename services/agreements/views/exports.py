@@ -6,14 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..data_access_pdf import render_data_access_pdf
 from ..operations.data_access import export_client_data
 from ..schemas.figures import DataAccessExportSchema, DataAccessQuerySchema
-from .api.edge import call_and_commit, documented, nested_blueprint
+from .api.edge import attachment, call_and_commit, documented, nested_blueprint
 
 PDF = {200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
 
@@ -25,10 +24,8 @@ class ClientExport(MethodView):
         data = call_and_commit(export_client_data, client_id)
         if query["format"] == "json":
             return data
-        return Response(
-            render_data_access_pdf(data),
-            mimetype="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="auskunft-{client_id}.pdf"'},
+        return attachment(
+            render_data_access_pdf(data), "application/pdf", f"auskunft-{client_id}.pdf"
         )
 
 

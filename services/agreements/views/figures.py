@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -17,7 +16,7 @@ from ..db import utcnow
 from ..figures.render import CSV_MIMETYPE, XLSX_MIMETYPE, figures_csv, figures_xlsx
 from ..operations.figures import read_figures
 from ..schemas.figures import FiguresQuerySchema, FiguresSchema
-from .api.edge import call_and_commit, documented, nested_blueprint
+from .api.edge import attachment, call_and_commit, documented, nested_blueprint
 
 DOWNLOADS = {
     200: {
@@ -56,12 +55,7 @@ class FiguresResource(MethodView):
             mimetype = f"{CSV_MIMETYPE}; charset=utf-8"
         else:
             body, mimetype = figures_xlsx(figures, lang), XLSX_MIMETYPE
-        name = download_name(current_principal().tenant, query, fmt)
-        return Response(
-            body,
-            mimetype=mimetype,
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        return attachment(body, mimetype, download_name(current_principal().tenant, query, fmt))
 
 
 def make_figures_blueprint() -> Blueprint:

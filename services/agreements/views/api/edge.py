@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from flask import request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
@@ -131,6 +131,15 @@ def nested_blueprint(
     for path, view in routes:
         blp.add_url_rule(path, view_func=view)
     return blp
+
+
+def attachment(body: str | bytes, mimetype: str, filename: str) -> Response:
+    """A download: ``body`` as a file the browser saves as ``filename``."""
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def call_and_commit(
