@@ -14,6 +14,7 @@ import click
 from sqlalchemy.orm import Session
 from waitress.server import create_server
 
+from deploy.observability import prepare_metrics
 from deploy.provisioning import provision_all
 from deploy.retention_timer import RetentionTimer
 from deploy.web import (
@@ -122,6 +123,9 @@ def run_platform(
     threads: int | None = None,
     workers: int | None = None,
 ) -> int:
+    # Before any metric exists: every process of this run counts into var/metrics, and
+    # /metrics adds them up, whichever web process answers.
+    prepare_metrics(settings)
     tenants = registry.enabled()
     workers = workers or default_workers(settings)
     threads = threads or default_threads(workers)

@@ -8,6 +8,7 @@ functions, so a test cannot pass with wiring that the real start-up does not use
 
 from __future__ import annotations
 
+from deploy.observability import OutboxLagCollector, Readiness
 from gateway.dispatch import TenantDispatcher
 from messaging.transports.base import Transport
 from messaging.transports.embedded import EmbeddedTransport
@@ -20,7 +21,10 @@ from tenants.settings import Settings
 def tenant_dispatcher(
     settings: Settings, registry: Registry, **options: object
 ) -> TenantDispatcher:
-    """The gateway serving every tenant of ``registry`` with the agreement service's apps."""
+    """The gateway serving every tenant of ``registry`` with the agreement service's apps,
+    with readiness (database and broker) and the outbox lag per tenant on /metrics."""
+    options.setdefault("readiness", Readiness(settings, registry))
+    options.setdefault("scrape_collectors", [OutboxLagCollector(settings, registry)])
     return TenantDispatcher(
         settings,
         registry,

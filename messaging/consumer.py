@@ -39,9 +39,11 @@ from messaging.dead_letters import (
     DEAD_REASON_HEADER,
 )
 from messaging.envelope import Envelope
+from messaging.metrics import UNKNOWN, bus_metrics, type_label
 from messaging.signing import EnvelopeVerifier
 from messaging.store import DeadLetter, InboxMessage
 from messaging.transports.base import ConsumerRunner, Delivery, Outcome, Transport
+from tenants import log_context
 from tenants.registry import Tenant
 
 log = logging.getLogger(__name__)
@@ -144,7 +146,8 @@ class MessageConsumer:
         """Run the handler; return the inbox row to insert in the same transaction."""
         envelope = outcome.envelope
         assert envelope is not None
-        self.handlers[envelope.type](session, envelope)
+        with log_context.bound(tenant=self.tenant.slug, correlation_id=envelope.correlation_id):
+            self.handlers[envelope.type](session, envelope)
         return {
             "id": envelope.id,
             "consumer": self.queue.name,
@@ -170,7 +173,20 @@ class MessageConsumer:
         for outcome in outcomes:
             if outcome.dead:
                 self._log_dead_letter(outcome)
+        self._count(outcomes)
         return outcomes
+
+    def _count(self, outcomes: list[Outcome]) -> None:
+        metrics, tenant = bus_metrics(), self.tenant.slug
+        for outcome in outcomes:
+            envelope = outcome.envelope
+            kind = type_label(envelope.type if envelope else outcome.delivery.headers.get("type"))
+            if outcome.dead:
+                reason = outcome.dead_reason or UNKNOWN
+                metrics.dead_lettered.labels(tenant, kind, reason).inc()
+            else:
+                effect = "duplicate" if outcome.duplicate else "effect"
+                metrics.consumed.labels(tenant, kind, effect).inc()
 
     def _apply_batch(self, valid: list[Outcome]) -> None:
         with Session(self.engine) as session, session.begin():

@@ -9,7 +9,7 @@ again after a reconnect; receivers drop the duplicates through their inbox.
 
 Wake-ups: PostgreSQL ``LISTEN integra_outbox`` (NOTIFY on commit, from a trigger on the
 outbox table), with polling every ``poll_interval`` as the fallback and the
-only mechanism on SQLite. On PostgreSQL an advisory lock keeps one active relay per database.
+only mechanism on SQLite. On PostgreSQL an advisory lock keeps one active relay per tenant schema.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from messaging import topology, wakeups
+from messaging.metrics import UNKNOWN, bus_metrics, type_label
 from messaging.outbox import NOTIFY_CHANNEL, relay_key
 from messaging.signing import BusKeyring, EnvelopeSigner
 from messaging.store import OutboxMessage
@@ -34,7 +35,7 @@ from tenants.registry import Tenant
 
 log = logging.getLogger(__name__)
 
-#: Advisory lock key of the relay (one active relay per tenant database).
+#: Advisory lock key of the relay (one active relay per tenant schema, the second key).
 RELAY_LOCK_KEY = 0x1A7E6A
 
 
@@ -48,13 +49,17 @@ class _Listener:
         pg.autocommit = True
         pg.execute(f"LISTEN {NOTIFY_CHANNEL}")
         self._pg: Any = pg
+        # tenants share a database, a schema each: the lock is the schema's
+        self._schema = str(getattr(engine, "schema", None) or "")
 
     @property
     def fileno(self) -> int:
         return int(self._pg.pgconn.socket)
 
     def try_lock(self) -> bool:
-        row = self._pg.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK_KEY,)).fetchone()
+        row = self._pg.execute(
+            "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (RELAY_LOCK_KEY, self._schema)
+        ).fetchone()
         return bool(row and row[0])
 
     def drain(self) -> None:
@@ -81,6 +86,14 @@ def _in_sequence_per_correlation(rows: list[Any]) -> list[Any]:
         for i, row in zip(indexes, members, strict=True):
             ordered[i] = row
     return [row for row in ordered if row is not None]
+
+
+def _count_published(messages: list[OutgoingMessage], sent: set[uuid.UUID]) -> None:
+    published = bus_metrics().published
+    for message in messages:
+        if message.id in sent:
+            tenant = str(message.headers.get("x-integra-tenant", UNKNOWN))
+            published.labels(tenant, type_label(message.type)).inc()
 
 
 class OutboxRelay:
@@ -214,6 +227,7 @@ class OutboxRelay:
                 )
         if failed:
             log.warning("relay: %d of %d messages not confirmed", len(failed), len(rows))
+        _count_published(messages, set(sent))
         return len(sent), len(failed)
 
     def drain(self, timeout: float = 30.0) -> int:

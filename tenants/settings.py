@@ -80,7 +80,15 @@ DECLARED: tuple[Setting, ...] = (
         "Bearer token that unlocks /metrics for a scraper; unset: /metrics answers only "
         "requests from the loopback interface.",
     ),
+    Setting(
+        "INTEGRA_LOG_FORMAT",
+        "text",
+        "text: one readable line per entry; json: one JSON object per line with tenant and "
+        "correlation id, for a log collector (journald, Kubernetes).",
+    ),
 )
+
+LOG_FORMATS = ("text", "json")
 
 
 def _declared_defaults() -> dict[str, str | None]:
@@ -105,6 +113,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
     metrics_token: str | None = None
     database_pool_size: int = 5
+    log_format: str = "text"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -186,6 +195,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if broker_url and not broker_url.startswith(("amqp://", "amqps://")):
         raise ConfigurationError("INTEGRA_BROKER_URL: must be an amqp:// or amqps:// URL")
 
+    log_format = (values["INTEGRA_LOG_FORMAT"] or "text").lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigurationError(f"INTEGRA_LOG_FORMAT: {log_format!r} is not one of text, json")
+
     tenants_dir = (
         Path(values["INTEGRA_TENANTS_DIR"])
         if values["INTEGRA_TENANTS_DIR"]
@@ -206,4 +219,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         allowed_hosts=allowed_hosts,
         metrics_token=values["INTEGRA_METRICS_TOKEN"],
         database_pool_size=pool_size,
+        log_format=log_format,
     )

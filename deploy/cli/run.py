@@ -114,3 +114,21 @@ def connector_run(ctx: Context, slug: str, kind: str, port: int) -> None:
     if server is not None:
         server.close()
     runtime.stop()
+
+
+@main.group("metrics")
+def metrics_group() -> None:
+    """The metrics folder the processes of an installation share."""
+
+
+@metrics_group.command("clean")
+@pass_context
+def metrics_clean(ctx: Context) -> None:
+    """Empty the metrics folder (PROMETHEUS_MULTIPROC_DIR, else var/metrics) before the
+    processes start, so counters of a former run do not add to this one's (systemd's
+    integra-prepare.service runs it; integra up does it itself)."""
+    from deploy.observability import clean_metrics_dir, metrics_dir
+
+    folder = metrics_dir(ctx.settings)
+    clean_metrics_dir(folder)
+    click.echo(f"metrics folder {folder} is empty")
