@@ -109,16 +109,18 @@ def _version_query(table: str) -> TextClause:
 
 def store_state(engine: Engine, histories: tuple[MigrationHistory, ...]) -> str:
     """Whether the store reached by ``engine`` is missing (no schema, role or tables yet),
-    behind, or current (every history at its head): one short transaction of one catalog
-    query and one read per version table, where ``ensure_database`` takes a cluster-wide lock
+    behind, or current (every history at its head): one short transaction of a catalog
+    lookup and a read per version table, where ``ensure_database`` takes a cluster-wide lock
     and two connections and Alembic reads its scripts again (what makes ``migrate --all``
     over hundreds of tenants slow)."""
     try:
         with engine.connect() as connection:
-            tables = set(inspect(connection).get_table_names())
+            # has_table per name, not get_table_names: PostgreSQL finds a name by index,
+            # while listing a schema's tables scans all of pg_class (every tenant's tables)
+            inspector = inspect(connection)
             revisions = [
                 connection.execute(_version_query(h.version_table)).scalar()
-                if h.version_table in tables
+                if inspector.has_table(h.version_table)
                 else None
                 for h in histories
             ]
