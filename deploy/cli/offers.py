@@ -10,7 +10,7 @@ import click
 
 from services.agreements.models.vocabulary import Role
 from services.agreements.offers.operations import exchange
-from services.agreements.offers.operations.directory import OfferImportInvalid
+from services.agreements.offers.operations.import_checks import OfferImportInvalid
 from services.agreements.principal import Principal
 
 from .base import Context, main, pass_context, tenant_session

@@ -22,7 +22,7 @@ from services.agreements.offers.models import (
     OfferTaxonomyTerm,
 )
 from services.agreements.offers.operations import exchange
-from services.agreements.offers.operations.directory import OfferImportInvalid
+from services.agreements.offers.operations.import_checks import OfferImportInvalid
 from tests.fixtures.platform import Platform
 
 from .helpers import example, location, new_id, operator, organization, service

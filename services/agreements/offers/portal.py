@@ -27,8 +27,8 @@ from ..errors import NotFound
 from ..models.vocabulary import GoalField, Role
 from .models import OfferOrganization, OfferService, OfferServiceField
 from .operations import catalogue, exchange, matching
-from .operations.directory import OfferImportInvalid
 from .operations.editing import update_service
+from .operations.import_checks import OfferImportInvalid
 
 PAGE_SIZE = 50
 EDITOR_SUGGESTIONS = 5

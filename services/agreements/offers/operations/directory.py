@@ -1,28 +1,26 @@
 """Importing offers: HSDS organizations with their locations and services (and the taxonomy
 terms they link) into the tenant's directory, all or nothing.
 
-A batch is checked whole before anything is written: against the HSDS schemas, Integra's
-extension schema and the references between records (a service at a location that exists, an
-attribute's term). Any problem refuses the batch with every problem named by its JSON path
-(``services[1].status``); the caller's transaction then holds nothing of it. Importing a record
-again updates it by id. Services missing from a re-imported organization stay as they are
-(retire one by importing it with status ``inactive`` or ``defunct``): steps may link them.
+A batch is checked whole before anything is written (``import_checks``); any problem refuses it
+and the caller's transaction then holds nothing of it. This module writes a checked batch to the
+tables and counts what it created and updated. Importing a record again updates it by id.
+Services missing from a re-imported organization stay as they are (retire one by importing it
+with status ``inactive`` or ``defunct``): steps may link them.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ...errors import InvalidInput
 from ...operations import audit
 from ...principal import Principal
-from .. import derive, geo, taxonomy, validation
+from .. import derive, geo, taxonomy
 from ..models import (
     OfferLocation,
     OfferOrganization,
@@ -34,34 +32,7 @@ from ..models import (
     OfferTaxonomy,
     OfferTaxonomyTerm,
 )
-from ..validation import Problem
-
-Row = TypeVar(
-    "Row",
-    OfferOrganization,
-    OfferLocation,
-    OfferService,
-    OfferTaxonomyTerm,
-    OfferTaxonomy,
-    OfferServiceAtLocation,
-)
-#: Rows looked up per query when a batch is matched against what the directory holds.
-CHUNK = 500
-
-
-class OfferImportInvalid(InvalidInput):
-    """The batch was refused as a whole; ``problems`` names each record and what is wrong."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = validation.first(problems)
-        more = len(problems) - len(self.problems)
-        listed = [str(p) for p in self.problems] + ([f"... and {more} more"] if more else [])
-        super().__init__(
-            "offer_import_invalid",
-            f"Import abgelehnt, nichts wurde übernommen: {len(problems)} Fehler.",
-            f"Import refused, nothing was applied: {len(problems)} problem(s).",
-            fields={"records": listed},
-        )
+from .import_checks import CheckedBatch, Row, as_uuid, check_batch, existing_rows
 
 
 @dataclass
@@ -72,162 +43,6 @@ class ImportResult:
     def count(self, kind: str, created: bool) -> None:
         target = self.created if created else self.updated
         target[kind] = target.get(kind, 0) + 1
-
-
-@dataclass
-class _Batch:
-    """A checked batch, with each record once (by id) and where it came from."""
-
-    organizations: list[dict[str, Any]]
-    taxonomies: dict[str, dict[str, Any]]
-    terms: dict[str, dict[str, Any]]
-    locations: dict[str, tuple[Any, dict[str, Any]]]  # id → (organization id, location)
-
-
-def _uuid(value: Any) -> uuid.UUID:
-    return uuid.UUID(str(value))
-
-
-def _existing(session: Session, model: type[Row], ids: Iterable[str]) -> dict[str, Row]:
-    found: dict[str, Row] = {}
-    wanted = [_uuid(i) for i in ids]
-    for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start : start + CHUNK]
-        for row in session.scalars(select(model).where(model.id.in_(chunk))):
-            found[str(row.id)] = row
-    return found
-
-
-def _prefix(index: int | None) -> str:
-    return "" if index is None else f"[{index}]"
-
-
-def _check(
-    session: Session,
-    organizations: list[Any],
-    taxonomies: list[Any],
-    terms: list[Any],
-    single: bool,
-) -> _Batch:
-    problems: list[Problem] = []
-    batch = _Batch([], {}, {}, {})
-    for index, item in enumerate(taxonomies):
-        problems += validation.check("taxonomy", item, f"taxonomies[{index}]")
-        if isinstance(item, dict) and item.get("id"):
-            batch.taxonomies[str(item["id"])] = item
-    for index, item in enumerate(terms):
-        problems += validation.check("taxonomy_term", item, f"taxonomy_terms[{index}]")
-        if isinstance(item, dict) and item.get("id"):
-            batch.terms[str(item["id"])] = item
-    seen: dict[tuple[str, str], str] = {}
-
-    def once(kind: str, ident: Any, path: str) -> None:
-        key = (kind, str(ident))
-        if key in seen:
-            problems.append(Problem(f"{path}.id", f"duplicate {kind} id (also at {seen[key]})"))
-        seen[key] = path or "(top)"
-
-    for index, organization in enumerate(organizations):
-        p = _prefix(None if single else index)
-        problems += validation.check("organization", organization, p)
-        if not isinstance(organization, dict):
-            continue
-        once("organization", organization.get("id"), p)
-        services = organization.get("services", [])
-        if not isinstance(services, list):
-            problems.append(Problem(f"{p}.services" if p else "services", "must be a list"))
-            services = []
-        for l_index, location in enumerate(organization.get("locations") or []):
-            if isinstance(location, dict) and location.get("id"):
-                batch.locations.setdefault(str(location["id"]), (organization.get("id"), location))
-                once("location", location["id"], validation.json_path(["locations", l_index], p))
-        for s_index, service in enumerate(services):
-            sp = validation.json_path(["services", s_index], p)
-            problems += validation.check("service", service, sp)
-            problems += validation.check_extension(service, sp)
-            if not isinstance(service, dict):
-                continue
-            once("service", service.get("id"), sp)
-            owner = service.get("organization_id")
-            if owner and str(owner) != str(organization.get("id")):
-                problems.append(
-                    Problem(
-                        f"{sp}.organization_id",
-                        "differs from the organization the service is nested in",
-                    )
-                )
-            for kind, _path, obj in validation_walk(service, sp):
-                if kind == "service_at_location":
-                    nested = obj.get("location")
-                    if isinstance(nested, dict) and nested.get("id"):
-                        batch.locations.setdefault(
-                            str(nested["id"]), (organization.get("id"), nested)
-                        )
-                elif kind == "taxonomy_term" and obj.get("id"):
-                    batch.terms.setdefault(str(obj["id"]), obj)
-                    detail = obj.get("taxonomy_detail")
-                    if isinstance(detail, dict) and detail.get("id"):
-                        batch.taxonomies.setdefault(str(detail["id"]), detail)
-        batch.organizations.append(organization)
-    if problems:
-        raise OfferImportInvalid(problems)
-    problems += _check_references(session, batch, single)
-    if problems:
-        raise OfferImportInvalid(problems)
-    return batch
-
-
-def validation_walk(
-    service: dict[str, Any], path: str
-) -> Iterable[tuple[str, str, dict[str, Any]]]:
-    from ..tree import walk
-
-    return walk("service", service, path)
-
-
-def _check_references(session: Session, batch: _Batch, single: bool) -> list[Problem]:
-    """A service at a location that exists, an attribute's term that exists (or is nested)."""
-    problems: list[Problem] = []
-    wanted_locations: dict[str, str] = {}
-    wanted_terms: dict[str, str] = {}
-    for index, organization in enumerate(batch.organizations):
-        p = _prefix(None if single else index)
-        for s_index, service in enumerate(organization.get("services") or []):
-            sp = validation.json_path(["services", s_index], p)
-            for kind, path, obj in validation_walk(service, sp):
-                if kind == "service_at_location":
-                    location_id = obj.get("location_id") or (obj.get("location") or {}).get("id")
-                    if not location_id:
-                        problems.append(Problem(f"{path}.location_id", "names no location"))
-                    elif str(location_id) not in batch.locations:
-                        wanted_locations[str(location_id)] = f"{path}.location_id"
-                elif kind == "attribute":
-                    nested = obj.get("taxonomy_term")
-                    term_id = obj.get("taxonomy_term_id")
-                    if (
-                        term_id
-                        and isinstance(nested, dict)
-                        and str(nested.get("id")) != str(term_id)
-                    ):
-                        problems.append(
-                            Problem(f"{path}.taxonomy_term_id", "differs from the nested term's id")
-                        )
-                    elif term_id and not nested and str(term_id) not in batch.terms:
-                        wanted_terms[str(term_id)] = f"{path}.taxonomy_term_id"
-    known_locations = _existing(session, OfferLocation, wanted_locations)
-    problems += [
-        Problem(path, "unknown location")
-        for i, path in wanted_locations.items()
-        if i not in known_locations
-    ]
-    known_terms: set[str] = set(_existing(session, OfferTaxonomyTerm, wanted_terms))
-    known_terms |= {str(taxonomy.term_id(k.code)) for k in (*taxonomy.FIELDS, *taxonomy.KINDS)}
-    problems += [
-        Problem(path, "unknown taxonomy term")
-        for i, path in wanted_terms.items()
-        if i not in known_terms
-    ]
-    return problems
 
 
 def import_directory(
@@ -241,7 +56,7 @@ def import_directory(
 ) -> ImportResult:
     """Check and apply a batch (flushes, never commits); ``single``: the batch was one
     organization object, so paths start at its fields (``services[1].status``)."""
-    batch = _check(session, list(organizations), list(taxonomies), list(terms), single)
+    batch = check_batch(session, list(organizations), list(taxonomies), list(terms), single)
     taxonomy.ensure_taxonomy(session)
     result = ImportResult()
     _apply_taxonomies(session, batch, result)
@@ -274,7 +89,7 @@ def _upsert(
 ) -> Row:
     row = existing.get(ident)
     if row is None:
-        row = model(id=_uuid(ident), **values)
+        row = model(id=as_uuid(ident), **values)
         session.add(row)
         existing[ident] = row
         result.count(kind, True)
@@ -289,10 +104,10 @@ def _without(document: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {k: v for k, v in document.items() if k not in keys}
 
 
-def _apply_taxonomies(session: Session, batch: _Batch, result: ImportResult) -> None:
-    existing = _existing(session, OfferTaxonomy, batch.taxonomies)
+def _apply_taxonomies(session: Session, batch: CheckedBatch, result: ImportResult) -> None:
+    existing = existing_rows(session, OfferTaxonomy, batch.taxonomies)
     for ident, document in batch.taxonomies.items():
-        if _uuid(ident) == taxonomy.INTEGRA_TAXONOMY_ID:
+        if as_uuid(ident) == taxonomy.INTEGRA_TAXONOMY_ID:
             continue  # the tenant's own taxonomy is Integra's
         _upsert(
             session,
@@ -313,10 +128,12 @@ def _declared_taxonomy(term: dict[str, Any]) -> str | None:
     return str(term["taxonomy_id"]) if term.get("taxonomy_id") else None
 
 
-def _apply_terms(session: Session, batch: _Batch, result: ImportResult) -> dict[str, uuid.UUID]:
+def _apply_terms(
+    session: Session, batch: CheckedBatch, result: ImportResult
+) -> dict[str, uuid.UUID]:
     """Store the batch's terms; returns each term id of the batch → the stored term's id (a
     nested term of the tenant's taxonomy that is not known by id is matched by its code)."""
-    existing = _existing(session, OfferTaxonomyTerm, batch.terms)
+    existing = existing_rows(session, OfferTaxonomyTerm, batch.terms)
     resolved: dict[str, uuid.UUID] = {}
     own = str(taxonomy.INTEGRA_TAXONOMY_ID)
     for ident, document in batch.terms.items():
@@ -333,7 +150,7 @@ def _apply_terms(session: Session, batch: _Batch, result: ImportResult) -> dict[
         stored = _without(document, "taxonomy_detail")
         if declared:
             stored["taxonomy_id"] = declared
-        taxonomy_id = _uuid(declared) if declared else None
+        taxonomy_id = as_uuid(declared) if declared else None
         if taxonomy_id is not None and session.get(OfferTaxonomy, taxonomy_id) is None:
             taxonomy_id = None  # named but not given: kept in the document only
         term = _upsert(
@@ -346,7 +163,7 @@ def _apply_terms(session: Session, batch: _Batch, result: ImportResult) -> dict[
             taxonomy_id=taxonomy_id,
             code=document.get("code"),
             name=document["name"],
-            parent_id=_uuid(document["parent_id"]) if document.get("parent_id") else None,
+            parent_id=as_uuid(document["parent_id"]) if document.get("parent_id") else None,
             document=stored,
         )
         resolved[ident] = term.id
@@ -391,7 +208,7 @@ def _location_values(location: dict[str, Any], organization_id: Any) -> dict[str
             (latitude, longitude), source = point, "postcode"
     street = ", ".join(str(p) for p in (address.get("address_1"), address.get("address_2")) if p)
     return {
-        "organization_id": _uuid(organization_id) if organization_id else None,
+        "organization_id": as_uuid(organization_id) if organization_id else None,
         "name": location.get("name"),
         "address": street or None,
         "postal_code": postal_code,
@@ -406,13 +223,13 @@ def _location_values(location: dict[str, Any], organization_id: Any) -> dict[str
 def _apply_organization(
     session: Session,
     organization: dict[str, Any],
-    batch: _Batch,
+    batch: CheckedBatch,
     resolved_terms: dict[str, uuid.UUID],
     field_of_term: dict[uuid.UUID, str],
     result: ImportResult,
 ) -> None:
     ident = str(organization["id"])
-    existing_orgs = _existing(session, OfferOrganization, [ident])
+    existing_orgs = existing_rows(session, OfferOrganization, [ident])
     _upsert(
         session,
         OfferOrganization,
@@ -425,7 +242,7 @@ def _apply_organization(
     )
     session.flush()
     own_locations = {i: loc for i, (org, loc) in batch.locations.items() if str(org) == ident}
-    existing_locations = _existing(session, OfferLocation, own_locations)
+    existing_locations = existing_rows(session, OfferLocation, own_locations)
     for location_id, location in own_locations.items():
         _upsert(
             session,
@@ -438,7 +255,7 @@ def _apply_organization(
         )
     session.flush()
     services = [s for s in organization.get("services") or [] if isinstance(s, dict)]
-    existing_services = _existing(session, OfferService, [str(s["id"]) for s in services])
+    existing_services = existing_rows(session, OfferService, [str(s["id"]) for s in services])
     stale = [row.id for row in existing_services.values()]
     if stale:
         for model in (OfferServiceField, OfferServiceTerm, OfferServiceLanguage):
@@ -466,7 +283,7 @@ def _apply_service(
         nested = attribute.get("taxonomy_term")
         raw = (nested or {}).get("id") or attribute.get("taxonomy_term_id")
         if raw:
-            term = resolved_terms.get(str(raw), _uuid(raw))
+            term = resolved_terms.get(str(raw), as_uuid(raw))
             stored["taxonomy_term_id"] = str(term)
             term_ids.add(term)
         attributes.append(stored)
@@ -480,7 +297,7 @@ def _apply_service(
     )
     places = []
     location_ids = [str(a.get("location_id") or a["location"]["id"]) for a in at_locations]
-    for location in _existing(session, OfferLocation, location_ids).values():
+    for location in existing_rows(session, OfferLocation, location_ids).values():
         places += [location.city or "", location.postal_code or ""]
     row = _upsert(
         session,
@@ -489,7 +306,7 @@ def _apply_service(
         ident,
         result,
         "service",
-        organization_id=_uuid(organization["id"]),
+        organization_id=as_uuid(organization["id"]),
         name=service["name"],
         status=service["status"],
         minimum_age=service.get("minimum_age"),
@@ -547,7 +364,7 @@ def _apply_service_at_locations(
             result,
             "service_at_location",
             service_id=service.id,
-            location_id=_uuid(location_id),
+            location_id=as_uuid(location_id),
             document=document,
         )
 

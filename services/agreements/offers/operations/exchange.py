@@ -30,7 +30,8 @@ from ..models import (
     OfferTaxonomyTerm,
 )
 from ..validation import Problem
-from .directory import ImportResult, OfferImportInvalid, import_directory
+from .directory import ImportResult, import_directory
+from .import_checks import OfferImportInvalid
 
 JSON_FILE = "organizations.json"
 TABULAR_DIR = "tabular"
