@@ -28,6 +28,7 @@ from deploy.web import (
 from deploy.wiring import bus_transport, tenant_dispatcher
 from gateway.dispatch import TenantDispatcher
 from gateway.forward import Forward
+from messaging.runtime import BusRuntime
 from tenants.databases import create_tenant_engine
 from tenants.registry import Registry
 from tenants.settings import Settings
@@ -77,24 +78,32 @@ def print_credentials(credentials: dict[str, dict[str, Any]], base: str) -> None
 
 
 def start_background_services(
-    settings: Settings, tenants: list[Any], dispatcher: TenantDispatcher, base_url: str
-) -> list[Any]:
+    settings: Settings,
+    tenants: list[Any],
+    dispatcher: TenantDispatcher | None,
+    base_url: str,
+    *,
+    roles: tuple[str, ...] = ("agreements", "connectors"),
+) -> tuple[BusRuntime, list[Any]]:
     """Per tenant: the agreement service's relay and consumer, a connector per partner
-    agency, and a simulator playing each agency (the embedded default has no real ones).
-    Their webhook endpoints are mounted on ``dispatcher``, which answers at ``base_url``."""
+    agency, and a simulator playing each agency (the embedded default has no real ones), all
+    as jobs of one shared runtime (``INTEGRA_WORKER_THREADS`` threads and one timer, whatever
+    the tenant count). Their webhook endpoints are mounted on ``dispatcher``, which answers at
+    ``base_url``."""
     from deploy.services import TenantServices
 
-    started = []
     transport = bus_transport(settings)
+    runtime = BusRuntime(transport).start()
+    started = []
     for tenant in tenants:
-        services = TenantServices(transport, tenant, base_url)
+        services = TenantServices(transport, tenant, base_url, runtime=runtime, roles=roles)
         services.start(dispatcher)
         started.append(services)
     click.echo(
-        f"Bus: relay and consumer per tenant, {sum(len(t.partners) for t in tenants)} "
-        "connectors with partner simulators"
+        f"Bus: {', '.join(roles)} of {len(tenants)} tenants on {settings.worker_threads} "
+        "shared worker threads"
     )
-    return started
+    return runtime, started
 
 
 def default_workers(settings: Settings) -> int:
@@ -146,7 +155,7 @@ def run_platform(
             dispatcher, map=connections, host=settings.host, port=port, threads=threads,
             ident="integra",
         )  # fmt: skip
-        background = start_background_services(
+        runtime, background = start_background_services(
             settings, tenants, dispatcher, f"http://127.0.0.1:{port}"
         )
     else:
@@ -158,7 +167,7 @@ def run_platform(
             ident="integra-services",
         )  # fmt: skip
         internal = f"http://127.0.0.1:{server.effective_port}"
-        background = start_background_services(settings, tenants, dispatcher, internal)
+        runtime, background = start_background_services(settings, tenants, dispatcher, internal)
         prefixes = dispatcher.mount_prefixes()
         web = WebWorkers(
             public,
@@ -202,6 +211,7 @@ def run_platform(
         retention.stop()
         for services in background:
             services.stop()
+        runtime.stop()
         dispatcher.dispose()
     return status
 
