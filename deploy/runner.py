@@ -84,6 +84,7 @@ def start_background_services(
     base_url: str,
     *,
     roles: tuple[str, ...] = ("agreements", "connectors"),
+    simulate: bool = True,
 ) -> tuple[BusRuntime, list[Any]]:
     """Per tenant: the agreement service's relay and consumer, a connector per partner
     agency, and a simulator playing each agency (the embedded default has no real ones), all
@@ -96,7 +97,9 @@ def start_background_services(
     runtime = BusRuntime(transport).start()
     started = []
     for tenant in tenants:
-        services = TenantServices(transport, tenant, base_url, runtime=runtime, roles=roles)
+        services = TenantServices(
+            transport, tenant, base_url, simulate=simulate, runtime=runtime, roles=roles
+        )
         services.start(dispatcher)
         started.append(services)
     click.echo(
@@ -147,6 +150,13 @@ def run_platform(
 
         print_logins(seed_demo_logins(settings, tenants), f"http://localhost:{port}")
         click.echo(f"  stored in {logins_path(settings)}")
+    if not settings.embedded:
+        # PostgreSQL + RabbitMQ: web processes and a worker per bus role, supervised
+        from deploy.supervisor import run_processes
+
+        return run_processes(
+            settings, registry, port=port, workers=workers, threads=threads, simulate=demo
+        )
     dispatcher = tenant_dispatcher(settings, registry)
     connections: dict[int, Any] = {}
     web: WebWorkers | None = None
@@ -221,7 +231,7 @@ def run_web_worker(
     registry: Registry,
     *,
     fd: int,
-    parent: int,
+    parent: int | None,
     threads: int,
     forward_to: str,
     prefixes: list[str],
@@ -229,12 +239,14 @@ def run_web_worker(
     """One web process of ``integra up --workers N``: the gateway on the inherited socket,
     the services process's paths forwarded to it."""
     dispatcher = tenant_dispatcher(settings, registry)
-    forward = Forward(forward_to)
-    for prefix in prefixes:
-        dispatcher.mount(prefix, forward)
+    if forward_to:
+        forward = Forward(forward_to)
+        for prefix in prefixes:
+            dispatcher.mount(prefix, forward)
     stop = threading.Event()
     stop_on_signals(stop)
-    stop_with_parent(stop, parent)
+    if parent:
+        stop_with_parent(stop, parent)
     try:
         serve_socket(dispatcher, socket.socket(fileno=fd), threads=threads, stop=stop)
     finally:
