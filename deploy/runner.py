@@ -226,6 +226,21 @@ def run_platform(
     return status
 
 
+def commit_relays(settings: Settings, registry: Registry) -> BusRuntime:
+    """A web process publishes what its requests commit right after the commit: every
+    tenant's agreement relay as a job on two shared threads, run only by the commit hook
+    (the worker-agreements process sweeps for anything a web process missed)."""
+    from messaging.relay import OutboxRelay
+
+    transport = bus_transport(settings)
+    runtime = BusRuntime(transport, threads=2, sweep_interval=3600.0).start()
+    for tenant in registry.enabled():
+        engine = create_tenant_engine(settings, tenant)
+        relay = OutboxRelay.for_tenant(transport, tenant, engine)
+        runtime.add_relay((tenant.slug, "agreements.relay"), relay, start=False)
+    return runtime
+
+
 def run_web_worker(
     settings: Settings,
     registry: Registry,
@@ -239,6 +254,7 @@ def run_web_worker(
     """One web process of ``integra up --workers N``: the gateway on the inherited socket,
     the services process's paths forwarded to it."""
     dispatcher = tenant_dispatcher(settings, registry)
+    relays = None if settings.embedded else commit_relays(settings, registry)
     if forward_to:
         forward = Forward(forward_to)
         for prefix in prefixes:
@@ -250,5 +266,7 @@ def run_web_worker(
     try:
         serve_socket(dispatcher, socket.socket(fileno=fd), threads=threads, stop=stop)
     finally:
+        if relays is not None:
+            relays.stop()
         dispatcher.dispose()
     return 0

@@ -2,7 +2,9 @@
 (<tenant>.<domain>) and dispatches to that tenant's app, created lazily on first use.
 
 One process can serve every tenant or just some; an idle tenant costs nothing until its
-first request (no app, no engine, no connection).
+first request (no app, no engine, no connection), and at most ``max_apps`` apps stay loaded:
+the least recently used one is released when another tenant's app is needed, so hundreds of
+tenants do not grow a web process without bound.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import itertools
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -29,6 +32,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tenants.registry import Registry, Tenant
 from tenants.settings import Settings
+
+#: Tenant apps a process keeps loaded at most (least recently used ones are released).
+MAX_APPS = 64
 
 #: Requests after which a process's caches (compiled templates and statements, translations)
 #: are warm; see ``_freeze_long_lived``.
@@ -116,14 +122,16 @@ class TenantDispatcher:
         *,
         dispose_app: AppDisposer | None = None,
         readiness: Callable[[], dict[str, Any]] | None = None,
+        max_apps: int = MAX_APPS,
     ) -> None:
         self.settings = settings
+        self.max_apps = max_apps
         self.registry = registry
         self.app_factory = app_factory
         self.dispose_app = dispose_app
         self.readiness = readiness
         self.metrics = Metrics()
-        self._apps: dict[str, Flask] = {}
+        self._apps: OrderedDict[str, Flask] = OrderedDict()
         self._lock = threading.Lock()
         self._mounts: list[tuple[str, str, WSGIApp]] = []
         self._served = itertools.count(1)
@@ -147,16 +155,31 @@ class TenantDispatcher:
     def tenant_app(self, slug: str) -> Flask | None:
         app = self._apps.get(slug)
         if app is not None:
+            try:
+                self._apps.move_to_end(slug)  # most recently used
+            except KeyError:
+                pass  # released meanwhile: this request still has it
             return app
         tenant = self.registry.get(slug)
         if tenant is None or not tenant.enabled:
             return None
+        evicted: list[Flask] = []
         with self._lock:
             app = self._apps.get(slug)
             if app is None:
                 app = self.app_factory(self.settings, tenant)
                 self._apps[slug] = app
+                while len(self._apps) > self.max_apps:
+                    evicted.append(self._apps.popitem(last=False)[1])
                 self.metrics.apps.set(len(self._apps))
+                if evicted:
+                    # a released app's cycles sit among the frozen objects: thaw, then collect
+                    gc.unfreeze()
+                    for old in evicted:
+                        if self.dispose_app is not None:
+                            self.dispose_app(old)  # requests in progress finish on it
+                    del old
+                evicted.clear()
                 _freeze_long_lived(collect=True)
         return app
 

@@ -131,13 +131,13 @@ class BusRuntime:
 
         return wake
 
-    def add_relay(self, key: Key, relay: OutboxRelay) -> None:
+    def add_relay(self, key: Key, relay: OutboxRelay, *, start: bool = True) -> None:
         """The relay's pass runs after every commit that appends to its outbox in this
-        process, and when the sweeper finds rows waiting."""
+        process, and when the sweeper finds rows waiting (``start``: and once now)."""
         if relay.engine.dialect.name == "postgresql":
             self._sweep_engine_kind = "postgresql"
         self.sweeper.add(key, relay.engine)
-        self.add_job(key, relay.run_pass, signals=[relay_key(relay.engine)])
+        self.add_job(key, relay.run_pass, signals=[relay_key(relay.engine)], start=start)
 
     def add_consumer(self, key: Key, consumer: InboxConsumer) -> None:
         """The consumer's queue: on the embedded bus a pass per wake-up (a publish in this
