@@ -131,6 +131,7 @@ def run_platform(
     *,
     port: int | None,
     demo: bool,
+    simulate: bool = True,
     threads: int | None = None,
     workers: int | None = None,
 ) -> int:
@@ -155,7 +156,7 @@ def run_platform(
         from deploy.supervisor import run_processes
 
         return run_processes(
-            settings, registry, port=port, workers=workers, threads=threads, simulate=demo
+            settings, registry, port=port, workers=workers, threads=threads, simulate=simulate
         )
     dispatcher = tenant_dispatcher(settings, registry)
     connections: dict[int, Any] = {}
@@ -166,7 +167,7 @@ def run_platform(
             ident="integra",
         )  # fmt: skip
         runtime, background = start_background_services(
-            settings, tenants, dispatcher, f"http://127.0.0.1:{port}"
+            settings, tenants, dispatcher, f"http://127.0.0.1:{port}", simulate=simulate
         )
     else:
         # The public port goes to the web workers; this process keeps the bus services and
@@ -177,7 +178,9 @@ def run_platform(
             ident="integra-services",
         )  # fmt: skip
         internal = f"http://127.0.0.1:{server.effective_port}"
-        runtime, background = start_background_services(settings, tenants, dispatcher, internal)
+        runtime, background = start_background_services(
+            settings, tenants, dispatcher, internal, simulate=simulate
+        )
         prefixes = dispatcher.mount_prefixes()
         web = WebWorkers(
             public,

@@ -82,7 +82,9 @@ class Supervisor:
             member.quick_deaths = member.quick_deaths + 1 if lived < QUICK_DEATH else 0
             delay = min(MAX_RESTART_DELAY, FIRST_RESTART_DELAY * 2**member.quick_deaths)
             log.warning("%s exited with status %s: restarting in %.1fs", member.name, code, delay)
-            click.echo(f"integra: {member.name} exited ({code}); restarting in {delay:.1f}s", err=True)
+            click.echo(
+                f"integra: {member.name} exited ({code}); restarting in {delay:.1f}s", err=True
+            )
             member.restart_at = now + delay
 
     def stop(self, *, grace: float = 15.0) -> None:

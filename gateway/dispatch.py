@@ -9,6 +9,7 @@ tenants do not grow a web process without bound.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hmac
 import itertools
@@ -155,10 +156,8 @@ class TenantDispatcher:
     def tenant_app(self, slug: str) -> Flask | None:
         app = self._apps.get(slug)
         if app is not None:
-            try:
+            with contextlib.suppress(KeyError):  # released meanwhile: this request has it
                 self._apps.move_to_end(slug)  # most recently used
-            except KeyError:
-                pass  # released meanwhile: this request still has it
             return app
         tenant = self.registry.get(slug)
         if tenant is None or not tenant.enabled:

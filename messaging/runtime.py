@@ -165,7 +165,8 @@ class BusRuntime:
         with self._lock:
             self._nudged.discard(key)
             hooks = self._signals.pop(key, [])
-            for path, (_stamp_, keys, _recheck) in list(self._watched.items()):
+            for path, watched in list(self._watched.items()):
+                keys = watched[1]
                 keys.discard(key)
                 if not keys:
                     del self._watched[path]

@@ -14,6 +14,7 @@ from .base import Context, main, pass_context
 @main.command("up")
 @click.option("--port", type=int, help="Default INTEGRA_PORT (8000).")
 @click.option("--no-demo", is_flag=True, help="Do not seed demo data.")
+@click.option("--simulate", is_flag=True, help="Run the partner simulators also without demo data.")
 @click.option(
     "--threads",
     type=click.IntRange(1, 256),
@@ -27,7 +28,12 @@ from .base import Context, main, pass_context
 )
 @pass_context
 def up(
-    ctx: Context, port: int | None, no_demo: bool, threads: int | None, workers: int | None
+    ctx: Context,
+    port: int | None,
+    no_demo: bool,
+    simulate: bool,
+    threads: int | None,
+    workers: int | None,
 ) -> None:
     """Run the platform: every enabled tenant, provisioned on first start."""
     from deploy.runner import run_platform
@@ -38,6 +44,7 @@ def up(
             ctx.registry,
             port=port,
             demo=not no_demo,
+            simulate=simulate or not no_demo,
             threads=threads,
             workers=workers,
         )
@@ -86,9 +93,14 @@ def web(ctx: Context, port: int | None, threads: int, forward_to: str, parent: i
     prefixes = ["/sim"] + [f"/t/{t.slug}/agency" for t in ctx.registry.enabled()]
     sys.exit(
         run_web_worker(
-            ctx.settings, ctx.registry, fd=sock.fileno(), parent=parent or None,
-            threads=threads, forward_to=forward_to, prefixes=prefixes if forward_to else [],
-        )  # fmt: skip
+            ctx.settings,
+            ctx.registry,
+            fd=sock.fileno(),
+            parent=parent or None,
+            threads=threads,
+            forward_to=forward_to,
+            prefixes=prefixes if forward_to else [],
+        )
     )
 
 
@@ -105,9 +117,13 @@ def worker(ctx: Context, role: str, port: int, parent: int, simulate: bool) -> N
 
     sys.exit(
         run_worker(
-            ctx.settings, ctx.registry, role=role, parent=parent or None, port=port,
+            ctx.settings,
+            ctx.registry,
+            role=role,
+            parent=parent or None,
+            port=port,
             simulate=simulate,
-        )  # fmt: skip
+        )
     )
 
 

@@ -82,7 +82,9 @@ class Subscription(PikaRunner):
         )  # fmt: skip
         self.owner.reopen_later(self, self.reopen_delay)
 
-    def _on_message(self, generation: int, channel: Any, method: Any, props: Any, body: bytes):  # type: ignore[no-untyped-def]
+    def _on_message(
+        self, generation: int, channel: Any, method: Any, props: Any, body: bytes
+    ) -> None:
         super()._on_message(generation, channel, method, props, body)
         self.wake_job()
 

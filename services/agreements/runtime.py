@@ -112,9 +112,7 @@ class AgreementBus:
         self.relay.publisher.close()
 
 
-def start(
-    runtime: BusRuntime, tenant: Tenant, engine: Engine, **options: Any
-) -> AgreementBus:
+def start(runtime: BusRuntime, tenant: Tenant, engine: Engine, **options: Any) -> AgreementBus:
     """The agreement service's part on the bus for ``tenant``, running on ``runtime``."""
     bus = AgreementBus(runtime.transport, tenant, engine, **options)
     bus.attach(runtime)

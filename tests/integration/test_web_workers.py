@@ -143,7 +143,10 @@ def test_two_web_processes_serve_one_port(home: tuple[Path, dict[str, str]]) -> 
         base = running.base
         assert "(2 web processes, worker-agreements, worker-connectors)" in running.output()
         assert sorted(role_of(p) for p in workers_of(running.process.pid)) == [
-            "web-worker", "web-worker", "worker-agreements", "worker-connectors"
+            "web-worker",
+            "web-worker",
+            "worker-agreements",
+            "worker-connectors",
         ]
         logins = json.loads((path / "var" / "secrets" / "demo-logins.json").read_text())
         counsellor = next(e for e in logins["freiburg"] if e["role"] == "counsellor")

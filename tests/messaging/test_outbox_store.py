@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text, create_engine, inspect, select
+from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.orm import Session
 
-from messaging import outbox, wakeups, store
+from messaging import outbox, store, wakeups
 from messaging.contracts import ContractError
 from messaging.store import OutboxMessage
 

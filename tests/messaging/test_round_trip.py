@@ -60,7 +60,9 @@ def test_round_trip_keeps_order_per_referral(
     )
 
 
-def test_relay_loop_wakes_on_a_commit_in_its_process(settings: Settings, bus: Tenant, pg_engine: Engine) -> None:
+def test_relay_loop_wakes_on_a_commit_in_its_process(
+    settings: Settings, bus: Tenant, pg_engine: Engine
+) -> None:
     relay = OutboxRelay.for_tenant(bus_transport(settings), bus, pg_engine, poll_interval=30.0)
     import threading
 

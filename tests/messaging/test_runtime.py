@@ -117,7 +117,7 @@ def test_a_commit_is_published_at_once_without_polling(
         with Session(engine) as session, session.begin():
             outbox.append(session, referral_requested(bus.slug))
         # the sweeper looks only every 60 s: only the commit hook can make this pass
-        wait_for(lambda: count(engine, InboxMessage) == expected, timeout=3)
+        wait_for(lambda n=expected: count(engine, InboxMessage) == n, timeout=3)
 
 
 def test_the_sweeper_catches_a_row_nobody_signalled(
@@ -175,4 +175,4 @@ def test_the_sweeper_asks_all_tenant_schemas_in_one_query_and_sees_only_sent_at(
     shared = engines[1].shared  # type: ignore[attr-defined]
     schema = engines[1].schema  # type: ignore[attr-defined]
     with shared.connect() as conn, pytest.raises(ProgrammingError, match="permission denied"):
-        conn.execute(text(f'SELECT envelope FROM "{schema}".outbox_messages'))
+        conn.execute(text(f'SELECT envelope FROM "{schema}".outbox_messages'))  # noqa: S608
