@@ -1,6 +1,7 @@
 """Scale: hundreds of tenants under ``integra up`` on one machine, beside the 18-tenant run.
 
-For each layout (embedded: SQLite + embedded bus; postgres: PostgreSQL + RabbitMQ) and each
+For each layout (embedded: SQLite + embedded bus; postgres: PostgreSQL + RabbitMQ;
+pg-embedded-bus: PostgreSQL with the embedded bus, for the database side alone) and each
 tenant count, tenants are generated from the shape of a shipped registry file into a temporary
 registry folder (a unique database prefix and vhost prefix per run), then:
 
@@ -33,7 +34,9 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -148,6 +151,13 @@ def integra(env: dict[str, str], *args: str, timeout: float = 3600) -> str:
     return done.stdout
 
 
+def _created(response: requests.Response) -> dict[str, Any]:
+    if response.status_code != 201:
+        raise RuntimeError(f"{response.request.url}: {response.status_code} {response.text}")
+    body: dict[str, Any] = response.json()
+    return body
+
+
 def round_trip(env: dict[str, str], base: str, slug: str, office: str) -> tuple[float, list[str]]:
     creds = json.loads(
         integra(
@@ -172,43 +182,47 @@ def round_trip(env: dict[str, str], base: str, slug: str, office: str) -> tuple[
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {token}"
     url = f"{base}/t/{slug}/api/v1"
-    offices = api.get(f"{url}/offices", timeout=30).json()
-    office_id = (offices.get("items") if isinstance(offices, dict) else offices)[0]["id"]
     started = time.monotonic()
-    person = api.post(
-        f"{url}/clients",
-        json={
-            "given_name": "Amina",
-            "family_name": "Haddad",
-            "birth_date": "1990-04-12",
-            "country_of_origin": "SY",
-            "languages": ["ar", "de"],
-            "arrival_date": "2025-09-01",
-            "office_id": office_id,
-        },
-        timeout=30,
-    ).json()
-    consent = api.post(
-        f"{url}/clients/{person['id']}/consents",
-        json={
-            "recipient_kind": "jobcenter",
-            "purposes": ["work"],
-            "data_categories": ["identity", "languages"],
-            "signed_at": "2026-11-01",
-            "expires_at": "2027-11-01",
-        },
-        timeout=30,
-    ).json()
-    referral = api.post(
-        f"{url}/referrals",
-        json={
-            "client_id": person["id"],
-            "recipient_kind": "jobcenter",
-            "purpose": "work",
-            "consent_id": consent["id"],
-        },
-        timeout=30,
-    ).json()
+    now = datetime.now(UTC)
+    person = _created(
+        api.post(
+            f"{url}/clients",
+            json={
+                "given_name": "Amina",
+                "family_name": "Haddad",
+                "birth_date": "1990-04-12",
+                "country_of_origin": "SY",
+                "languages": ["ar", "en"],
+                "arrival_date": (now - timedelta(days=120)).date().isoformat(),
+            },
+            timeout=30,
+        )
+    )
+    consent = _created(
+        api.post(
+            f"{url}/clients/{person['id']}/consents",
+            json={
+                "recipient_kind": "jobcenter",
+                "purposes": ["work"],
+                "data_categories": ["identity", "languages", "work_history"],
+                "signed_at": (now - timedelta(hours=1)).isoformat(),
+                "expires_at": (now + timedelta(days=365)).isoformat(),
+            },
+            timeout=30,
+        )
+    )
+    referral = _created(
+        api.post(
+            f"{url}/referrals",
+            json={
+                "client_id": person["id"],
+                "recipient_kind": "jobcenter",
+                "purpose": "work",
+                "consent_id": consent["id"],
+            },
+            timeout=30,
+        )
+    )
     deadline = time.monotonic() + 120
     body = referral
     while time.monotonic() < deadline:
@@ -231,6 +245,9 @@ def run_one(layout: str, count: int, idle_seconds: float, workdir: Path) -> Figu
         "INTEGRA_PORT": str(port),
         "PYTHONPATH": str(ROOT),
     }
+    if layout in ("postgres", "pg-embedded-bus"):
+        env["INTEGRA_DATABASE_URL"] = PG_URL
+        env["INTEGRA_DATABASE_PREFIX"] = tag
     if layout == "postgres":
         env |= {
             "INTEGRA_DATABASE_URL": PG_URL,
@@ -285,7 +302,7 @@ def run_one(layout: str, count: int, idle_seconds: float, workdir: Path) -> Figu
         figures.idle_cpu_pct = 100 * (cpu_seconds(pids) - cpu0) / (time.monotonic() - t0)
         figures.rss_mb, figures.threads, figures.open_files = footprint(pids)
         figures.processes = len(pids)
-        if layout == "postgres":
+        if layout != "embedded":
             figures.db_connections = db_connections(tag)
         office = re.search(r'(?m)^key = "(mbe-[^"]+)"', TEMPLATE.read_text())
         figures.round_trip_s, figures.round_trip = round_trip(
@@ -304,7 +321,7 @@ def run_one(layout: str, count: int, idle_seconds: float, workdir: Path) -> Figu
 
 
 def cleanup(layout: str, env: dict[str, str]) -> None:
-    if layout != "postgres":
+    if layout == "embedded":
         return
     sys.path.insert(0, str(ROOT))
     from deploy.wiring import bus_transport
@@ -345,7 +362,10 @@ def report(rows: list[Figures]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--layouts", nargs="+", default=["embedded", "postgres"], choices=["embedded", "postgres"]
+        "--layouts",
+        nargs="+",
+        default=["embedded", "postgres"],
+        choices=["embedded", "postgres", "pg-embedded-bus"],
     )
     parser.add_argument("--tenants", nargs="+", type=int, default=[18, 400])
     parser.add_argument("--idle-seconds", type=float, default=60.0)

@@ -178,8 +178,11 @@ class TenantDispatcher:
                         if self.dispose_app is not None:
                             self.dispose_app(old)  # requests in progress finish on it
                     del old
+                # a full collection costs ~0.1–0.3 s: only for the first app and after a
+                # release, so a cold tenant answers quickly (what creating an app leaves as
+                # garbage is frozen with it, and thawed and collected at the next release)
+                _freeze_long_lived(collect=bool(evicted) or len(self._apps) == 1)
                 evicted.clear()
-                _freeze_long_lived(collect=True)
         return app
 
     def loaded_tenants(self) -> list[str]:

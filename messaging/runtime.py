@@ -48,6 +48,21 @@ def _stamp(path: str) -> tuple[int, ...]:
     return tuple(stamp)
 
 
+def worker_consumer_url(transport: Transport) -> Callable[[InboxConsumer], str]:
+    """Where the runtime reads a consumer's queue on RabbitMQ: as the platform's worker user
+    of the consumer's role where the transport has those (one connection for every tenant on
+    the shared vhost), else as the consumer's own user."""
+    worker_url = getattr(transport, "worker_url", None)
+    if worker_url is None:
+        return lambda consumer: consumer.url
+
+    def url(consumer: InboxConsumer) -> str:
+        party = getattr(consumer, "party", "")
+        return str(worker_url("agreements" if party == "agreements" else "connectors"))
+
+    return url
+
+
 class BusRuntime:
     """Relays, consumers and other per-tenant jobs of one process on shared workers."""
 
@@ -65,12 +80,13 @@ class BusRuntime:
         self.pool = WorkPool(threads or transport.settings.worker_threads)
         self.sweeper = OutboxSweeper()
         self.sweep_interval = sweep_interval
-        self.consumer_url = consumer_url or (lambda consumer: consumer.url)
+        self.consumer_url = consumer_url or worker_consumer_url(transport)
         self._lock = threading.Lock()
         self._signals: dict[Key, list[tuple[str, Callable[[], None]]]] = {}
         self._watched: dict[str, tuple[tuple[int, ...], set[Key], float]] = {}
         self._amqp: Any = None
         self._nudged: set[Key] = set()
+        self._relays: dict[Key, OutboxRelay] = {}
         self._sweep_engine_kind = "sqlite"
         self.pool.register(SWEEP, self._sweep)
         self.pool.register(WATCH, self._watch)
@@ -92,6 +108,9 @@ class BusRuntime:
         self.pool.stop(timeout)
         for key in list(self._signals):
             self.remove(key)
+        for relay in self._relays.values():
+            relay.publisher.close()  # the pool is stopped: no pass uses it any more
+        self._relays.clear()
 
     # adding work -----------------------------------------------------------------------------
 
@@ -137,6 +156,7 @@ class BusRuntime:
         if relay.engine.dialect.name == "postgresql":
             self._sweep_engine_kind = "postgresql"
         self.sweeper.add(key, relay.engine)
+        self._relays[key] = relay
         self.add_job(key, relay.run_pass, signals=[relay_key(relay.engine)], start=start)
 
     def add_consumer(self, key: Key, consumer: InboxConsumer) -> None:

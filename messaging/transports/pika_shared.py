@@ -157,6 +157,7 @@ class _Connection:
             subscription.channel = None
             subscription.consumer.ready.clear()
         if self.shared.stopping or not self.subscriptions:
+            self.shared.closed()
             return
         self.backoff = min(30.0, max(0.1, self.backoff * 2))
         log.warning("shared consumer connection %s; reconnecting in %.1fs", reason, self.backoff)
@@ -204,6 +205,11 @@ class SharedPikaConsumers:
         connection.call(functools.partial(connection.add, subscription))
         return subscription
 
+    def closed(self) -> None:
+        """A connection closed: while stopping, end the loop once none is left."""
+        if self.stopping and not any(c.connection is not None for c in self._connections.values()):
+            self.ioloop.stop()
+
     def connections(self) -> int:
         return sum(1 for c in self._connections.values() if c.is_open())
 
@@ -213,8 +219,8 @@ class SharedPikaConsumers:
         def close_all() -> None:
             open_ones = [c.connection for c in self._connections.values() if c.is_open()]
             for connection in open_ones:
-                connection.close()
-            self.ioloop.call_later(0.5 if open_ones else 0, self.ioloop.stop)
+                connection.close()  # each stops the loop through closed() once all are
+            self.ioloop.call_later(5.0 if open_ones else 0, self.ioloop.stop)
 
         try:
             self.ioloop.add_callback_threadsafe(close_all)

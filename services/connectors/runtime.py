@@ -25,6 +25,8 @@ from tenants.settings import Settings
 from tenants.vocabulary import SERVICE_CODES
 
 from . import store
+from .answer_queue import AnswerQueueConsumer
+from .channels.amqp import AmqpChannel
 from .channels.registry import build_channel, channel_spec
 from .connector import Connector
 
@@ -138,6 +140,8 @@ class ConnectorRuntime:
             delay = connector.run_pass()
             if connector.delivered and on_delivered is not None:
                 on_delivered()
+            if delay is None:
+                self.channel.close()  # an idle connector holds no connection to its agency
             return delay
 
         self.runtime = runtime
@@ -151,6 +155,15 @@ class ConnectorRuntime:
             watch=watched_paths(self.channel),
             nudge=True,  # status queries of quiet referrals, on the shared slow sweep
         )
+        if runtime.transport.name == "rabbitmq" and isinstance(self.channel, AmqpChannel):
+            # the agency's answers are pushed over the shared connection, not polled
+            answers = build_channel(runtime.transport, self.tenant, self.partner)
+            assert isinstance(answers, AmqpChannel)
+            self.keys["answers"] = (self.tenant.slug, f"{self.partner.kind}.answers")
+            consumer = AnswerQueueConsumer(self.tenant, connector, answers)
+            # its queue is the agency's answer queue, not an inbox spec: the shared pika
+            # consumer reads only its name
+            runtime.add_consumer(self.keys["answers"], consumer)  # type: ignore[arg-type]
 
     def signal_stop(self) -> None:
         self.connector.stop()
