@@ -22,6 +22,7 @@ from tenants.registry import Tenant
 from tenants.settings import Settings
 
 from . import migrate
+from .identity.keys import load_identity_keys
 from .incoming import register_handlers
 from .models.vocabulary import Role
 from .operations import audit
@@ -49,6 +50,8 @@ def provision(
         migrate_tenant(engine)
         with Session(engine) as session, session.begin():
             sync_offices(session, tenant)
+        # the identity provider's RSA key, made now rather than by the tenant's first request
+        load_identity_keys(settings.tenant_secrets_dir(tenant.slug))
         return created, migrate.current_revision(engine)
     finally:
         if own_engine:
