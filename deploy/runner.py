@@ -16,6 +16,7 @@ from waitress.server import create_server
 
 from deploy.provisioning import provision_all
 from deploy.retention_timer import RetentionTimer
+from deploy.services import start_background_services
 from deploy.web import (
     WebWorkers,
     listening_socket,
@@ -26,7 +27,6 @@ from deploy.web import (
     worker_command,
 )
 from deploy.wiring import bus_transport, tenant_dispatcher
-from gateway.dispatch import TenantDispatcher
 from gateway.forward import Forward
 from messaging.runtime import BusRuntime
 from tenants.databases import create_tenant_engine
@@ -75,38 +75,6 @@ def print_credentials(credentials: dict[str, dict[str, Any]], base: str) -> None
     )
     click.echo(f"  API:     {base}/t/<tenant>/api/v1/clients  (Authorization: Bearer <token>)")
     click.echo(f"  OpenAPI: {base}/t/<tenant>/api/v1/openapi.json")
-
-
-def start_background_services(
-    settings: Settings,
-    tenants: list[Any],
-    dispatcher: TenantDispatcher | None,
-    base_url: str,
-    *,
-    roles: tuple[str, ...] = ("agreements", "connectors"),
-    simulate: bool = True,
-) -> tuple[BusRuntime, list[Any]]:
-    """Per tenant: the agreement service's relay and consumer, a connector per partner
-    agency, and a simulator playing each agency (the embedded default has no real ones), all
-    as jobs of one shared runtime (``INTEGRA_WORKER_THREADS`` threads and one timer, whatever
-    the tenant count). Their webhook endpoints are mounted on ``dispatcher``, which answers at
-    ``base_url``."""
-    from deploy.services import TenantServices
-
-    transport = bus_transport(settings)
-    runtime = BusRuntime(transport).start()
-    started = []
-    for tenant in tenants:
-        services = TenantServices(
-            transport, tenant, base_url, simulate=simulate, runtime=runtime, roles=roles
-        )
-        services.start(dispatcher)
-        started.append(services)
-    click.echo(
-        f"Bus: {', '.join(roles)} of {len(tenants)} tenants on {settings.worker_threads} "
-        "shared worker threads"
-    )
-    return runtime, started
 
 
 def default_workers(settings: Settings) -> int:

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import click
+
+from deploy.wiring import bus_transport
 from gateway.dispatch import TenantDispatcher
 from messaging import wakeups
 from messaging.runtime import BusRuntime
@@ -156,3 +159,33 @@ class TenantServices:
             self.runtime = None
         if self.engine is not None:
             self.engine.dispose()
+
+
+def start_background_services(
+    settings: Settings,
+    tenants: list[Any],
+    dispatcher: TenantDispatcher | None,
+    base_url: str,
+    *,
+    roles: tuple[str, ...] = ("agreements", "connectors"),
+    simulate: bool = True,
+) -> tuple[BusRuntime, list[Any]]:
+    """Per tenant: the agreement service's relay and consumer, a connector per partner
+    agency, and a simulator playing each agency (the embedded default has no real ones), all
+    as jobs of one shared runtime (``INTEGRA_WORKER_THREADS`` threads and one timer, whatever
+    the tenant count). Their webhook endpoints are mounted on ``dispatcher``, which answers at
+    ``base_url``."""
+    transport = bus_transport(settings)
+    runtime = BusRuntime(transport).start()
+    started = []
+    for tenant in tenants:
+        services = TenantServices(
+            transport, tenant, base_url, simulate=simulate, runtime=runtime, roles=roles
+        )
+        services.start(dispatcher)
+        started.append(services)
+    click.echo(
+        f"Bus: {', '.join(roles)} of {len(tenants)} tenants on {settings.worker_threads} "
+        "shared worker threads"
+    )
+    return runtime, started

@@ -162,7 +162,7 @@ def run_worker(
     runtime; the connectors worker also serves the agencies' callbacks on ``port``."""
     from waitress.server import create_server
 
-    from deploy.runner import start_background_services
+    from deploy.services import start_background_services
     from deploy.web import serve_until_stopped, stop_with_parent
     from deploy.wiring import tenant_dispatcher
 
