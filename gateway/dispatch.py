@@ -37,6 +37,9 @@ from tenants.settings import Settings
 #: Tenant apps a process keeps loaded at most (least recently used ones are released).
 MAX_APPS = 64
 
+#: Apps up to which a new app's objects are frozen with the rest (see ``_freeze_long_lived``).
+WARM_APPS = 16
+
 #: Requests after which a process's caches (compiled templates and statements, translations)
 #: are warm; see ``_freeze_long_lived``.
 WARM_AFTER = 200
@@ -172,17 +175,17 @@ class TenantDispatcher:
                     evicted.append(self._apps.popitem(last=False)[1])
                 self.metrics.apps.set(len(self._apps))
                 if evicted:
-                    # a released app's cycles sit among the frozen objects: thaw, then collect
+                    # a released app sits among the frozen objects: thaw them, so that the
+                    # collector's own passes reclaim it (a full collection right here stopped
+                    # this request for seconds in a process serving hundreds of tenants)
                     gc.unfreeze()
                     for old in evicted:
                         if self.dispose_app is not None:
                             self.dispose_app(old)  # requests in progress finish on it
-                    del old
-                # a full collection costs ~0.1–0.3 s: only for the first app and after a
-                # release, so a cold tenant answers quickly (what creating an app leaves as
-                # garbage is frozen with it, and thawed and collected at the next release)
-                _freeze_long_lived(collect=bool(evicted) or len(self._apps) == 1)
-                evicted.clear()
+                    evicted.clear()
+                elif len(self._apps) <= WARM_APPS:
+                    # freeze what is alive (a full collection first, ~0.1–0.3 s, only once)
+                    _freeze_long_lived(collect=len(self._apps) == 1)
         return app
 
     def loaded_tenants(self) -> list[str]:
