@@ -1,8 +1,9 @@
 """The process types of the platform on PostgreSQL + RabbitMQ, declared once.
 
-``integra up`` runs them side by side (``deploy.supervisor``); a systemd unit or a Kubernetes
-Deployment runs the same commands, one process type each. Every type serves all tenants: the
-count of processes depends on load, never on the number of tenants.
+``integra up`` runs them side by side; a systemd unit instance (``integra@<type>``, through
+``integra process <type>``) or a Kubernetes Deployment (``integra deploy k8s``) runs the same
+commands, one process type each. Every type serves all tenants: the count of processes
+depends on load, never on the number of tenants.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class ProcessType:
     #: The ``integra`` arguments that run one process of this type.
     args: tuple[str, ...]
     doc: str
+    #: Whether it serves HTTP on INTEGRA_PORT (a Service and an Ingress point at it).
+    serves_http: bool = False
 
 
 WEB = ProcessType(
@@ -28,6 +31,7 @@ WEB = ProcessType(
     ("web",),
     "The gateway with every tenant's app (created on first request, least recently used "
     "ones released); forwards agency callbacks to the connectors worker.",
+    serves_http=True,
 )
 AGREEMENTS_WORKER = ProcessType(
     "worker-agreements",
@@ -41,3 +45,12 @@ CONNECTORS_WORKER = ProcessType(
     "with demo data or --simulate, the partner simulators; serves the agencies' callbacks.",
 )
 PROCESS_TYPES = (WEB, AGREEMENTS_WORKER, CONNECTORS_WORKER)
+
+
+def process_type(name: str) -> ProcessType:
+    """The declared type called ``name``; ValueError names the known ones."""
+    for candidate in PROCESS_TYPES:
+        if candidate.name == name:
+            return candidate
+    known = ", ".join(p.name for p in PROCESS_TYPES)
+    raise ValueError(f"unknown process type {name!r}; known: {known}")
