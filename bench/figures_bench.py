@@ -149,7 +149,12 @@ def main() -> None:
 
     from deploy.provisioning import deprovision_tenant, provision_tenant
     from deploy.wiring import tenant_dispatcher
-    from services.agreements.figures import FigureFilter, compute_figures, referral_tables
+    from services.agreements.figures import (
+        FigureFilter,
+        caseload,
+        compute_figures,
+        referral_tables,
+    )
     from services.agreements.figures.queries import FigureQueries
     from services.agreements.figures.rebuild import rebuild
     from services.agreements.models.vocabulary import Role
@@ -230,8 +235,9 @@ def main() -> None:
             tables: dict[str, Callable[[], Any]] = {
                 name: getattr(queries, name)
                 for name in ("agreements_by_status", "goals_by_field", "steps_by_side",
-                             "reviews", "caseload", "closing_outcomes", "closing_answers")
+                             "reviews", "closing_outcomes", "closing_answers")
             }  # fmt: skip
+            tables["caseload"] = partial(caseload.caseload, queries)
             for name in ("referral_funnel", "rejection_reasons", "durations"):
                 tables[name] = partial(getattr(referral_tables, name), queries)
             for name, table in tables.items():

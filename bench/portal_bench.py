@@ -81,6 +81,7 @@ def seed(settings: Any, clients: int, sessions: int) -> tuple[list[str], list[st
     from deploy.provisioning import provision_tenant
     from services.agreements.identity.staff import create_user
     from services.agreements.models import Agreement, Client, Goal, Office, Step
+    from services.agreements.models.name_search import search_key
     from services.agreements.models.vocabulary import Role
     from tenants.databases import create_tenant_engine
     from tenants.registry import load_registry
@@ -102,6 +103,8 @@ def seed(settings: Any, clients: int, sessions: int) -> tuple[list[str], list[st
                         "office_id": office.id,
                         "given_name": f"Person{i}",
                         "family_name": f"{names[i % len(names)]}{i:06d}",
+                        # bulk inserts skip the ORM's events: the search key by hand
+                        "search_name": search_key(f"Person{i}", f"{names[i % len(names)]}{i:06d}"),
                         "birth_date": date(1980 + i % 30, 1 + i % 12, 1 + i % 28),
                         "country_of_origin": "SY",
                         "languages": ["ar"],

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from services.agreements.models import Client, Office
@@ -205,23 +205,45 @@ def stored_logins(settings: Settings) -> dict[str, Any]:
     return stored
 
 
-def create_demo_logins(session: Session, tenant: Tenant) -> list[dict[str, str]]:
-    """Portal users of a tenant (flushed, not committed): a counsellor per office and a
-    tenant admin, each with a generated password. Only argon2 hashes go to the database."""
-    from services.agreements.identity.staff import create_user
+def _demo_user(
+    session: Session, username: str, display_name: str, role: Role, office_key: str | None
+) -> tuple[Any, str]:
+    """Create the demo user, or give it a new password if it exists: a first start killed
+    after committing the users but before writing their passwords to the file must not fail
+    the next start (``username_taken``) nor leave logins nobody knows. Returns the user and
+    the password."""
+    from services.agreements.identity.staff import create_user, set_password
+    from services.agreements.models import User
 
+    password = new_password(12)
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        user = create_user(session, username, display_name, role, office_key, password)
+    else:
+        set_password(user, password)
+    return user, password
+
+
+def create_demo_logins(session: Session, tenant: Tenant) -> list[dict[str, str]]:
+    """Portal users of a tenant (flushed, not committed): a counsellor per office, who is
+    responsible for the office's demo cases, and a tenant admin, each with a generated
+    password. Only argon2 hashes go to the database."""
     logins = []
     office_list = session.scalars(select(Office).where(Office.active).order_by(Office.key))
     for office in office_list:
         username = f"beratung-{office.key}"
-        password = new_password(12)
-        create_user(session, username, f"Demo-Beratung {office.key}", Role.COUNSELLOR,
-                    office.key, password)  # fmt: skip
+        user, password = _demo_user(session, username, f"Demo-Beratung {office.key}",
+                                    Role.COUNSELLOR, office.key)  # fmt: skip
+        # the demo cases of the office are this counsellor's ("Meine Fälle")
+        session.execute(
+            update(Client)
+            .where(Client.office_id == office.id, Client.responsible_id.is_(None))
+            .values(responsible_id=user.id)
+        )
         logins.append({"username": username, "password": password, "role": "counsellor",
                        "office": office.key})  # fmt: skip
-    password = new_password(12)
-    create_user(session, "admin", f"Demo-Administration {tenant.name}", Role.TENANT_ADMIN,
-                None, password)  # fmt: skip
+    name = f"Demo-Administration {tenant.name}"
+    _, password = _demo_user(session, "admin", name, Role.TENANT_ADMIN, None)
     logins.append({"username": "admin", "password": password, "role": "tenant_admin"})
     return logins
 

@@ -14,6 +14,7 @@ import click
 from sqlalchemy.orm import Session
 from waitress.server import create_server
 
+from deploy.observability import prepare_metrics
 from deploy.provisioning import provision_all
 from deploy.retention_timer import RetentionTimer
 from deploy.services import start_background_services
@@ -29,6 +30,7 @@ from deploy.web import (
 from deploy.wiring import bus_transport, tenant_dispatcher
 from gateway.forward import Forward
 from messaging.runtime import BusRuntime
+from services.agreements.context import DemoMark
 from tenants.databases import create_tenant_engine
 from tenants.registry import Registry
 from tenants.settings import Settings
@@ -77,6 +79,20 @@ def print_credentials(credentials: dict[str, dict[str, Any]], base: str) -> None
     click.echo(f"  OpenAPI: {base}/t/<tenant>/api/v1/openapi.json")
 
 
+def runs_simulators(settings: Settings, *, demo: bool, simulate: bool) -> bool:
+    """Partner simulators play the agencies only where asked: ``--simulate``, or the embedded
+    default (SQLite, embedded bus) with demo data. Otherwise every connector delivers to the
+    agency its registry entry names."""
+    return simulate or (demo and settings.embedded and not settings.broker_url)
+
+
+def demo_mark(*, demo: bool, simulators: bool) -> DemoMark | None:
+    """What the portal's "Demo" banner says, if anything."""
+    if simulators:
+        return DemoMark.SIMULATED
+    return DemoMark.DATA if demo else None
+
+
 def default_workers(settings: Settings) -> int:
     """One process on the embedded default (SQLite files, a laptop); on PostgreSQL one web
     process per core, at most four."""
@@ -99,11 +115,16 @@ def run_platform(
     *,
     port: int | None,
     demo: bool,
-    simulate: bool = True,
+    simulate: bool = False,
     threads: int | None = None,
     workers: int | None = None,
 ) -> int:
+    # Before any metric exists: every process of this run counts into var/metrics, and
+    # /metrics adds them up, whichever web process answers.
+    prepare_metrics(settings)
     tenants = registry.enabled()
+    simulators = runs_simulators(settings, demo=demo, simulate=simulate)
+    mark = demo_mark(demo=demo, simulators=simulators)
     workers = workers or default_workers(settings)
     threads = threads or default_threads(workers)
     click.echo(
@@ -124,9 +145,10 @@ def run_platform(
         from deploy.supervisor import run_processes
 
         return run_processes(
-            settings, registry, port=port, workers=workers, threads=threads, simulate=simulate
-        )
-    dispatcher = tenant_dispatcher(settings, registry)
+            settings, registry, port=port, workers=workers, threads=threads,
+            simulate=simulators, demo=mark,
+        )  # fmt: skip
+    dispatcher = tenant_dispatcher(settings, registry, demo=mark)
     connections: dict[int, Any] = {}
     web: WebWorkers | None = None
     if workers == 1:
@@ -135,7 +157,7 @@ def run_platform(
             ident="integra",
         )  # fmt: skip
         runtime, background = start_background_services(
-            settings, tenants, dispatcher, f"http://127.0.0.1:{port}", simulate=simulate
+            settings, registry, dispatcher, f"http://127.0.0.1:{port}", simulate=simulators
         )
     else:
         # The public port goes to the web workers; this process keeps the bus services and
@@ -147,13 +169,15 @@ def run_platform(
         )  # fmt: skip
         internal = f"http://127.0.0.1:{server.effective_port}"
         runtime, background = start_background_services(
-            settings, tenants, dispatcher, internal, simulate=simulate
+            settings, registry, dispatcher, internal, simulate=simulators
         )
         prefixes = dispatcher.mount_prefixes()
         web = WebWorkers(
             public,
             workers,
-            lambda fd: worker_command(fd, threads=threads, forward_to=internal, prefixes=prefixes),
+            lambda fd: worker_command(
+                fd, threads=threads, forward_to=internal, prefixes=prefixes, demo=mark
+            ),
         )
         web.start()
     retention = RetentionTimer(settings, tenants)  # one thread for all tenants, daily
@@ -221,10 +245,11 @@ def run_web_worker(
     threads: int,
     forward_to: str,
     prefixes: list[str],
+    demo: DemoMark | None = None,
 ) -> int:
     """One web process of ``integra up --workers N``: the gateway on the inherited socket,
     the services process's paths forwarded to it."""
-    dispatcher = tenant_dispatcher(settings, registry)
+    dispatcher = tenant_dispatcher(settings, registry, demo=demo)
     relays = None if settings.embedded else commit_relays(settings, registry)
     if forward_to:
         forward = Forward(forward_to)

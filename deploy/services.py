@@ -34,8 +34,10 @@ from services.connectors.simulator_adapters import (
 )
 from services.connectors.simulators import SimulatedAgency, SimulationRules
 from tenants.databases import create_tenant_engine
-from tenants.registry import PartnerEntry, Tenant
+from tenants.demo_overlay import apply_overlay, overlay_path
+from tenants.registry import PartnerEntry, Registry, Tenant
 from tenants.settings import Settings
+from tenants.vocabulary import Channel
 
 log = logging.getLogger(__name__)
 
@@ -163,18 +165,21 @@ class TenantServices:
 
 def start_background_services(
     settings: Settings,
-    tenants: list[Any],
+    registry: Registry,
     dispatcher: TenantDispatcher | None,
     base_url: str,
     *,
     roles: tuple[str, ...] = ("agreements", "connectors"),
-    simulate: bool = True,
+    simulate: bool = False,
 ) -> tuple[BusRuntime, list[Any]]:
-    """Per tenant: the agreement service's relay and consumer, a connector per partner
-    agency, and a simulator playing each agency (the embedded default has no real ones), all
-    as jobs of one shared runtime (``INTEGRA_WORKER_THREADS`` threads and one timer, whatever
-    the tenant count). Their webhook endpoints are mounted on ``dispatcher``, which answers at
-    ``base_url``."""
+    """Per enabled tenant: the agreement service's relay and consumer and a connector per
+    partner agency, all as jobs of one shared runtime (``INTEGRA_WORKER_THREADS`` threads and
+    one timer, whatever the tenant count); with ``simulate`` a simulator playing each agency,
+    reached at the demo overlay's addresses. Webhook endpoints are mounted on ``dispatcher``,
+    which answers at ``base_url``."""
+    if simulate:
+        registry = apply_overlay(registry, overlay_path(settings.tenants_dir), gateway=base_url)
+    tenants = registry.enabled()
     transport = bus_transport(settings)
     runtime = BusRuntime(transport).start()
     started = []
@@ -184,8 +189,19 @@ def start_background_services(
         )
         services.start(dispatcher)
         started.append(services)
+    partners = "with partner simulators (demo)" if simulate else "delivering to the partner "
+    partners += "" if simulate else "agencies the registry names (no simulators)"
     click.echo(
         f"Bus: {', '.join(roles)} of {len(tenants)} tenants on {settings.worker_threads} "
-        "shared worker threads"
+        f"shared worker threads, {sum(len(t.partners) for t in tenants)} connectors {partners}"
     )
+    if not simulate and "connectors" in roles:
+        for tenant in tenants:
+            for partner in tenant.partners:
+                if partner.channel == Channel.WEBHOOK and not partner.webhook_url:
+                    click.echo(
+                        f"  not connected: {tenant.slug}/{partner.kind} (webhook) has no "
+                        "webhook_url in the registry; its referrals wait until it has one",
+                        err=True,
+                    )
     return runtime, started

@@ -20,6 +20,7 @@ import click
 
 from deploy.process_types import AGREEMENTS_WORKER, CONNECTORS_WORKER, ProcessType
 from deploy.web import listening_socket, stop_on_signals, worker_command
+from services.agreements.context import DemoMark
 from tenants.registry import Registry
 from tenants.settings import Settings
 
@@ -118,6 +119,7 @@ def run_processes(
     workers: int,
     threads: int,
     simulate: bool,
+    demo: DemoMark | None = None,
     stop: threading.Event | None = None,
 ) -> int:
     """Web processes on the public port and one worker per bus role, supervised."""
@@ -132,7 +134,13 @@ def run_processes(
     supervisor.add("worker-connectors", process_command(CONNECTORS_WORKER, *flags))
     fd = public.fileno()
     for n in range(workers):
-        command = worker_command(fd, threads=threads, forward_to=internal, prefixes=prefixes)
+        command = worker_command(
+            fd,
+            threads=threads,
+            forward_to=internal,
+            prefixes=prefixes,
+            demo=demo.value if demo else None,
+        )
         supervisor.add(f"web-{n + 1}", command, pass_fds=(fd,))
     stop_on_signals(stop)
     supervisor.start()
@@ -175,7 +183,7 @@ def run_worker(
     server = create_server(dispatcher, map=connections, host="127.0.0.1", port=port, threads=4)
     base = f"http://127.0.0.1:{server.effective_port}"
     runtime, background = start_background_services(
-        settings, registry.enabled(), dispatcher, base, roles=(role,), simulate=simulate
+        settings, registry, dispatcher, base, roles=(role,), simulate=simulate
     )
     try:
         serve_until_stopped(server, connections, stop)

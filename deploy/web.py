@@ -10,7 +10,8 @@ own; the web processes forward those paths there (``gateway.forward``), so every
 on the public port whichever process accepted the connection.
 
 Shared between the processes through the tenant databases: staff sessions, the login
-throttle, everything else. Not shared: each process's /metrics counters.
+throttle, everything else; the metrics through files in ``var/metrics`` (prometheus_client's
+multiprocess mode), so /metrics shows the sum whichever process answers.
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ class WebWorkers:
                     f"web workers keep exiting right after their start (last status {code})"
                 )
             log.warning("web worker %s exited with status %s: starting another", process.pid, code)
+            forget_metrics_of(process.pid)
             self.processes[index] = self._spawn()
             self._started[index] = time.monotonic()
 
@@ -175,11 +177,29 @@ class WebWorkers:
                 process.wait()
 
 
-def worker_command(fd: int, *, threads: int, forward_to: str, prefixes: Sequence[str]) -> list[str]:
+def forget_metrics_of(pid: int) -> None:
+    """A dead process's live gauges (tenant apps loaded) leave the sum; its counters stay."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid, folder)
+
+
+def worker_command(
+    fd: int,
+    *,
+    threads: int,
+    forward_to: str,
+    prefixes: Sequence[str],
+    demo: str | None = None,
+) -> list[str]:
     """The command line of one ``integra up`` web worker (the hidden ``integra web-worker``)."""
     command = [sys.executable, "-m", "deploy.cli", "web-worker", "--fd", str(fd)]
     command += ["--parent", str(os.getpid())]
     command += ["--threads", str(threads), "--forward-to", forward_to]
     for prefix in prefixes:
         command += ["--forward", prefix]
+    if demo:
+        command += ["--demo", demo]
     return command

@@ -14,23 +14,20 @@ import gc
 import hmac
 import itertools
 import json
+import re
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from flask import Flask, request
+from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from gateway.metrics import UNMATCHED, Collector, exposition, http_metrics
+from tenants import log_context
 from tenants.registry import Registry, Tenant
 from tenants.settings import Settings
 
@@ -50,29 +47,6 @@ AppFactory = Callable[[Settings, Tenant], Flask]
 AppDisposer = Callable[[Flask], None]
 
 
-class Metrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "integra_http_requests",
-            "HTTP requests by tenant and status class",
-            ["tenant", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "integra_http_request_seconds",
-            "HTTP request latency",
-            ["tenant"],
-            registry=self.registry,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
-        )
-        self.apps = Gauge(
-            "integra_tenant_apps_loaded",
-            "Tenant apps created in this process",
-            registry=self.registry,
-        )
-
-
 #: Headers on the gateway's own answers (health, readiness, metrics, unknown tenant or host):
 #: JSON or text that no browser should render, frame, sniff or keep.
 GATEWAY_HEADERS = (
@@ -84,6 +58,27 @@ GATEWAY_HEADERS = (
 )
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
+#: Methods that get a latency label of their own; any other is counted as "other".
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+#: A correlation id a client or proxy sends along (``X-Request-ID``) is kept for the logs
+#: when it is short and plain; otherwise the request gets a new one.
+_CORRELATION = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+#: Where a tenant app leaves the URL rule its request matched, for the latency label.
+ROUTE_KEY = "integra.route"
+
+
+def _remember_route(_exc: BaseException | None) -> None:
+    """Teardown of every tenant app: the route template (``/api/v1/clients/<uuid:id>``) into
+    the WSGI environ, where the gateway reads it once the app has answered."""
+    rule = request.url_rule
+    request.environ[ROUTE_KEY] = rule.rule if rule is not None else UNMATCHED
+
+
+def _correlation_id(environ: dict[str, Any]) -> str:
+    given = environ.get("HTTP_X_REQUEST_ID") or environ.get("HTTP_X_CORRELATION_ID") or ""
+    return given if _CORRELATION.match(given) else uuid.uuid4().hex
 
 
 def _plain(
@@ -127,6 +122,7 @@ class TenantDispatcher:
         dispose_app: AppDisposer | None = None,
         readiness: Callable[[], dict[str, Any]] | None = None,
         max_apps: int = MAX_APPS,
+        scrape_collectors: Iterable[Collector] = (),
     ) -> None:
         self.settings = settings
         self.max_apps = max_apps
@@ -134,7 +130,8 @@ class TenantDispatcher:
         self.app_factory = app_factory
         self.dispose_app = dispose_app
         self.readiness = readiness
-        self.metrics = Metrics()
+        self.scrape_collectors = list(scrape_collectors)
+        self.metrics = http_metrics()
         self._apps: OrderedDict[str, Flask] = OrderedDict()
         self._lock = threading.Lock()
         self._mounts: list[tuple[str, str, WSGIApp]] = []
@@ -170,6 +167,7 @@ class TenantDispatcher:
             app = self._apps.get(slug)
             if app is None:
                 app = self.app_factory(self.settings, tenant)
+                app.teardown_request(_remember_route)
                 self._apps[slug] = app
                 while len(self._apps) > self.max_apps:
                     evicted.append(self._apps.popitem(last=False)[1])
@@ -262,7 +260,7 @@ class TenantDispatcher:
                     "403 Forbidden",
                     _refusal("metrics_not_public", "Nicht öffentlich.", "Not public."),
                 )
-            data = generate_latest(self.metrics.registry)
+            data = exposition(self.scrape_collectors)
             return _plain(start_response, "200 OK", data, CONTENT_TYPE_LATEST)
         for prefix, mount_point, mounted in self._mounts:
             if path == prefix or path.startswith(prefix + "/"):
@@ -281,6 +279,14 @@ class TenantDispatcher:
         environ["PATH_INFO"] = tail
         if next(self._served) == WARM_AFTER:
             _freeze_long_lived(collect=False)
+        assert slug is not None
+        return self._timed(app, slug, environ, start_response)
+
+    def _timed(
+        self, app: Flask, slug: str, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Any:
+        """Call the tenant's app with the tenant and correlation id bound for its log
+        entries; count the request and time it by route template."""
         started = time.perf_counter()
         status_holder: list[str] = []
 
@@ -288,10 +294,14 @@ class TenantDispatcher:
             status_holder.append(status)
             return start_response(status, headers, exc_info)
 
+        correlation = _correlation_id(environ)
         try:
-            return app(environ, recording_start_response)
+            with log_context.bound(tenant=slug, correlation_id=correlation):
+                return app(environ, recording_start_response)
         finally:
-            assert slug is not None
-            self.metrics.latency.labels(slug).observe(time.perf_counter() - started)
+            route = environ.get(ROUTE_KEY, UNMATCHED)
+            method = environ.get("REQUEST_METHOD", "GET")
+            method = method if method in KNOWN_METHODS else "other"
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
             code = status_holder[0][:1] + "xx" if status_holder else "5xx"
             self.metrics.requests.labels(slug, code).inc()

@@ -9,10 +9,12 @@ Handling runs in a worker thread while the connection's own thread keeps heartbe
 long handler does not lose the connection. Deliveries are handled in batches of up to the
 prefetch count in one transaction (the fast path); when a handler fails, the batch is rolled
 back and each message is handled alone, with retries and backoff. A message that is invalid
-(oversized, malformed, bad signature, other tenant, other recipient, unknown type, schema) or
-keeps failing is published to the dead-letter exchange with its reason in headers, logged in
-``dead_letters`` (and passed to ``on_dead_letter`` for the service's audit log) and then
-acknowledged, so the messages behind it are processed.
+(oversized, malformed, bad signature, other tenant, other recipient, unknown type, schema),
+keeps failing, or was delivered more than ``delivery_limit`` times without being settled (its
+handler or process died each time: :mod:`messaging.delivery_attempts`) is published to the
+dead-letter exchange with its reason in headers, logged in ``dead_letters`` (and passed to
+``on_dead_letter`` for the service's audit log) and then acknowledged, so the messages behind
+it are processed.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from messaging import topology
+from messaging import delivery_attempts, topology
 from messaging.contracts import MESSAGE_TYPES, ContractError
 from messaging.dead_letters import (
     DEAD_AT_HEADER,
@@ -39,9 +41,11 @@ from messaging.dead_letters import (
     DEAD_REASON_HEADER,
 )
 from messaging.envelope import Envelope
+from messaging.metrics import UNKNOWN, bus_metrics, type_label
 from messaging.signing import EnvelopeVerifier
 from messaging.store import DeadLetter, InboxMessage
 from messaging.transports.base import ConsumerRunner, Delivery, Outcome, Transport
+from tenants import log_context
 from tenants.registry import Tenant
 
 log = logging.getLogger(__name__)
@@ -86,11 +90,12 @@ class MessageConsumer:
         max_body_bytes: int = MAX_BODY_BYTES,
         on_dead_letter: Callable[[Session, DeadLetterInfo], None] | None = None,
         heartbeat: int = 30,
+        delivery_limit: int = topology.DELIVERY_LIMIT,
     ) -> None:
         self.transport = transport
         self.tenant = tenant
         self.party = party
-        self.queue = topology.QueueSpec(party)
+        self.queue = topology.QueueSpec(tenant.slug, party)
         self.engine = engine
         self.url = url or transport.url(tenant, party)
         self.prefetch = prefetch
@@ -98,6 +103,7 @@ class MessageConsumer:
         self.max_body_bytes = max_body_bytes
         self.on_dead_letter = on_dead_letter
         self.heartbeat = heartbeat
+        self.delivery_limit = delivery_limit
         self.verifier = EnvelopeVerifier(transport.settings, tenant.slug, party)
         self.handlers: dict[str, Handler] = {}
         self.stop_event = threading.Event()
@@ -144,7 +150,8 @@ class MessageConsumer:
         """Run the handler; return the inbox row to insert in the same transaction."""
         envelope = outcome.envelope
         assert envelope is not None
-        self.handlers[envelope.type](session, envelope)
+        with log_context.bound(tenant=self.tenant.slug, correlation_id=envelope.correlation_id):
+            self.handlers[envelope.type](session, envelope)
         return {
             "id": envelope.id,
             "consumer": self.queue.name,
@@ -158,7 +165,15 @@ class MessageConsumer:
 
     def process(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
         """Decide every delivery: effect committed (ack), duplicate (ack) or dead letter."""
-        outcomes = [self._decode(d) for d in deliveries]
+        over = delivery_attempts.count_redeliveries(
+            self.engine, self.queue.name, deliveries, self.delivery_limit
+        )
+        outcomes = [
+            Outcome(d, dead_reason=delivery_attempts.REASON, dead_detail=f"{over[i]} deliveries")
+            if i in over
+            else self._decode(d)
+            for i, d in enumerate(deliveries)
+        ]
         valid = [o for o in outcomes if not o.dead]
         if valid:
             try:
@@ -170,7 +185,22 @@ class MessageConsumer:
         for outcome in outcomes:
             if outcome.dead:
                 self._log_dead_letter(outcome)
+        self._count(outcomes)
+        retried = [o.delivery for o in outcomes if o.dead and o.delivery.redelivered]
+        delivery_attempts.forget(self.engine, self.queue.name, retried)
         return outcomes
+
+    def _count(self, outcomes: list[Outcome]) -> None:
+        metrics, tenant = bus_metrics(), self.tenant.slug
+        for outcome in outcomes:
+            envelope = outcome.envelope
+            kind = type_label(envelope.type if envelope else outcome.delivery.headers.get("type"))
+            if outcome.dead:
+                reason = outcome.dead_reason or UNKNOWN
+                metrics.dead_lettered.labels(tenant, kind, reason).inc()
+            else:
+                effect = "duplicate" if outcome.duplicate else "effect"
+                metrics.consumed.labels(tenant, kind, effect).inc()
 
     def _apply_batch(self, valid: list[Outcome]) -> None:
         with Session(self.engine) as session, session.begin():

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from messaging import topology
+
 
 @dataclass(frozen=True)
 class Envelope:
@@ -40,8 +42,8 @@ class Envelope:
 
     @property
     def routing_key(self) -> str:
-        """``<recipient>.<type>``: the topic exchange routes on the recipient first."""
-        return f"{self.recipient}.{self.type}"
+        """``<tenant>.<recipient>.<type>``: the topic exchange routes on tenant and recipient."""
+        return topology.routing_key(self.tenant, self.recipient, self.type)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready form; :func:`messaging.contracts.load_envelope` is its inverse."""

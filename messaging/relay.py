@@ -30,6 +30,7 @@ from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 
 from messaging import topology, wakeups
+from messaging.metrics import UNKNOWN, bus_metrics, type_label
 from messaging.outbox import relay_key
 from messaging.signing import BusKeyring, EnvelopeSigner
 from messaging.store import OutboxMessage
@@ -57,6 +58,14 @@ def _in_sequence_per_correlation(rows: list[Any]) -> list[Any]:
         for i, row in zip(indexes, members, strict=True):
             ordered[i] = row
     return [row for row in ordered if row is not None]
+
+
+def _count_published(messages: list[OutgoingMessage], sent: set[uuid.UUID]) -> None:
+    published = bus_metrics().published
+    for message in messages:
+        if message.id in sent:
+            tenant = str(message.headers.get("x-integra-tenant", UNKNOWN))
+            published.labels(tenant, type_label(message.type)).inc()
 
 
 class OutboxRelay:
@@ -141,7 +150,9 @@ class OutboxRelay:
             messages.append(
                 OutgoingMessage(
                     id=row.id,
-                    routing_key=f"{data['recipient']}.{data['type']}",
+                    routing_key=topology.routing_key(
+                        data["tenant"], data["recipient"], data["type"]
+                    ),
                     body=body,
                     headers={
                         "x-integra-tenant": data["tenant"],
@@ -192,6 +203,7 @@ class OutboxRelay:
                 )
         if failed:
             log.warning("relay: %d of %d messages not confirmed", len(failed), len(rows))
+        _count_published(messages, set(sent))
         return len(sent), len(failed)
 
     def drain(self, timeout: float = 30.0) -> int:

@@ -1,4 +1,5 @@
-"""The bus's tables in each tenant's database: outbox, inbox and the dead-letter log.
+"""The bus's tables in each tenant's database: outbox, inbox, the dead-letter log and the
+delivery attempts of redelivered messages.
 
 They live beside the agreement service's tables so that a state change, its outgoing messages
 and a received message's effect commit in one transaction. The bus keeps its own declarative
@@ -86,6 +87,19 @@ class DeadLetter(BusBase):
     reason_code: Mapped[str] = mapped_column(String(50))
     reason_text: Mapped[str | None] = mapped_column(Text)
     dead_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeliveryAttempt(BusBase):
+    """How often a message was delivered to a consumer that never settled it (its handler or
+    process died). Only redeliveries write here; see :mod:`messaging.delivery_attempts`."""
+
+    __tablename__ = "delivery_attempts"
+
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    #: The message id (AMQP ``message_id``), or a hash of the body when it has none.
+    message_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 HISTORY = MigrationHistory(

@@ -1,14 +1,29 @@
-"""The bus topology, declared in this one module: names and declarations, nothing else.
+"""The bus topology, declared in this one module: names, permissions and declarations.
 
-Per tenant: its own virtual host; a topic exchange ``integra.events`` routing on
-``<recipient>.<type>``; a dead-letter exchange ``integra.dead``; for each consuming party a
-quorum queue ``<party>.inbox`` with a delivery limit and its dead-letter queue
-``<party>.dead``; for each partner agency on the AMQP channel a queue pair. Every declaration
-is idempotent (same arguments each time).
+All tenants share one virtual host (``INTEGRA_BROKER_VHOST``, default ``integra``); every
+queue name and routing key starts with the tenant's slug, so a regular expression ``^<slug>\\.``
+draws the border between tenants and the broker enforces it (docs/scale-broker.md has the
+figures that chose this over a vhost per tenant):
 
-One broker user per service and tenant (``<tenant>.<party>``), whose permissions reach only
-its own vhost: it may publish to the two exchanges and read only its own queue; it may not
-declare anything. Creating them is the broker's administration (``messaging.broker_admin``).
+- a topic exchange ``integra.events`` routing on ``<slug>.<recipient>.<type>``;
+- a topic exchange ``integra.dead`` for dead letters (routing key: the queue they came from);
+- for each consuming party a classic durable queue ``<slug>.<party>.inbox`` bound to
+  ``<slug>.<party>.#`` and its dead-letter queue ``<slug>.<party>.dead``. Classic, not quorum:
+  a quorum queue is a Raft group with its own log and processes, and 1,600 of them would not
+  stop within ten minutes on one node. Poison messages, which a quorum queue's delivery limit
+  caught, are counted by the consumer in the bus store (``delivery_attempts``) instead;
+- a topic exchange ``integra.agency`` for partner agencies on the AMQP channel, with a queue
+  pair ``<slug>.agency.<kind>.referrals`` and ``<slug>.agency.<kind>.answers``, each bound to
+  its own name.
+
+Broker users (created by ``messaging.broker_admin``), all named under the vhost so that two
+installations or test runs on one broker never share one:
+
+- one per tenant, ``<vhost>.<slug>``: configure, write and read ``^<slug>\\.`` (plus writing to
+  the shared exchanges), topic permissions ``^<slug>\\.`` on each shared exchange;
+- one per agency on the AMQP channel, ``<vhost>.<slug>.agency-<kind>``: reads its referrals
+  queue and publishes only its own answers routing key;
+- one per platform worker role, ``<vhost>.worker_<role>``, which serves every tenant.
 """
 
 from __future__ import annotations
@@ -19,45 +34,53 @@ from dataclasses import dataclass
 from typing import Any
 
 from tenants.registry import Tenant
-from tenants.vocabulary import Channel
+from tenants.vocabulary import AGENCY_KINDS, Channel
 
 EVENTS_EXCHANGE = "integra.events"
 DEAD_EXCHANGE = "integra.dead"
+AGENCY_EXCHANGE = "integra.agency"
+SHARED_EXCHANGES = (EVENTS_EXCHANGE, DEAD_EXCHANGE, AGENCY_EXCHANGE)
 AGREEMENTS = "agreements"
-#: Redeliveries before a quorum queue dead-letters a message whose consumer keeps dying.
+#: Deliveries of one message to one consumer before it is dead-lettered as poison
+#: (``delivery_limit``): its handler, or the process, died every time.
 DELIVERY_LIMIT = 5
+#: Every queue is a classic durable queue (see the module docstring).
+QUEUE_ARGUMENTS: dict[str, Any] = {"x-queue-type": "classic"}
+
+
+def routing_key(tenant: str, recipient: str, message_type: str) -> str:
+    """``<slug>.<recipient>.<type>``: the topic exchange routes on tenant and recipient."""
+    return f"{tenant}.{recipient}.{message_type}"
 
 
 @dataclass(frozen=True)
 class QueueSpec:
-    """A consumer's queue: what it binds and where its dead letters go."""
+    """A consumer's queue (of tenant ``tenant``, a slug): what it binds, where dead letters go."""
 
+    tenant: str
     party: str
 
     @property
     def name(self) -> str:
-        return f"{self.party}.inbox"
+        return f"{self.tenant}.{self.party}.inbox"
 
     @property
     def dead_letter_queue(self) -> str:
-        return f"{self.party}.dead"
+        return f"{self.tenant}.{self.party}.dead"
 
     @property
     def binding_key(self) -> str:
-        return f"{self.party}.#"
+        return f"{self.tenant}.{self.party}.#"
 
     @property
     def arguments(self) -> dict[str, Any]:
         return {
-            "x-queue-type": "quorum",
-            "x-delivery-limit": DELIVERY_LIMIT,
+            **QUEUE_ARGUMENTS,
             "x-dead-letter-exchange": DEAD_EXCHANGE,
             "x-dead-letter-routing-key": self.name,
-            "x-dead-letter-strategy": "at-least-once",
-            "x-overflow": "reject-publish",
         }
 
-    dead_letter_arguments = {"x-queue-type": "quorum"}
+    dead_letter_arguments = QUEUE_ARGUMENTS
 
 
 def parties(tenant: Tenant) -> list[str]:
@@ -66,86 +89,190 @@ def parties(tenant: Tenant) -> list[str]:
 
 
 def queues(tenant: Tenant) -> list[QueueSpec]:
-    return [QueueSpec(p) for p in parties(tenant)]
+    return [QueueSpec(tenant.slug, p) for p in parties(tenant)]
 
 
 @dataclass(frozen=True)
 class AgencyPair:
-    """The queue pair of a partner agency on the AMQP channel (in the tenant's vhost).
+    """The queue pair of a partner agency on the AMQP channel, on ``integra.agency``.
 
-    The connector publishes to ``to_agency`` (bound to ``referrals``, which the agency reads);
-    the agency publishes to ``from_agency`` (bound to ``answers``, which the connector reads).
+    The connector publishes with routing key ``referrals`` (the queue the agency reads); the
+    agency publishes with routing key ``answers`` (the queue the connector reads).
     """
 
     kind: str
+    tenant: str
 
     @property
     def referrals(self) -> str:
-        return f"agency.{self.kind}.referrals"
+        return f"{self.tenant}.agency.{self.kind}.referrals"
 
     @property
     def answers(self) -> str:
-        return f"agency.{self.kind}.answers"
+        return f"{self.tenant}.agency.{self.kind}.answers"
 
     @property
     def to_agency(self) -> str:
-        return f"agency.{self.kind}.to-agency"
+        """The exchange the connector publishes to (the routing key says which agency)."""
+        return AGENCY_EXCHANGE
 
     @property
     def from_agency(self) -> str:
-        return f"agency.{self.kind}.from-agency"
+        """The exchange the agency publishes its answers to."""
+        return AGENCY_EXCHANGE
 
     @property
     def user_party(self) -> str:
-        """The agency's broker user is ``<tenant>.agency-<kind>``."""
-        return f"agency-{self.kind}"
+        """The party name of the agency's own broker user."""
+        return agency_party(self.kind)
 
-    arguments = {"x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT}
+    arguments = QUEUE_ARGUMENTS
+
+
+def agency_party(kind: str) -> str:
+    return f"agency-{kind}"
 
 
 def agency_pairs(tenant: Tenant) -> list[AgencyPair]:
     """Partners reached over the AMQP channel get a queue pair."""
-    return [AgencyPair(p.kind) for p in tenant.partners if p.channel == Channel.AMQP]
+    return [AgencyPair(p.kind, tenant.slug) for p in tenant.partners if p.channel == Channel.AMQP]
 
 
-def service_user(tenant: Tenant, party: str) -> str:
-    return f"{tenant.slug}.{party}"
+def broker_parties(tenant: Tenant) -> list[str]:
+    """Every party that connects as some user of this tenant: the consuming services and, for
+    each agency on the AMQP channel, the agency itself."""
+    return [*parties(tenant), *(pair.user_party for pair in agency_pairs(tenant))]
 
 
-def _alternatives(names: Iterable[str]) -> str:
-    return "^(" + "|".join(re.escape(n) for n in names) + ")$"
+# --- broker users and their permissions --------------------------------------------------------
+
+#: Platform worker roles (one broker user each, serving every tenant), and what each consumes.
+WORKER_ROLES = ("web", "relay", "agreements", "connectors")
 
 
-def service_permissions(party: str, tenant: Tenant | None = None) -> dict[str, str]:
-    """Configure nothing, publish to the tenant's exchanges, read only its own queue.
+def tenant_user(vhost: str, tenant: Tenant) -> str:
+    return f"{vhost}.{tenant.slug}"
 
-    A connector whose agency uses the AMQP channel may also publish to the agency's
-    ``to-agency`` exchange and read its ``answers`` queue; an agency's own user may only read
-    its ``referrals`` queue and publish to its ``from-agency`` exchange.
+
+def service_user(vhost: str, tenant: Tenant, party: str) -> str:
+    """The broker user ``party`` of ``tenant`` connects as: the agency's own user for an agency,
+    otherwise the tenant's user."""
+    if party.startswith("agency-"):
+        return f"{vhost}.{tenant.slug}.{party}"
+    return tenant_user(vhost, tenant)
+
+
+def worker_user(vhost: str, role: str) -> str:
+    """``<vhost>.worker_<role>`` (an underscore never occurs in a slug: no tenant clashes)."""
+    if role not in WORKER_ROLES:
+        raise ValueError(f"unknown worker role {role!r}; known: {', '.join(WORKER_ROLES)}")
+    return f"{vhost}.worker_{role}"
+
+
+def _alternatives(patterns: Iterable[str]) -> str:
+    return "^(" + "|".join(patterns) + ")$"
+
+
+def _exchanges(*names: str) -> list[str]:
+    return [re.escape(n) for n in names]
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """Resource permissions (regular expressions) and topic permissions per exchange."""
+
+    configure: str
+    write: str
+    read: str
+    topics: dict[str, tuple[str, str]]  # exchange -> (write, read) routing-key patterns
+
+    def resource(self) -> dict[str, str]:
+        return {"configure": self.configure, "write": self.write, "read": self.read}
+
+
+NOTHING = "^$"
+
+
+def tenant_permissions(tenant: Tenant) -> Permissions:
+    """Everything named ``<slug>.…``, and the shared exchanges only with ``<slug>.…`` keys.
+
+    Reading an exchange is what binding a queue to it needs; the topic permissions then hold
+    the binding key to the tenant's own prefix, as they hold the routing keys it publishes.
     """
-    pairs = {pair.kind: pair for pair in agency_pairs(tenant)} if tenant is not None else {}
-    agency = next((p for p in pairs.values() if p.user_party == party), None)
-    if agency is not None:
-        return {
-            "configure": "^$",
-            "write": _alternatives([agency.from_agency]),
-            "read": _alternatives([agency.referrals]),
-        }
-    write = [EVENTS_EXCHANGE, DEAD_EXCHANGE]
-    read = [QueueSpec(party).name]
-    if party in pairs:
-        write.append(pairs[party].to_agency)
-        read.append(pairs[party].answers)
-    return {"configure": "^$", "write": _alternatives(write), "read": _alternatives(read)}
+    own = re.escape(tenant.slug) + r"\."
+    shared = _exchanges(*SHARED_EXCHANGES)
+    return Permissions(
+        configure=f"^{own}",
+        write=_alternatives([own + ".*", *shared]),
+        read=_alternatives([own + ".*", *shared]),
+        topics={exchange: (f"^{own}", f"^{own}") for exchange in SHARED_EXCHANGES},
+    )
+
+
+def agency_permissions(pair: AgencyPair) -> Permissions:
+    """The agency reads its referrals queue and publishes only its own answers."""
+    return Permissions(
+        configure=NOTHING,
+        write=_alternatives(_exchanges(AGENCY_EXCHANGE)),
+        read=_alternatives([re.escape(pair.referrals)]),
+        topics={AGENCY_EXCHANGE: (_alternatives([re.escape(pair.answers)]), NOTHING)},
+    )
+
+
+def worker_permissions(role: str) -> Permissions:
+    """A platform worker serves every tenant: it declares nothing, reads only the queues of its
+    role and publishes to the shared exchanges (any tenant's keys: it is the platform)."""
+    slug = r"[a-z][a-z0-9-]*"
+    connector_kinds = "(" + "|".join(re.escape(k) for k in AGENCY_KINDS) + ")"
+    reads = {
+        "web": [],
+        "relay": [],
+        "agreements": [rf"{slug}\.{AGREEMENTS}\.inbox"],
+        "connectors": [rf"{slug}\.{connector_kinds}\.inbox", rf"{slug}\.agency\.[a-z-]+\.answers"],
+    }[role]
+    writes = {
+        "web": [EVENTS_EXCHANGE],
+        "relay": [EVENTS_EXCHANGE, AGENCY_EXCHANGE],
+        "agreements": [EVENTS_EXCHANGE, DEAD_EXCHANGE],
+        "connectors": [*SHARED_EXCHANGES],
+    }[role]
+    return Permissions(
+        configure=NOTHING,
+        write=_alternatives(_exchanges(*writes)),
+        read=_alternatives(reads) if reads else NOTHING,
+        topics={},
+    )
+
+
+def legacy_queue_names(tenant: Tenant) -> dict[str, str]:
+    """Queue names of the former vhost-per-tenant topology -> their queue in the shared vhost
+    (``integra bus migrate-topology`` moves what is left in the old ones)."""
+    names: dict[str, str] = {}
+    for spec in queues(tenant):
+        names[f"{spec.party}.inbox"] = spec.name
+        names[f"{spec.party}.dead"] = spec.dead_letter_queue
+    for pair in agency_pairs(tenant):
+        names[f"agency.{pair.kind}.referrals"] = pair.referrals
+        names[f"agency.{pair.kind}.answers"] = pair.answers
+    return names
+
+
+def legacy_users(tenant: Tenant) -> list[str]:
+    """Broker users of the former topology (``<slug>.<party>``), removed after migration."""
+    return [f"{tenant.slug}.{party}" for party in broker_parties(tenant)]
 
 
 # --- declaration over AMQP (pika) --------------------------------------------------------------
 
 
+def declare_exchanges_pika(channel: Any) -> None:
+    for exchange in SHARED_EXCHANGES:
+        channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+
+
 def declare_pika(channel: Any, tenant: Tenant) -> None:
     """Declare exchanges, queues and bindings on a pika BlockingChannel (idempotent)."""
-    channel.exchange_declare(EVENTS_EXCHANGE, exchange_type="topic", durable=True)
-    channel.exchange_declare(DEAD_EXCHANGE, exchange_type="topic", durable=True)
+    declare_exchanges_pika(channel)
     for spec in queues(tenant):
         channel.queue_declare(spec.name, durable=True, arguments=spec.arguments)
         channel.queue_bind(spec.name, EVENTS_EXCHANGE, routing_key=spec.binding_key)
@@ -154,10 +281,15 @@ def declare_pika(channel: Any, tenant: Tenant) -> None:
         )
         channel.queue_bind(spec.dead_letter_queue, DEAD_EXCHANGE, routing_key=spec.name)
     for pair in agency_pairs(tenant):
-        for exchange, queue in ((pair.to_agency, pair.referrals), (pair.from_agency, pair.answers)):
-            channel.exchange_declare(exchange, exchange_type="direct", durable=True)
+        for queue in (pair.referrals, pair.answers):
             channel.queue_declare(queue, durable=True, arguments=pair.arguments)
-            channel.queue_bind(queue, exchange, routing_key=queue)
+            channel.queue_bind(queue, AGENCY_EXCHANGE, routing_key=queue)
+
+
+def tenant_queue_names(tenant: Tenant) -> list[str]:
+    """Every queue of the tenant in the shared vhost."""
+    names = [n for spec in queues(tenant) for n in (spec.name, spec.dead_letter_queue)]
+    return names + [n for pair in agency_pairs(tenant) for n in (pair.referrals, pair.answers)]
 
 
 # --- declaration on the embedded transport (kombu) ---------------------------------------------
@@ -166,11 +298,11 @@ def declare_pika(channel: Any, tenant: Tenant) -> None:
 def _agency_pair_queues(pair: AgencyPair) -> list[Any]:
     from kombu import Exchange, Queue
 
+    exchange = Exchange(AGENCY_EXCHANGE, type="topic", durable=True)
     return [
-        Queue(queue, Exchange(exchange, type="direct", durable=True), routing_key=queue,
-              durable=True)
-        for exchange, queue in ((pair.to_agency, pair.referrals), (pair.from_agency, pair.answers))
-    ]  # fmt: skip
+        Queue(queue, exchange, routing_key=queue, durable=True)
+        for queue in (pair.referrals, pair.answers)
+    ]
 
 
 def kombu_entities(tenant: Tenant) -> tuple[Any, Any, list[Any]]:
@@ -188,10 +320,10 @@ def kombu_entities(tenant: Tenant) -> tuple[Any, Any, list[Any]]:
     return events, dead, entities
 
 
-def declare_agency_pair_kombu(connection: Any, kind: str) -> None:
+def declare_agency_pair_kombu(connection: Any, kind: str, tenant: str) -> None:
     """Declare one agency's queue pair on a kombu connection (embedded bus clients)."""
     channel = connection.default_channel
-    for queue in _agency_pair_queues(AgencyPair(kind)):
+    for queue in _agency_pair_queues(AgencyPair(kind, tenant)):
         queue.bind(channel).declare()
 
 
@@ -203,9 +335,3 @@ def declare_kombu(connection: Any, tenant: Tenant) -> None:
     dead.bind(channel).declare()
     for queue in entities:
         queue.bind(channel).declare()  # declares its exchange too
-
-
-def broker_parties(tenant: Tenant) -> list[str]:
-    """Every party with a broker user of its own: the consuming services and, for each agency
-    on the AMQP channel, the agency itself."""
-    return [*parties(tenant), *(pair.user_party for pair in agency_pairs(tenant))]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import (
     RAISE,
@@ -52,8 +52,12 @@ class PartnerEntry:
     kind: str
     name: str
     channel: str
+    #: The agency's endpoint (webhook channel); None: not connected yet, referrals wait.
     webhook_url: str | None = None
     authority_id: str | None = None  # behoerdenkennung for XÖV-style file exchange
+    #: The exchange folder (xml_file channel), absolute or under INTEGRA_HOME; None: the
+    #: default ``var/exchange/<tenant>/<kind>``.
+    exchange_folder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ class DatabaseEntry:
 
 @dataclass(frozen=True)
 class BusEntry:
+    #: The tenant's former vhost (a vhost per tenant), which ``integra bus migrate-topology``
+    #: empties; the tenant's queues now live in the shared vhost (``INTEGRA_BROKER_VHOST``).
     vhost: str | None = None
     cluster: str = "default"
 
@@ -116,6 +122,7 @@ class Tenant:
 
     @property
     def vhost(self) -> str:
+        """The former vhost of the tenant (see :class:`BusEntry`)."""
         return self.bus.vhost or f"integra.{self.slug}"
 
     def partner(self, kind: str) -> PartnerEntry | None:
@@ -127,61 +134,70 @@ class _Strict(Schema):
         unknown = RAISE
 
 
+class _EntrySchema(_Strict):
+    """A section of a tenant's registry file, loaded into its frozen ``entry`` type."""
+
+    entry: ClassVar[Callable[..., Any]]
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Any:
+        return self.entry(**data)
+
+
 def _key() -> fields.String:
     return fields.String(required=True, validate=validate.Regexp(SLUG, error="must be a slug"))
 
 
-class OfficeSchema(_Strict):
+class OfficeSchema(_EntrySchema):
+    entry = OfficeEntry
+
     key = _key()
     name = fields.String(required=True, validate=validate.Length(min=3, max=200))
     programme = fields.String(required=True, validate=validate.OneOf(PROGRAMMES))
     carrier = fields.String(required=True, validate=validate.Length(min=2, max=100))
     address = fields.String(required=True, validate=validate.Length(min=5, max=200))
 
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> OfficeEntry:
-        return OfficeEntry(**data)
 
+class PartnerSchema(_EntrySchema):
+    entry = PartnerEntry
 
-class PartnerSchema(_Strict):
     key = _key()
     kind = fields.String(required=True, validate=validate.OneOf(AGENCY_KINDS))
     name = fields.String(required=True, validate=validate.Length(min=3, max=200))
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     webhook_url = fields.Url(schemes={"http", "https"}, require_tld=False)
     authority_id = fields.String(validate=validate.Length(min=3, max=60))
+    exchange_folder = fields.String(validate=validate.Length(min=1, max=500))
 
     @validates_schema
     def channel_settings(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("channel") == "webhook" and not data.get("webhook_url"):
-            raise ValidationError("required for the webhook channel", "webhook_url")
-        if data.get("channel") == "xml_file" and not data.get("authority_id"):
+        # A webhook partner without webhook_url is not connected yet: its referrals wait.
+        channel = data.get("channel")
+        if channel == "xml_file" and not data.get("authority_id"):
             raise ValidationError("required for the xml_file channel", "authority_id")
+        if data.get("webhook_url") and channel != "webhook":
+            raise ValidationError("only for the webhook channel", "webhook_url")
+        if data.get("exchange_folder") and channel != "xml_file":
+            raise ValidationError("only for the xml_file channel", "exchange_folder")
 
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> PartnerEntry:
-        return PartnerEntry(**data)
 
+class DatabaseSchema(_EntrySchema):
+    entry = DatabaseEntry
 
-class DatabaseSchema(_Strict):
     name = fields.String(validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,62}$"))
     url = fields.String()
 
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> DatabaseEntry:
-        return DatabaseEntry(**data)
 
+class BusSchema(_EntrySchema):
+    entry = BusEntry
 
-class BusSchema(_Strict):
     vhost = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9._-]{1,100}$"))
     cluster = fields.String(load_default="default")
 
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> BusEntry:
-        return BusEntry(**data)
 
+class IdentitySchema(_EntrySchema):
+    entry = IdentityEntry
 
-class IdentitySchema(_Strict):
     provider = fields.String(load_default="builtin", validate=validate.OneOf(("builtin", "oidc")))
     issuer = fields.Url(require_tld=False)
     client_id = fields.String()
@@ -191,12 +207,10 @@ class IdentitySchema(_Strict):
         if data.get("provider") == "oidc" and not (data.get("issuer") and data.get("client_id")):
             raise ValidationError("an external provider needs issuer and client_id", "issuer")
 
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> IdentityEntry:
-        return IdentityEntry(**data)
 
+class RetentionSchema(_EntrySchema):
+    entry = RetentionEntry
 
-class RetentionSchema(_Strict):
     years = fields.Integer(
         load_default=DEFAULT_RETENTION_YEARS,
         strict=True,
@@ -204,21 +218,15 @@ class RetentionSchema(_Strict):
     )
     action = fields.String(load_default="anonymise", validate=validate.OneOf(RETENTION_ACTIONS))
 
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> RetentionEntry:
-        return RetentionEntry(**data)
 
+class ReviewsSchema(_EntrySchema):
+    entry = ReviewsEntry
 
-class ReviewsSchema(_Strict):
     interval_months = fields.Integer(
         load_default=DEFAULT_REVIEW_INTERVAL_MONTHS,
         strict=True,
         validate=validate.Range(min=1, max=MAX_REVIEW_INTERVAL_MONTHS),
     )
-
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> ReviewsEntry:
-        return ReviewsEntry(**data)
 
 
 class TenantSchema(_Strict):

@@ -8,6 +8,7 @@ SQLite files and the durable embedded bus under ``$INTEGRA_HOME/var``.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -60,6 +61,13 @@ DECLARED: tuple[Setting, ...] = (
         "http://127.0.0.1:15672",
         "RabbitMQ management API, used to provision vhosts and users.",
     ),
+    Setting(
+        "INTEGRA_BROKER_VHOST",
+        "integra",
+        "The one RabbitMQ virtual host all tenants share (queues and routing keys are "
+        "prefixed with the tenant's slug; each tenant's broker user reaches only its own). "
+        "Also prefixes the platform workers' broker users.",
+    ),
     Setting("INTEGRA_PORT", "8000", "HTTP port of the gateway."),
     Setting("INTEGRA_HOST", "127.0.0.1", "Address the gateway listens on."),
     Setting("INTEGRA_HOME", None, "Where var/ lives; default the working directory."),
@@ -86,7 +94,15 @@ DECLARED: tuple[Setting, ...] = (
         "Bearer token that unlocks /metrics for a scraper; unset: /metrics answers only "
         "requests from the loopback interface.",
     ),
+    Setting(
+        "INTEGRA_LOG_FORMAT",
+        "text",
+        "text: one readable line per entry; json: one JSON object per line with tenant and "
+        "correlation id, for a log collector (journald, Kubernetes).",
+    ),
 )
+
+LOG_FORMATS = ("text", "json")
 
 
 def _declared_defaults() -> dict[str, str | None]:
@@ -112,6 +128,8 @@ class Settings:
     metrics_token: str | None = None
     database_pool_size: int = 5
     worker_threads: int = 4
+    log_format: str = "text"
+    broker_vhost: str = "integra"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -196,6 +214,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if broker_url and not broker_url.startswith(("amqp://", "amqps://")):
         raise ConfigurationError("INTEGRA_BROKER_URL: must be an amqp:// or amqps:// URL")
 
+    log_format = (values["INTEGRA_LOG_FORMAT"] or "text").lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigurationError(f"INTEGRA_LOG_FORMAT: {log_format!r} is not one of text, json")
+    broker_vhost = values["INTEGRA_BROKER_VHOST"] or "integra"
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", broker_vhost):
+        raise ConfigurationError("INTEGRA_BROKER_VHOST: letters, digits, '.', '_' and '-' only")
+
     tenants_dir = (
         Path(values["INTEGRA_TENANTS_DIR"])
         if values["INTEGRA_TENANTS_DIR"]
@@ -217,4 +242,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         metrics_token=values["INTEGRA_METRICS_TOKEN"],
         database_pool_size=pool_size,
         worker_threads=worker_threads,
+        log_format=log_format,
+        broker_vhost=broker_vhost,
     )

@@ -3,7 +3,6 @@ what several commands share."""
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +10,7 @@ from contextlib import contextmanager
 import click
 from sqlalchemy.orm import Session
 
+from deploy.logs import configure_logging
 from services.agreements.models.vocabulary import Role
 from tenants.registry import Registry, RegistryError, Tenant, load_registry
 from tenants.settings import ConfigurationError, Settings, load_settings
@@ -62,12 +62,12 @@ def main(ctx: click.Context, verbose: bool) -> None:
     # exports) is for its own user only, from the first byte: people's residence, health and
     # family data are in those files.
     os.umask(0o077)
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    ctx.ensure_object(Context)
+    context = ctx.ensure_object(Context)
+    try:
+        log_format = context.settings.log_format
+    except click.ClickException:
+        log_format = "text"  # the command that needs the settings reports the error
+    configure_logging(verbose=verbose, log_format=log_format)
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""``integra migrate``, ``integra status`` and ``integra dlq``: schemas, lag and dead letters."""
+"""``integra status`` and ``integra dlq``: schemas, lag and dead letters."""
 
 from __future__ import annotations
 
@@ -11,20 +11,6 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from .base import Context, main, pass_context
-
-
-@main.command("migrate")
-@click.argument("slugs", nargs=-1)
-@click.option("--parallel", default=4, show_default=True)
-@pass_context
-def migrate(ctx: Context, slugs: tuple[str, ...], parallel: int) -> None:
-    """Create missing tenant databases and migrate every (or the named) tenant."""
-    from deploy.provisioning import provision_all
-
-    tenants = [ctx.tenant(s) for s in slugs] if slugs else ctx.registry.enabled()
-    for result in provision_all(ctx.settings, tenants, parallel=parallel):
-        state = "created" if result.created else "up to date"
-        click.echo(f"{result.tenant:32} {state:10} schema {result.revision}")
 
 
 @main.command("status")

@@ -14,7 +14,12 @@ from .base import Context, main, pass_context
 @main.command("up")
 @click.option("--port", type=int, help="Default INTEGRA_PORT (8000).")
 @click.option("--no-demo", is_flag=True, help="Do not seed demo data.")
-@click.option("--simulate", is_flag=True, help="Run the partner simulators also without demo data.")
+@click.option(
+    "--simulate",
+    is_flag=True,
+    help="Partner simulators play the agencies (default only on the embedded default with "
+    "demo data); without, connectors deliver to the agencies the registry names.",
+)
 @click.option(
     "--threads",
     type=click.IntRange(1, 256),
@@ -44,7 +49,7 @@ def up(
             ctx.registry,
             port=port,
             demo=not no_demo,
-            simulate=simulate or not no_demo,
+            simulate=simulate,
             threads=threads,
             workers=workers,
         )
@@ -57,12 +62,20 @@ def up(
 @click.option("--threads", type=int, default=8)
 @click.option("--forward-to", required=True, help="The services process, http://host:port.")
 @click.option("--forward", "prefixes", multiple=True, help="A path prefix served there.")
+@click.option("--demo", type=click.Choice(["simulated", "data"]), help="The portal's demo mark.")
 @pass_context
 def web_worker(
-    ctx: Context, fd: int, parent: int, threads: int, forward_to: str, prefixes: tuple[str, ...]
+    ctx: Context,
+    fd: int,
+    parent: int,
+    threads: int,
+    forward_to: str,
+    prefixes: tuple[str, ...],
+    demo: str | None,
 ) -> None:
     """One web process of ``integra up --workers N`` (started by it, not by hand)."""
     from deploy.runner import run_web_worker
+    from services.agreements.context import DemoMark
 
     sys.exit(
         run_web_worker(
@@ -73,6 +86,7 @@ def web_worker(
             threads=threads,
             forward_to=forward_to,
             prefixes=list(prefixes),
+            demo=DemoMark(demo) if demo else None,
         )
     )
 
@@ -171,3 +185,21 @@ def connector_run(ctx: Context, slug: str, kind: str, port: int) -> None:
     if server is not None:
         server.close()
     runtime.stop()
+
+
+@main.group("metrics")
+def metrics_group() -> None:
+    """The metrics folder the processes of an installation share."""
+
+
+@metrics_group.command("clean")
+@pass_context
+def metrics_clean(ctx: Context) -> None:
+    """Empty the metrics folder (PROMETHEUS_MULTIPROC_DIR, else var/metrics) before the
+    processes start, so counters of a former run do not add to this one's (systemd's
+    integra-prepare.service runs it; integra up does it itself)."""
+    from deploy.observability import clean_metrics_dir, metrics_dir
+
+    folder = metrics_dir(ctx.settings)
+    clean_metrics_dir(folder)
+    click.echo(f"metrics folder {folder} is empty")

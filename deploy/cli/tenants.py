@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -72,19 +71,23 @@ def tenant_show(ctx: Context, slug: str) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @pass_context
 def tenant_add(ctx: Context, file: Path) -> None:
-    """Validate a registry FILE, copy it into the registry and provision the tenant."""
-    from deploy.provisioning import provision_tenant
+    """Validate a registry FILE, copy it into the registry and provision the tenant.
+
+    Running it again with the same file does nothing (exit 0). If PostgreSQL or the broker
+    refuses a step, what this run created is removed again and the error names the step."""
+    from deploy.provisioning import ProvisioningFailed
+    from deploy.tenant_lifecycle import TenantLifecycleError, add_tenant
 
     try:
-        tenant = load_tenant_file(file)
-    except RegistryError as exc:
+        result = add_tenant(ctx.settings, ctx.registry, file)
+    except (RegistryError, TenantLifecycleError, ProvisioningFailed) as exc:
         raise click.ClickException(str(exc)) from exc
-    target = ctx.settings.tenants_dir / file.name
-    if tenant.slug in ctx.registry.tenants or target.exists():
-        raise click.ClickException(f"tenant {tenant.slug!r} exists already")
-    shutil.copyfile(file, target)
-    result = provision_tenant(ctx.settings, tenant)
-    click.echo(f"added {tenant.slug} (schema {result.revision})")
+    if result.action == "nothing to do":
+        click.echo(
+            f"{result.tenant}: nothing to do (registered and provisioned, schema {result.revision})"
+        )
+    else:
+        click.echo(f"{result.action} {result.tenant} (schema {result.revision})")
 
 
 @tenant_group.command("disable")
@@ -108,14 +111,18 @@ def tenant_disable(ctx: Context, slug: str) -> None:
 @pass_context
 def tenant_export(ctx: Context, slug: str, output: Path) -> None:
     """Write all of a tenant's tables as JSON (for moving or archiving a municipality)."""
+    _export(ctx, slug, output)
+
+
+def _export(ctx: Context, slug: str, output: Path) -> None:
+    from sqlalchemy import MetaData
+
     from tenants.databases import create_tenant_engine
 
     engine = create_tenant_engine(ctx.settings, ctx.tenant(slug), pool_size=1)
     try:
         tables: dict[str, list[dict[str, Any]]] = {}
         with engine.connect() as conn:
-            from sqlalchemy import MetaData
-
             meta = MetaData()
             meta.reflect(conn)
             for name, table in sorted(meta.tables.items()):
@@ -129,20 +136,28 @@ def tenant_export(ctx: Context, slug: str, output: Path) -> None:
 
 @tenant_group.command("delete")
 @click.argument("slug")
-@click.option("--yes", is_flag=True, help="Really drop the tenant's database.")
+@click.option(
+    "--export",
+    "export_to",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Export the tenant's tables to this JSON file first, then delete.",
+)
+@click.option("--yes", is_flag=True, help="Delete without an export.")
 @pass_context
-def tenant_delete(ctx: Context, slug: str, yes: bool) -> None:
-    """Drop all of a tenant's databases and roles and its bus vhost. Export it first; this
-    cannot be undone."""
-    from deploy.provisioning import deprovision_tenant
+def tenant_delete(ctx: Context, slug: str, export_to: Path | None, yes: bool) -> None:
+    """Drop all of a tenant's schemas and roles and its bus, and remove its registry file.
+    This cannot be undone: give --export FILE (or take an `integra backup` and give --yes)."""
+    from deploy.tenant_lifecycle import delete_tenant
 
     tenant = ctx.tenant(slug)
-    if not yes:
-        raise click.ClickException("refusing without --yes: this deletes all of the tenant's data")
-    deprovision_tenant(ctx.settings, tenant)
-    click.echo(
-        f"{slug}: databases and bus dropped; remove {slug}.toml from the registry to forget it"
-    )
+    if not (yes or export_to):
+        raise click.ClickException(
+            "refusing without --yes or --export FILE: this deletes all of the tenant's data"
+        )
+    if export_to:
+        _export(ctx, slug, export_to)
+    removed = delete_tenant(ctx.settings, tenant)
+    click.echo(f"{slug}: deleted ({', '.join(removed)}); keys stay under var/secrets/{slug}")
 
 
 @tenant_group.group("api-client")

@@ -3,58 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import ModuleType
 
-from .agency_answers import (
-    AppointmentScheduledV1,
-    MeasureAbortedV1,
-    MeasureCompletedV1,
-    MeasureStartedV1,
-    ReferralAcceptedV1,
-    ReferralReceivedV1,
-    ReferralRejectedV1,
-    StatusAnswerV1,
-)
-from .agency_bound import (
-    ConsentRevokedV1,
-    ReferralRequestedV1,
-    ReferralRequestedV2,
-    ReferralWithdrawnV1,
-    StatusQueryV1,
-)
+from . import agency_answers, agency_bound, delivery_reports, notices, rejection
 from .base import Contract
-from .delivery_reports import (
-    DeliveryDelayedV1,
-    DeliveryFailedV1,
-    DeliveryFailedV2,
-    ReferralDeliveredV1,
-)
-from .notices import CourseObligationImposedV1
-from .rejection import ContractError, MessageRejectedV1
+from .rejection import ContractError
 
-CONTRACTS: Mapping[tuple[str, int], type[Contract]] = {
-    (schema.message_type, schema.version): schema
-    for schema in (
-        ReferralRequestedV1,
-        ReferralRequestedV2,
-        ReferralReceivedV1,
-        ReferralAcceptedV1,
-        ReferralRejectedV1,
-        AppointmentScheduledV1,
-        MeasureStartedV1,
-        MeasureCompletedV1,
-        MeasureAbortedV1,
-        ReferralWithdrawnV1,
-        ConsentRevokedV1,
-        StatusQueryV1,
-        StatusAnswerV1,
-        MessageRejectedV1,
-        CourseObligationImposedV1,
-        ReferralDeliveredV1,
-        DeliveryDelayedV1,
-        DeliveryFailedV1,
-        DeliveryFailedV2,
-    )
-}
+
+def published(*modules: ModuleType) -> dict[tuple[str, int], type[Contract]]:
+    """Every contract the ``modules`` declare (a ``Contract`` with a type and a version), by
+    (type, version), in the order declared: declaring a contract in its module publishes it."""
+    found: dict[tuple[str, int], type[Contract]] = {}
+    for module in modules:
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, Contract)
+                and value.__module__ == module.__name__
+                and hasattr(value, "message_type")
+            ):
+                key = (value.message_type, value.version)
+                if key in found:
+                    raise TypeError(f"{key} is declared twice: {found[key]} and {value}")
+                found[key] = value
+    return found
+
+
+#: By who sends them: the office, the agency, the agency by law, the connector, any receiver.
+CONTRACTS: Mapping[tuple[str, int], type[Contract]] = published(
+    agency_bound, agency_answers, notices, delivery_reports, rejection
+)
 MESSAGE_TYPES: frozenset[str] = frozenset(t for t, _ in CONTRACTS)
 
 _SCHEMAS: dict[tuple[str, int], Contract] = {}

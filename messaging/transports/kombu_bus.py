@@ -49,7 +49,7 @@ class KombuPublisher:
         self.connect = connect
         self._conn: Any = None
         self._producer: Any = None
-        self._routable = {f"{p}." for p in topology.parties(tenant)}
+        self._routable = {s.binding_key.removesuffix("#") for s in topology.queues(tenant)}
         self._wake = threading.Event()
 
     def _ensure(self) -> None:

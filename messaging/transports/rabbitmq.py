@@ -1,7 +1,7 @@
-"""RabbitMQ: the production transport (a vhost per tenant, a broker user per service).
+"""RabbitMQ: the production transport (one shared vhost, a broker user per tenant).
 
 Publishing: :mod:`messaging.transports.pika_publisher`; consuming:
-:mod:`messaging.transports.pika_runner`; vhosts, users and permissions:
+:mod:`messaging.transports.pika_runner`; the vhost, users and permissions:
 :mod:`messaging.broker_admin`. The operator's views of the dead-letter queues read without
 removing anything: messages are fetched unacknowledged and return to the queue when the
 channel closes.
@@ -44,24 +44,39 @@ class RabbitMQTransport:
         self.broker_url: str = settings.broker_url
 
     def url(self, tenant: Tenant, party: str | None = None, *, admin: bool = False) -> str:
-        """``party`` given: that service user's credentials on the tenant's vhost. ``admin``
-        (or no party): the configured broker URL's credentials on the tenant's vhost."""
-        base = urllib.parse.urlsplit(self.broker_url)
-        host = base.hostname or "127.0.0.1"
-        port = base.port or 5672
+        """``party`` given: the broker user that party of the tenant connects as (the tenant's
+        own, or an agency's); ``admin`` (or no party): the configured broker URL's credentials.
+        Always on the shared vhost."""
         if admin or party is None:
+            return self._url(None, None)
+        user = topology.service_user(self.settings.broker_vhost, tenant, party)
+        password = broker_admin.service_credentials(self.settings, tenant).get(user, "")
+        if not password:
+            raise ProvisioningError(f"no credentials for {user}; provision the tenant first")
+        return self._url(user, password)
+
+    def worker_url(self, role: str) -> str:
+        """Where a platform worker of ``role`` connects (one user per role, all tenants)."""
+        user = topology.worker_user(self.settings.broker_vhost, role)
+        password = broker_admin.worker_credentials(self.settings).get(user, "")
+        if not password:
+            raise ProvisioningError(f"no credentials for {user}; run integra migrate first")
+        return self._url(user, password)
+
+    def _url(self, user: str | None, password: str | None, vhost: str | None = None) -> str:
+        base = urllib.parse.urlsplit(self.broker_url)
+        if user is None:
             user = urllib.parse.unquote(base.username or "guest")
             password = urllib.parse.unquote(base.password or "guest")
-        else:
-            user = topology.service_user(tenant, party)
-            password = broker_admin.service_credentials(self.settings, tenant).get(user, "")
-            if not password:
-                raise ProvisioningError(f"no credentials for {user}; provision the tenant first")
         query = f"?{base.query}" if base.query else ""
         return (
-            f"{base.scheme}://{quote(user)}:{quote(password)}@{host}:{port}/"
-            f"{quote(tenant.vhost)}{query}"
+            f"{base.scheme}://{quote(user)}:{quote(password or '')}@{base.hostname or '127.0.0.1'}"
+            f":{base.port or 5672}/{quote(vhost or self.settings.broker_vhost)}{query}"
         )
+
+    def admin_url(self, vhost: str) -> str:
+        """The operator's credentials on ``vhost`` (migrating a former tenant vhost)."""
+        return self._url(None, None, vhost)
 
     def kombu_connection(self, url: str) -> Any:
         """With publisher confirms: a kombu publish returns once the broker has the message."""
@@ -80,7 +95,7 @@ class RabbitMQTransport:
         return PikaRunner(consumer)
 
     def provision(self, tenant: Tenant) -> None:
-        """The tenant's vhost, service users and permissions, then its topology."""
+        """The tenant's broker users and permissions, then its queues in the shared vhost."""
         import pika
 
         broker_admin.provision_users(self.settings, tenant)
@@ -151,17 +166,19 @@ class RabbitMQTransport:
         return replayed
 
     def queue_depths(self, tenant: Tenant, names: Sequence[str]) -> list[QueueDepth]:
-        by_name = {
-            q["name"]: q for q in BrokerAdmin.from_settings(self.settings).queues(tenant.vhost)
-        }
-        return [
-            QueueDepth(
-                name,
-                int(by_name.get(name, {}).get("messages_ready", 0)),
-                int(by_name.get(name, {}).get("messages_unacknowledged", 0)),
+        """One management call per queue: the shared vhost holds every tenant's queues."""
+        admin = BrokerAdmin.from_settings(self.settings)
+        depths = []
+        for name in names:
+            found = admin.queue(self.settings.broker_vhost, name, missing_ok=True) or {}
+            depths.append(
+                QueueDepth(
+                    name,
+                    int(found.get("messages_ready", 0)),
+                    int(found.get("messages_unacknowledged", 0)),
+                )
             )
-            for name in names
-        ]
+        return depths
 
 
 def _peek(channel: Any, queue: str) -> list[tuple[Any, Any, bytes]]:

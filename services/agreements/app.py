@@ -13,10 +13,12 @@ from tenants.databases import create_tenant_engine
 from tenants.registry import Tenant
 from tenants.settings import Settings
 
-from .context import EXTENSION, TenantContext, close_session, tenant_context_of
+from .context import EXTENSION, DemoMark, TenantContext, close_session, tenant_context_of
 from .identity.api_auth import init_auth
+from .models.name_search import register_sqlite_functions
 from .offers.read_api import make_hsds_blueprint
 from .portal import make_portal_blueprint
+from .portal.errors import http_error_page, wants_json
 from .views.api import make_api_blueprint
 from .views.errors import IntegraApi, register_error_handlers
 from .views.exports import make_exports_blueprint
@@ -52,7 +54,14 @@ def dispose_app(app: Flask) -> None:
     tenant_context_of(app).engine.dispose()
 
 
-def create_app(settings: Settings, tenant: Tenant, *, engine: Engine | None = None) -> Flask:
+def create_app(
+    settings: Settings,
+    tenant: Tenant,
+    *,
+    engine: Engine | None = None,
+    demo: DemoMark | None = None,
+) -> Flask:
+    """The agreement service of one tenant. ``demo``: the portal marks itself a demo (why)."""
     app = Flask(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
@@ -66,11 +75,13 @@ def create_app(settings: Settings, tenant: Tenant, *, engine: Engine | None = No
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     engine = engine or create_tenant_engine(settings, tenant)
+    register_sqlite_functions(engine)  # name search's pg_trgm equivalent on SQLite
     app.extensions[EXTENSION] = TenantContext(
         settings=settings,
         tenant=tenant,
         engine=engine,
         sessions=sessionmaker(engine, expire_on_commit=False),
+        demo=demo,
     )
     app.teardown_appcontext(close_session)
     register_error_handlers(app)
@@ -83,6 +94,7 @@ def create_app(settings: Settings, tenant: Tenant, *, engine: Engine | None = No
             "security": [{"oauth2": []}],
         },
     )
+    api.page_errors, api.wants_json = http_error_page, wants_json  # HTML outside the API
     api.spec.components.security_scheme(
         "oauth2",
         {

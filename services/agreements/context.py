@@ -7,6 +7,7 @@ on first use and closed (rolled back if not committed) when the app context ends
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine
@@ -22,12 +23,20 @@ from .principal import Principal
 EXTENSION = "integra"
 
 
+class DemoMark(StrEnum):
+    """Why the portal shows a "Demo" banner (``integra up`` decides, see deploy.runner)."""
+
+    SIMULATED = "simulated"  # partner simulators answer in place of the agencies
+    DATA = "data"  # demo cases seeded; the agencies are real
+
+
 @dataclass
 class TenantContext:
     settings: Settings
     tenant: Tenant
     engine: Engine
     sessions: sessionmaker[Session]
+    demo: DemoMark | None = None
 
 
 def tenant_context_of(app: Flask) -> TenantContext:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, BigInteger, Identity, Integer
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -17,7 +17,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 # re-exported for the models and migrations of this service.
 from tenants.schema import UTCDateTime, new_metadata, utcnow
 
-__all__ = ["Base", "JSONType", "Timestamps", "UTCDateTime", "UUIDPrimaryKey", "utcnow"]
+__all__ = [
+    "Base",
+    "JSONType",
+    "SerialPrimaryKey",
+    "Timestamps",
+    "UTCDateTime",
+    "UUIDPrimaryKey",
+    "utcnow",
+]
 
 
 #: JSON on SQLite, JSONB on PostgreSQL.
@@ -30,6 +38,15 @@ class Base(DeclarativeBase):
 
 class UUIDPrimaryKey:
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+
+
+class SerialPrimaryKey:
+    """A growing 64-bit id for append-heavy tables (INTEGER on SQLite, where only that type
+    makes the id the rowid and lets it grow by itself)."""
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), Identity(), primary_key=True, sort_order=-1
+    )
 
 
 class Timestamps:

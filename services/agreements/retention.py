@@ -127,6 +127,7 @@ def _erase(session: Session, client_ids: list[uuid.UUID], action: str) -> None:
     values: dict[str, object] = {
         "given_name": "",
         "family_name": "",
+        "search_name": "",
         "household": None,
         "health_notes": None,
         "course_obligation": False,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -33,25 +34,22 @@ log = logging.getLogger(__name__)
 INTAKE_ATTEMPTS = 5
 
 
+@dataclass(eq=False)
 class AnswerIntake:
     """The answers of one tenant's agency of ``kind``: pushed by its callback (:meth:`intake`)
     or pulled from its channel (:meth:`poll_answers`)."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        tenant_slug: str,
-        kind: str,
-        channel: Channel,
-        *,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.engine = engine
-        self.clock = clock
-        self.tenant_slug = tenant_slug
-        self.kind = kind
-        self.channel = channel
-        self.consumer = f"agency.{kind}"
+    engine: Engine
+    tenant_slug: str
+    kind: str
+    channel: Channel
+    _: KW_ONLY
+    clock: Callable[[], datetime] = utcnow
+
+    @property
+    def consumer(self) -> str:
+        """The name its inbox entries and dead letters are kept under."""
+        return f"agency.{self.kind}"
 
     def intake(self, answer: AgencyAnswer) -> IntakeResult:
         """Turn one agency answer into a status message for the agreement service.
@@ -77,13 +75,7 @@ class AnswerIntake:
             refusal = self._check_answer(session, answer)
             if refusal is not None:
                 session.add(
-                    DeadLetter(
-                        message_id=answer.message_id,
-                        consumer=self.consumer,
-                        type=answer.type,
-                        reason_code=refusal.reason_code or "refused",
-                        reason_text=refusal.reason_text,
-                    )
+                    self._dead_letter(answer, refusal.reason_code or "refused", refusal.reason_text)
                 )
                 log.warning(
                     "answer %s from %s refused: %s",
@@ -133,16 +125,18 @@ class AnswerIntake:
 
     def _refuse_after_rollback(self, answer: AgencyAnswer, code: str, text: str) -> IntakeResult:
         with Session(self.engine) as session, session.begin():
-            session.add(
-                DeadLetter(
-                    message_id=answer.message_id,
-                    consumer=self.consumer,
-                    type=answer.type,
-                    reason_code=code,
-                    reason_text=text[:2000],
-                )
-            )
+            session.add(self._dead_letter(answer, code, text[:2000]))
         return IntakeResult.refused(code, text)
+
+    def _dead_letter(self, answer: AgencyAnswer, code: str, text: str | None) -> DeadLetter:
+        """A refused answer, kept as this connector's dead letter (for ``integra dlq``)."""
+        return DeadLetter(
+            message_id=answer.message_id,
+            consumer=self.consumer,
+            type=answer.type,
+            reason_code=code,
+            reason_text=text,
+        )
 
     def _check_answer(self, session: Session, answer: AgencyAnswer) -> IntakeResult | None:
         """Why the answer cannot be taken (not an agency's answer type, or about a referral

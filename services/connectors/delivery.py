@@ -45,26 +45,18 @@ def for_agency(envelope: Envelope) -> Envelope:
     return dataclasses.replace(envelope, version=1, payload=payload)
 
 
+@dataclasses.dataclass(eq=False)
 class DeliveryLoop:
     """One connector's deliveries to its agency through ``channel``, signed with the tenant's
     bus key. ``stop`` ends a pass early (between two messages)."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        channel: Channel,
-        ledger: ConnectorLedger,
-        signer: EnvelopeSigner,
-        *,
-        delay_threshold: timedelta,
-        stop: threading.Event,
-    ) -> None:
-        self.engine = engine
-        self.channel = channel
-        self.ledger = ledger
-        self.signer = signer
-        self.delay_threshold = delay_threshold
-        self.stop = stop
+    engine: Engine
+    channel: Channel
+    ledger: ConnectorLedger
+    signer: EnvelopeSigner
+    _: dataclasses.KW_ONLY
+    delay_threshold: timedelta
+    stop: threading.Event
 
     def _due(self, session: Session, limit: int) -> list[AgencyDelivery]:
         earlier = aliased(AgencyDelivery)

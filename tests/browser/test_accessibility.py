@@ -219,6 +219,7 @@ def test_counsellor_pages(
         "dashboard": "/",
         "client list": f"/clients?q={case.family_name}",
         "new client": "/clients/new",
+        "client edit": f"{client}/edit",
         "client page": client,
         "consent form": f"{client}/consents/new",
         "assessment form": f"{client}/assessments/new",

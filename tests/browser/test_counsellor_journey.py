@@ -42,8 +42,9 @@ def test_counsellor_day(sqlite_platform: Platform, live_url: str, page: Any) -> 
     page.get_by_label("Familienname").fill(family)
     page.get_by_label("Geburtsdatum").fill("1990-04-01")
     page.get_by_label("Einreisedatum").fill((TODAY - timedelta(days=90)).isoformat())
-    page.get_by_label("Herkunftsland").fill("SY")
-    page.get_by_label("Sprachen").fill("ar, en")
+    page.get_by_label("Herkunftsland").select_option("SY")
+    page.get_by_label("Bevorzugte Sprache").select_option("ar")
+    page.get_by_label("Zweite Sprache").select_option("en")
     page.get_by_label("Aufenthaltsstatus").select_option("recognised_refugee")
     screenshot(page, "02-client-new")
     page.get_by_role("button", name="Anlegen").click()
@@ -149,10 +150,10 @@ def test_no_reach_into_another_office_or_tenant(
     page.get_by_label("Familienname").fill(family)
     page.get_by_label("Geburtsdatum").fill("1988-02-01")
     page.get_by_label("Einreisedatum").fill((TODAY - timedelta(days=30)).isoformat())
-    page.get_by_label("Herkunftsland").fill("AF")
-    page.get_by_label("Sprachen").fill("fa")
+    page.get_by_label("Herkunftsland").select_option("AF")
+    page.get_by_label("Bevorzugte Sprache").select_option("fa")
     page.get_by_role("button", name="Anlegen").click()
-    client_path = page.url.split(live_url)[1]
+    client_path = page.url.split(live_url)[1].split("?")[0]
 
     other_office = sqlite_platform.tenant("freiburg").offices[1].key
     colleague = make_user(sqlite_platform, "freiburg", Role.COUNSELLOR, other_office)

@@ -39,8 +39,9 @@ def create_client(page: Any, given: str, family: str) -> None:
     page.get_by_label("Familienname").fill(family)
     page.get_by_label("Geburtsdatum").fill("1987-09-12")
     page.get_by_label("Einreisedatum").fill((TODAY - timedelta(days=60)).isoformat())
-    page.get_by_label("Herkunftsland").fill("ER")
-    page.get_by_label("Sprachen").fill("ti, en")
+    page.get_by_label("Herkunftsland").select_option("ER")
+    page.get_by_label("Bevorzugte Sprache").select_option("ti")
+    page.get_by_label("Zweite Sprache").select_option("en")
     page.get_by_role("button", name="Anlegen").click()
     expect(page.get_by_role("heading", name=f"{given} {family}")).to_be_visible()
 

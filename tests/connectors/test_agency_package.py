@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from messaging.topology import AgencyPair
+from messaging.topology import AGENCY_EXCHANGE, AgencyPair
 from services.connectors import agency
 from services.connectors.agency import protocol
 from services.connectors.channels import amqp, webhook, webhook_callback
@@ -75,7 +75,8 @@ from integra_agency import amqp_client, protocol, webhook_client
 key = ECKey.generate_key("P-256", parameters={{"kid": "jc-1"}}, private=True)
 signed = webhook_client.sign_answer(key, {{"id": "x", "type": "referral.received"}})
 token = jws.deserialize_compact(signed.decode(), key, algorithms=[protocol.ANSWER_JWS_ALG])
-print(json.dumps({{"header": token.protected, "queue": protocol.referrals_queue("jobcenter"),
+queue = protocol.referrals_queue("essen", "jobcenter")
+print(json.dumps({{"header": token.protected, "queue": queue,
                   "client": amqp_client.AgencyClient.__name__}}))
 """
 
@@ -95,7 +96,7 @@ def test_the_package_works_copied_alone_without_the_platform(tmp_path: Path) -> 
     )
     assert result.returncode == 0, result.stderr
     assert '"alg": "ES256"' in result.stdout and '"kid": "jc-1"' in result.stdout
-    assert '"queue": "agency.jobcenter.referrals"' in result.stdout
+    assert '"queue": "essen.agency.jobcenter.referrals"' in result.stdout
     assert '"client": "AgencyClient"' in result.stdout
 
 
@@ -117,10 +118,10 @@ def test_the_blocker_refuses_a_platform_import(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("kind", AGENCY_KINDS)
 def test_queue_names_are_the_topologys(kind: str) -> None:
-    pair = AgencyPair(kind)
-    assert protocol.referrals_queue(kind) == pair.referrals
-    assert protocol.from_agency_exchange(kind) == pair.from_agency
-    assert protocol.answers_routing_key(kind) == pair.answers
+    pair = AgencyPair(kind, "essen")
+    assert protocol.referrals_queue("essen", kind) == pair.referrals
+    assert protocol.AGENCY_EXCHANGE == pair.from_agency == AGENCY_EXCHANGE
+    assert protocol.answers_routing_key("essen", kind) == pair.answers
 
 
 def test_answer_types_are_the_vocabularys() -> None:
@@ -130,6 +131,11 @@ def test_answer_types_are_the_vocabularys() -> None:
 def test_the_answer_signature_is_the_one_the_callback_verifies() -> None:
     assert protocol.ANSWER_JWS_ALG == PARTNER_ALG
     assert protocol.ANSWER_JWS_TYP == webhook_callback.ANSWER_JWS_TYP
+
+
+def test_the_probe_is_the_one_partner_check_sends() -> None:
+    assert protocol.PROBE_HEADER == webhook.PROBE_HEADER
+    assert protocol.PROBE_TYPE == webhook.PROBE_TYPE
 
 
 def test_content_types_are_the_channels() -> None:

@@ -282,10 +282,17 @@ def test_envelope_of_another_tenant_or_recipient_is_refused(
     assert agency.seen == []
 
 
-def test_channel_needs_a_webhook_url() -> None:
+def test_a_partner_without_webhook_url_is_not_connected_and_its_referrals_wait(
+    signed_referral: tuple[Any, bytes],
+) -> None:
+    envelope, signed = signed_referral
     entry = PartnerEntry(key="jc", kind=KIND, name="Jobcenter", channel="webhook")
-    with pytest.raises(ValueError, match="webhook_url"):
-        WebhookChannel(entry, tenant_slug=TENANT)
+    channel = WebhookChannel(entry, tenant_slug=TENANT)
+    with pytest.raises(DeliveryFailed) as failed:
+        channel.deliver(envelope, signed)
+    assert failed.value.retryable is True  # kept and retried once the registry names the URL
+    assert "not connected" in failed.value.reason and "webhook_url" in failed.value.reason
+    channel.close()
 
 
 # --- the callback endpoint ------------------------------------------------------------------

@@ -42,9 +42,9 @@ def api(live: LivePlatform) -> LiveApi:
 @pytest.fixture
 def agency(live: LivePlatform) -> Iterator[AgencyClient]:
     tenant = live.registry.require("freiburg")
-    url = bus_transport(live.settings).url(tenant, topology.AgencyPair(KIND).user_party)
+    url = bus_transport(live.settings).url(tenant, topology.agency_party(KIND))
     jwks = BusKeyring.load(live.settings, "freiburg").verification_keys.as_dict(private=False)
-    client = AgencyClient(url, KIND, tenant_jwks=jwks)
+    client = AgencyClient(url, KIND, tenant="freiburg", tenant_jwks=jwks)
     yield client
     client.close()
 
@@ -131,12 +131,12 @@ def test_an_answer_for_an_unknown_referral_comes_back_as_rejected(
 
 def test_the_agency_user_cannot_read_integra_queues(live: LivePlatform) -> None:
     tenant = live.registry.require("freiburg")
-    url = bus_transport(live.settings).url(tenant, topology.AgencyPair(KIND).user_party)
+    url = bus_transport(live.settings).url(tenant, topology.agency_party(KIND))
     connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
         channel = connection.channel()
         with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
-            channel.basic_get("agreements.inbox")
+            channel.basic_get("freiburg.agreements.inbox")
         assert refused.value.reply_code == 403
     finally:
         if connection.is_open:

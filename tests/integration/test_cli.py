@@ -8,6 +8,7 @@ endpoint, served by the real gateway.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from services.agreements.models import ApiClient
 from tenants.databases import create_tenant_engine, drop_prefix, tenant_identifier
 from tenants.registry import Registry, load_registry
 from tenants.settings import Settings, load_settings
+from tests.fixtures.live import SHIPPED_REGISTRY
 from tests.fixtures.platform import obtain_token
 
 pytestmark = pytest.mark.postgres
@@ -39,16 +41,18 @@ TOUCHED = ("freiburg", "essen", "wetzlar", "stendal", "hamm")
 def cli_env(
     postgres_url: str, run_id: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
-    """The environment of every invocation: a private INTEGRA_HOME and database prefix."""
+    """The environment of every invocation: a private INTEGRA_HOME, registry copy (deleting a
+    tenant removes its registry file) and database prefix."""
     home: Path = tmp_path_factory.mktemp("cli-home")
     env = {
         "INTEGRA_HOME": str(home),
+        "INTEGRA_TENANTS_DIR": str(shutil.copytree(SHIPPED_REGISTRY, home / "registry")),
         "INTEGRA_DATABASE_URL": postgres_url,
         "INTEGRA_DATABASE_PREFIX": f"clitest_{run_id}",
     }
     yield env
     settings = load_settings(env)
-    registry = load_registry(settings.tenants_dir)
+    registry = load_registry(SHIPPED_REGISTRY)
     for slug in TOUCHED:
         deprovision_tenant(settings, registry.require(slug))
     leftovers = tenant_schemas(settings, settings.database_prefix)
@@ -309,6 +313,8 @@ def test_tenant_delete_drops_every_schema_of_the_tenant(
     deleted = integra(cli_env, "tenant", "delete", "hamm", "--yes")
     assert deleted.exit_code == 0, deleted.output
     assert tenant_schemas(settings, prefix) == []
+    assert not (settings.tenants_dir / "hamm.toml").exists()
+    assert "hamm" not in integra(cli_env, "tenants", "list").stdout
 
 
 def tenant_schemas(settings: Settings, name: str) -> list[str]:

@@ -17,13 +17,13 @@ from messaging.store import DeadLetter
 from services.connectors.agency.webhook_client import post_answer, sign_answer
 from services.connectors.partner_keys import load_partner_private_key
 from services.connectors.runtime import connector_engine
-from tests.fixtures.factories import client_body, consent_body
 from tests.fixtures.live import (
     LiveApi,
     LivePlatform,
     counsellor_api,
     fast_rules,
     live_on_postgres_and_rabbitmq,
+    refer,
 )
 
 
@@ -44,28 +44,6 @@ def live(
 @pytest.fixture(scope="module")
 def api(live: LivePlatform) -> LiveApi:
     return counsellor_api(live)
-
-
-def _refer(api: LiveApi, kind: str = "jobcenter", purpose: str = "work") -> dict[str, Any]:
-    person = api.call("POST", "clients", client_body(), expect=201)
-    consent = api.call(
-        "POST",
-        f"clients/{person['id']}/consents",
-        consent_body(recipient_kind=kind, purposes=[purpose]),
-        expect=201,
-    )
-    referral: dict[str, Any] = api.call(
-        "POST",
-        "referrals",
-        {
-            "client_id": person["id"],
-            "recipient_kind": kind,
-            "purpose": purpose,
-            "consent_id": consent["id"],
-        },
-        expect=201,
-    )
-    return referral
 
 
 def _answer(
@@ -94,7 +72,7 @@ def test_unreachable_agency_shows_delay_and_gets_the_referral_later(
     agency = live.services["freiburg"].agencies["jobcenter"]
     agency.rules.failure_rate = 1.0  # the job centre's endpoint answers 503
     try:
-        referral = _refer(api)
+        referral = refer(api, "jobcenter", "work")
         delayed = api.wait_for(
             f"referrals/{referral['id']}",
             lambda r: any(h["reason_code"] == "delivery_delayed" for h in r["history"]),
@@ -133,7 +111,7 @@ def test_a_duplicate_answer_has_one_effect(live: LivePlatform, api: LiveApi) -> 
     agency = live.services["freiburg"].agencies["jobcenter"]
     agency.rules.failure_rate = 1.0  # keep the simulator out of this referral's history
     try:
-        referral = _refer(api)
+        referral = refer(api, "jobcenter", "work")
         api.wait_for(
             f"referrals/{referral['id']}",
             lambda r: any(h["reason_code"] == "delivery_delayed" for h in r["history"]),
@@ -156,7 +134,7 @@ def test_consent_revoked_before_delivery_means_never_sent(live: LivePlatform, ap
     agency = live.services["freiburg"].agencies["jobcenter"]
     agency.rules.failure_rate = 1.0
     try:
-        referral = _refer(api)
+        referral = refer(api, "jobcenter", "work")
         revoked = api.call("POST", f"consents/{referral['consent_id']}/revoke", {}, expect=200)
         assert revoked["revoked_at"]
         shown = api.call("GET", f"referrals/{referral['id']}", expect=200)

@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session
 
 from services.connectors.runtime import connector_engine
 from services.connectors.store import AgencyDelivery
-from tests.fixtures.factories import client_body, consent_body
 from tests.fixtures.live import (
     LiveApi,
     LivePlatform,
     counsellor_api,
     fast_rules,
     live_on_postgres_and_rabbitmq,
+    refer,
 )
 
 KIND = "jobcenter"  # webhook channel in Freiburg's registry file
@@ -69,25 +69,7 @@ def api(live: LivePlatform) -> LiveApi:
 
 
 def _refer(api: LiveApi, expires_at: datetime) -> dict[str, Any]:
-    person = api.call("POST", "clients", client_body(), expect=201)
-    consent = api.call(
-        "POST",
-        f"clients/{person['id']}/consents",
-        consent_body(recipient_kind=KIND, purposes=["work"], expires_at=expires_at.isoformat()),
-        expect=201,
-    )
-    referral: dict[str, Any] = api.call(
-        "POST",
-        "referrals",
-        {
-            "client_id": person["id"],
-            "recipient_kind": KIND,
-            "purpose": "work",
-            "consent_id": consent["id"],
-        },
-        expect=201,
-    )
-    return referral
+    return refer(api, KIND, "work", consent={"expires_at": expires_at.isoformat()})
 
 
 def _reasons(referral: dict[str, Any]) -> list[str | None]:

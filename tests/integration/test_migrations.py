@@ -26,8 +26,10 @@ from tenants.databases import create_tenant_engine, drop_database, ensure_databa
 from tenants.registry import Tenant, load_registry
 from tenants.settings import Settings, load_settings
 
-#: Made by migrations 0003 (client names) and o0005 (offer search) on PostgreSQL only.
+#: Made by migrations 0003 (client names), o0005 (offer search) and 0008 (client search
+#: key) on PostgreSQL only.
 TRIGRAM_INDEXES = {
+    "ix_clients_search_name_trgm",
     "ix_clients_family_name_trgm",
     "ix_clients_given_name_trgm",
     "ix_offer_services_search_fts",

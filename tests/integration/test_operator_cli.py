@@ -28,7 +28,7 @@ def test_status_shows_outbox_lag_and_queue_depths(tmp_path: Path) -> None:
     [row] = json.loads(result.output)
     assert row["tenant"] == "freiburg" and row["provisioned"] is True
     assert row["outbox_pending"] == 0 and row["outbox_lag_seconds"] == 0
-    assert "agreements.inbox" in row["queues"]
+    assert "freiburg.agreements.inbox" in row["queues"]
 
 
 def test_dlq_list_and_replay_answer_clearly(tmp_path: Path) -> None:

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.factories import client_body, consent_body
 from tests.fixtures.live import (
     LiveApi,
     LivePlatform,
     counsellor_api,
     fast_rules,
     live_on_postgres_and_rabbitmq,
+    refer,
 )
 
 FULL_LOOP = ["requested", "sent", "received", "accepted", "scheduled", "started", "completed"]
@@ -35,28 +35,6 @@ def api(live: LivePlatform) -> LiveApi:
     return counsellor_api(live)
 
 
-def _refer(api: LiveApi, kind: str, purpose: str, **client: Any) -> tuple[dict[str, Any], str]:
-    person = api.call("POST", "clients", client_body(**client), expect=201)
-    consent = api.call(
-        "POST",
-        f"clients/{person['id']}/consents",
-        consent_body(recipient_kind=kind, purposes=[purpose]),
-        expect=201,
-    )
-    referral = api.call(
-        "POST",
-        "referrals",
-        {
-            "client_id": person["id"],
-            "recipient_kind": kind,
-            "purpose": purpose,
-            "consent_id": consent["id"],
-        },
-        expect=201,
-    )
-    return referral, person["id"]
-
-
 def _finished(body: dict[str, Any]) -> bool:
     return body["status"] in {"completed", "rejected", "aborted"}
 
@@ -73,7 +51,7 @@ def test_referral_round_trip_on_each_channel(
     live: LivePlatform, api: LiveApi, kind: str, channel: str, purpose: str
 ) -> None:
     assert live.registry.require("freiburg").partner(kind).channel == channel  # type: ignore[union-attr]
-    referral, _ = _refer(api, kind, purpose)
+    referral = refer(api, kind, purpose)
     final = api.wait_for(f"referrals/{referral['id']}", _finished)
     statuses = [h["status"] for h in final["history"]]
     assert statuses == FULL_LOOP, final["history"]
@@ -85,14 +63,15 @@ def test_referral_round_trip_on_each_channel(
 
 
 def test_agency_rejects_what_it_is_not_responsible_for(api: LiveApi) -> None:
-    referral, _ = _refer(api, "jobcenter", "recognition")
+    referral = refer(api, "jobcenter", "recognition")
     final = api.wait_for(f"referrals/{referral['id']}", _finished)
     assert [h["status"] for h in final["history"]] == ["requested", "sent", "received", "rejected"]
     assert final["history"][-1]["reason_code"] == "not_responsible"
 
 
 def test_course_obligation_notice_attaches_to_the_client(api: LiveApi) -> None:
-    referral, client_id = _refer(api, "auslaenderbehoerde", "language", family_name="Obligation")
+    referral = refer(api, "auslaenderbehoerde", "language", family_name="Obligation")
+    client_id = referral["client_id"]
     api.wait_for(f"referrals/{referral['id']}", _finished)
     person = api.wait_for(f"clients/{client_id}", lambda c: c["course_obligation"])
     assert person["course_obligation"] is True
@@ -102,7 +81,7 @@ def test_course_obligation_notice_attaches_to_the_client(api: LiveApi) -> None:
 def test_withdrawal_reaches_the_agency_and_stops_its_answers(
     live: LivePlatform, api: LiveApi
 ) -> None:
-    referral, _ = _refer(api, "arbeitsagentur", "work")
+    referral = refer(api, "arbeitsagentur", "work")
     api.wait_for(f"referrals/{referral['id']}", lambda r: r["status"] != "requested")
     withdrawn = api.call(
         "POST", f"referrals/{referral['id']}/withdraw", {"reason": "x"}, expect=200

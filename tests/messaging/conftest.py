@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from deploy.wiring import bus_transport
 from messaging import store
+from messaging.broker_admin import drop_installation
 from messaging.signing import ensure_tenant_keys
 from tenants.registry import BusEntry, DatabaseEntry, IdentityEntry, PartnerEntry, Tenant
 from tenants.settings import Settings
@@ -48,7 +49,13 @@ def _require(name: str, ok: bool) -> None:
     pytest.skip(f"{name} is unreachable")
 
 
-def make_settings(home: Path, broker_url: str | None = BROKER_URL) -> Settings:
+#: The shared vhost of this test process (users are named under it too): deleted at the end.
+TEST_VHOST = f"integra-test-{uuid.uuid4().hex[:8]}"
+
+
+def make_settings(
+    home: Path, broker_url: str | None = BROKER_URL, broker_vhost: str = TEST_VHOST
+) -> Settings:
     return Settings(
         home=home,
         database_url=None,
@@ -60,6 +67,7 @@ def make_settings(home: Path, broker_url: str | None = BROKER_URL) -> Settings:
         tenants_dir=home / "tenants",
         domain=None,
         token_lifetime=3600,
+        broker_vhost=broker_vhost,
     )
 
 
@@ -81,9 +89,12 @@ def make_tenant(slug: str | None = None, vhost: str | None = None) -> Tenant:
 
 
 @pytest.fixture(scope="session")
-def rabbitmq_available() -> bool:
+def rabbitmq_available(tmp_path_factory: pytest.TempPathFactory) -> Iterator[bool]:
     url = urllib.parse.urlsplit(BROKER_URL)
-    return _reachable(url.hostname or "127.0.0.1", url.port or 5672)
+    available = _reachable(url.hostname or "127.0.0.1", url.port or 5672)
+    yield available
+    if available:  # the shared vhost of this process's tests, if any test created it
+        drop_installation(make_settings(tmp_path_factory.mktemp("broker-cleanup")))
 
 
 @pytest.fixture

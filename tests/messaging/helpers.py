@@ -98,7 +98,9 @@ def dead_letters(
     out = []
     with admin_channel(settings, tenant) as channel:
         while True:
-            method, props, body = channel.basic_get(topology.QueueSpec(party).dead_letter_queue)
+            method, props, body = channel.basic_get(
+                topology.QueueSpec(tenant.slug, party).dead_letter_queue
+            )
             if method is None:
                 return out
             out.append((dict(props.headers or {}), body))

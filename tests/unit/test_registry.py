@@ -56,8 +56,9 @@ def test_every_shipped_tenant_is_complete() -> None:
         kinds = sorted(p.kind for p in tenant.partners)
         assert kinds == ["arbeitsagentur", "auslaenderbehoerde", "jobcenter"], tenant.slug
         for partner in tenant.partners:
-            if partner.channel == "webhook":
-                assert partner.webhook_url, (tenant.slug, partner.key)
+            # The pilot files name no simulator address: those are in the demo overlay only.
+            assert partner.webhook_url is None, (tenant.slug, partner.key)
+            assert partner.exchange_folder is None, (tenant.slug, partner.key)
             if partner.channel == "xml_file":
                 assert partner.authority_id, (tenant.slug, partner.key)
         assert tenant.vhost == f"integra.{tenant.slug}"
@@ -133,10 +134,15 @@ BROKEN = {
         "partners.2.channel",
         "Must be one of",
     ),
-    "webhook channel without URL": (
-        _drop_line(FREIBURG, "webhook_url = "),
-        "partners.1.webhook_url",
-        "required for the webhook channel",
+    "webhook URL on an amqp partner": (
+        _edit(FREIBURG, 'channel = "amqp"', 'channel = "amqp"\nwebhook_url = "https://aa.example"'),
+        "partners.2.webhook_url",
+        "only for the webhook channel",
+    ),
+    "exchange folder on a webhook partner": (
+        _edit(FREIBURG, 'channel = "webhook"', 'channel = "webhook"\nexchange_folder = "/srv/x"'),
+        "partners.1.exchange_folder",
+        "only for the xml_file channel",
     ),
     "xml_file channel without authority id": (
         _drop_line(FREIBURG, "authority_id = "),
@@ -144,7 +150,7 @@ BROKEN = {
         "required for the xml_file channel",
     ),
     "webhook URL not a URL": (
-        _edit(FREIBURG, 'webhook_url = "http://127.0.0.1:8000', 'webhook_url = "jobcenter'),
+        _edit(FREIBURG, 'channel = "webhook"', 'channel = "webhook"\nwebhook_url = "jobcenter"'),
         "partners.1.webhook_url",
         "Not a valid URL",
     ),

@@ -62,8 +62,10 @@ def test_values_from_the_environment() -> None:
             "INTEGRA_TENANTS_DIR": "/etc/integra/tenants",
             "INTEGRA_DOMAIN": "integra.example",
             "INTEGRA_TOKEN_LIFETIME": "600",
+            "INTEGRA_LOG_FORMAT": "JSON",
         }
     )
+    assert settings.log_format == "json"
     assert settings.home == Path("/srv/integra")
     assert not settings.embedded
     assert settings.database_url is not None
@@ -132,6 +134,9 @@ def test_the_environment_wins_over_the_config_file(tmp_path: Path) -> None:
         ({"INTEGRA_DATABASE_PREFIX": "2pilot"}, "INTEGRA_DATABASE_PREFIX"),
         ({"INTEGRA_DATABASE_PREFIX": "p; DROP"}, "INTEGRA_DATABASE_PREFIX"),
         ({"INTEGRA_BROKER_URL": "http://127.0.0.1:15672"}, "INTEGRA_BROKER_URL"),
+        ({"INTEGRA_LOG_FORMAT": "xml"}, "INTEGRA_LOG_FORMAT"),
+        ({"INTEGRA_BROKER_VHOST": "a/b"}, "INTEGRA_BROKER_VHOST"),
+        ({"INTEGRA_BROKER_VHOST": "with space"}, "INTEGRA_BROKER_VHOST"),
     ],
     ids=lambda value: "-".join(value.values()) if isinstance(value, dict) else None,
 )

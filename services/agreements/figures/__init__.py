@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from . import referral_tables
+from . import caseload, referral_tables
 from .filters import FigureFilter
 from .offers import offer_figures
 from .queries import FigureQueries
@@ -26,7 +26,7 @@ def compute_figures(
     needed, since no table names a person."""
     tune_for_aggregates(session)
     queries = FigureQueries(session, figure_filter)
-    caseload_by_office, caseload_by_counsellor = queries.caseload()
+    caseload_by_office, caseload_by_counsellor = caseload.caseload(queries)
     tables: list[FigureTable] = [
         queries.agreements_by_status(),
         queries.goals_by_field(),

@@ -12,14 +12,14 @@ fields, outcomes and answers, which is also what the retention rule leaves of a 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.orm import Session
 
-from ..db import utcnow
-from ..models import Agreement, Client, FigureCount, FigureValue, Office
+from ..models import Client, FigureCount, FigureValue, Office
 from ..models.vocabulary import (
     AgreementStatus,
     Attainment,
@@ -31,7 +31,16 @@ from ..models.vocabulary import (
     StepStatus,
 )
 from .filters import FigureFilter
-from .tables import Chart, Column, FigureTable, count, label_column, rows_for, share
+from .tables import (
+    OFFICE_COLUMNS,
+    Chart,
+    Column,
+    FigureTable,
+    count,
+    label_column,
+    rows_for,
+    share,
+)
 
 #: A review is listed as due this many days ahead of ``next_review_due``.
 DUE_HORIZON = timedelta(days=30)
@@ -69,6 +78,19 @@ class FigureQueries:
             query = query.where(Office.id == self.f.office_id)
         return list(self.session.scalars(query))
 
+    def rows_by_office(
+        self,
+        found: dict[Any, dict[str, int]],
+        zero: Sequence[str],
+        offices: Iterable[Office] | None = None,
+    ) -> list[dict[str, Any]]:
+        """One row per office (``offices``, or the filter's), named by :data:`OFFICE_COLUMNS`:
+        what ``found`` holds for it by office id, and 0 for each of ``zero`` it lacks."""
+        return [
+            {"office": o.key, "office_name": o.name} | dict.fromkeys(zero, 0) | found.get(o.id, {})
+            for o in (self.offices() if offices is None else offices)
+        ]
+
     def counted(self, metric: str, *group: Any, dated: bool = True) -> list[Any]:
         """The running counts of ``metric`` (``figure_counts``), summed by ``group`` over the
         period's days and the office."""
@@ -97,20 +119,15 @@ class FigureQueries:
         """Agreement versions created in the period, by their status today and office."""
         statuses = [s.value for s in AgreementStatus]
         found = self.counted_by("agreement_status", FigureCount.office_id, FigureCount.key1)
-        rows = []
-        for office in self.offices():
-            counts = {s: found.get(office.id, {}).get(s, 0) for s in statuses}
-            rows.append(
-                {"office": office.key, "office_name": office.name, **counts,
-                 "total": sum(counts.values())}
-            )  # fmt: skip
+        rows = self.rows_by_office(found, statuses)
+        for row in rows:
+            row["total"] = sum(row[s] for s in statuses)
         return FigureTable(
             "agreements_by_status",
             "Vereinbarungen nach Status und Beratungsstelle",
             "Agreements by status and office",
             (
-                label_column("office", "Beratungsstelle (Schlüssel)", "Office (key)"),
-                label_column("office_name", "Beratungsstelle", "Office"),
+                *OFFICE_COLUMNS,
                 count("draft", "Entwurf", "Draft"),
                 count("signed", "teilweise unterschrieben", "Partly signed"),
                 count("active", "aktiv", "Active"),
@@ -211,19 +228,15 @@ class FigureQueries:
             .group_by(FigureCount.office_id, when)
         ):
             due.setdefault(office_id, {})[kind] = int(number)
-        rows = []
-        for office in self.offices():
-            values = {"held": 0, "due": 0, "overdue": 0}
-            values.update(held.get(office.id, {}))
-            values.update(due.get(office.id, {}))
-            rows.append({"office": office.key, "office_name": office.name, **values})
+        for office_id, counts in held.items():
+            due.setdefault(office_id, {}).update(counts)
+        rows = self.rows_by_office(due, ("held", "due", "overdue"))
         return FigureTable(
             "reviews",
             "Überprüfungen: gehalten, fällig, überfällig",
             "Reviews: held, due, overdue",
             (
-                label_column("office", "Beratungsstelle (Schlüssel)", "Office (key)"),
-                label_column("office_name", "Beratungsstelle", "Office"),
+                *OFFICE_COLUMNS,
                 count("held", "gehalten im Zeitraum", "held in the period"),
                 count("due", "fällig in 30 Tagen", "due within 30 days"),
                 count("overdue", "überfällig", "overdue"),
@@ -236,96 +249,7 @@ class FigureQueries:
             Chart("office_name", ("held", "due", "overdue")),
         )
 
-    # -- caseload and closing ------------------------------------------------------------------
-
-    def _in_force_at(self, moment: datetime) -> list[ColumnElement[bool]]:
-        """Versions in force at ``moment``: created, not closed, not superseded by then, and
-        not an amendment still waiting for its signatures (its predecessor is in force)."""
-        successor = aliased(Agreement)
-        superseded = exists().where(
-            successor.previous_id == Agreement.id, successor.activated_at < moment
-        )
-        pending_amendment = and_(
-            Agreement.previous_id.is_not(None),
-            or_(Agreement.activated_at.is_(None), Agreement.activated_at >= moment),
-        )
-        return [
-            Agreement.created_at < moment,
-            or_(Agreement.closed_at.is_(None), Agreement.closed_at >= moment),
-            ~superseded,
-            ~pending_amendment,
-        ]
-
-    def _caseload_rows(self) -> list[Any]:
-        """(office, who drafted the version in force, open cases)."""
-        moment = self.f.snapshot_at
-        if moment >= utcnow():  # the end of today or later: the kept counts are exactly that
-            return self.counted("caseload", FigureCount.office_id, FigureCount.key1, dated=False)
-        return list(
-            self.session.execute(
-                select(Client.office_id, Agreement.created_by, func.count())
-                .join(Client, Agreement.client_id == Client.id)
-                .where(*self._in_force_at(moment), *self.office())
-                .group_by(Client.office_id, Agreement.created_by)
-            ).all()
-        )
-
-    def caseload(self) -> tuple[FigureTable, FigureTable]:
-        names = {office.id: office for office in self.offices()}
-        by_office: dict[uuid.UUID, int] = {}
-        counsellor_rows = []
-        for office_id, actor, number in sorted(
-            self._caseload_rows(), key=lambda r: (str(r[0]), r[1])
-        ):
-            if not number:
-                continue
-            by_office[office_id] = by_office.get(office_id, 0) + int(number)
-            counsellor_rows.append(
-                {"office": names[office_id].key if office_id in names else str(office_id),
-                 "counsellor": _actor_name(actor), "open_cases": int(number)}
-            )  # fmt: skip
-        office_rows = [
-            {"office": o.key, "office_name": o.name, "open_cases": by_office.get(o.id, 0)}
-            for o in names.values()
-        ]
-        note_de = (
-            "Personen mit einer offenen Vereinbarung (Entwurf, teilweise unterschrieben oder "
-            "aktiv) am Ende des Zeitraums."
-        )
-        note_en = (
-            "People with an open agreement (draft, partly signed or active) at the end of the "
-            "period."
-        )
-        return (
-            FigureTable(
-                "caseload_by_office",
-                "Fallzahl je Beratungsstelle",
-                "Caseload per office",
-                (
-                    label_column("office", "Beratungsstelle (Schlüssel)", "Office (key)"),
-                    label_column("office_name", "Beratungsstelle", "Office"),
-                    count("open_cases", "offene Fälle", "open cases"),
-                ),
-                office_rows,
-                note_de,
-                note_en,
-                Chart("office_name", ("open_cases",)),
-            ),
-            FigureTable(
-                "caseload_by_counsellor",
-                "Fallzahl je Berater/in",
-                "Caseload per counsellor",
-                (
-                    label_column("office", "Beratungsstelle (Schlüssel)", "Office (key)"),
-                    label_column("counsellor", "Berater/in", "Counsellor"),
-                    count("open_cases", "offene Fälle", "open cases"),
-                ),
-                counsellor_rows,
-                note_de + " Gezählt bei der Person, die die offene Fassung angelegt hat.",
-                note_en + " Counted for whoever drafted the open version.",
-                Chart("counsellor", ("open_cases",)),
-            ),
-        )
+    # -- closing ----------------------------------------------------------------------------
 
     def closing_outcomes(self) -> FigureTable:
         found: dict[str, dict[str, Any]] = {
@@ -381,11 +305,6 @@ class FigureQueries:
             "answered (in the model project: 59.2 % and 37.3 %).",
             Chart("question", ("yes", "partly", "no", "not_answered"), stacked=True),
         )
-
-
-def _actor_name(actor: str) -> str:
-    """``user:jana`` → ``jana``; an API client stays ``client:<id>``."""
-    return actor.removeprefix("user:")
 
 
 def office_id_of(session: Session, key: str) -> uuid.UUID | None:

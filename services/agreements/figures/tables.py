@@ -82,6 +82,13 @@ def label_column(key: str, de: str, en: str, vocabulary: str | None = None) -> C
     return Column(key, de, en, "label", vocabulary)
 
 
+#: The two columns that name an office, in every table by office.
+OFFICE_COLUMNS = (
+    label_column("office", "Beratungsstelle (Schlüssel)", "Office (key)"),
+    label_column("office_name", "Beratungsstelle", "Office"),
+)
+
+
 def share(part: int, whole: int) -> float | None:
     """A percentage with one decimal, or None when there is nothing to divide by."""
     return round(100.0 * part / whole, 1) if whole else None

@@ -1,18 +1,8 @@
 """The agreement service's ORM models; importing this package registers every table."""
 
-# the offer directory (HSDS 3): its own package, its tables in the same tenant database
-from ..offers.models import (
-    OfferLocation,
-    OfferOrganization,
-    OfferService,
-    OfferServiceAtLocation,
-    OfferServiceField,
-    OfferServiceLanguage,
-    OfferServiceTerm,
-    OfferSuggestion,
-    OfferTaxonomy,
-    OfferTaxonomyTerm,
-)
+# the offer directory (HSDS 3) has its own package and models module; importing it here
+# registers its tables too (they live in the same tenant database)
+from ..offers import models as offer_models  # noqa: F401
 from .agreements import Agreement, Goal, Review, ReviewStepResult, Step
 from .assessments import Assessment
 from .audit import AuditEvent
@@ -38,16 +28,6 @@ __all__ = [
     "FigureValue",
     "Goal",
     "LoginFailure",
-    "OfferLocation",
-    "OfferOrganization",
-    "OfferService",
-    "OfferServiceAtLocation",
-    "OfferServiceField",
-    "OfferServiceLanguage",
-    "OfferServiceTerm",
-    "OfferSuggestion",
-    "OfferTaxonomy",
-    "OfferTaxonomyTerm",
     "Office",
     "Referral",
     "ReferralEvent",

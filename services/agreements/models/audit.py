@@ -4,13 +4,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Identity, Integer, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Base, JSONType, UTCDateTime
+from ..db import Base, JSONType, SerialPrimaryKey, UTCDateTime
 
 
-class AuditEvent(Base):
+class AuditEvent(SerialPrimaryKey, Base):
     """Append-only, hash-chained record of every read and write of personal data.
 
     ``hash`` covers the event's content and the previous event's hash, so a removed or
@@ -19,11 +19,6 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_events"
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"),
-        Identity(),
-        primary_key=True,
-    )
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     tenant: Mapped[str] = mapped_column(String(60))
     actor: Mapped[str] = mapped_column(String(100))

@@ -4,10 +4,11 @@ import uuid
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, JSONType, Timestamps, UTCDateTime, UUIDPrimaryKey
+from .name_search import search_key
 
 if TYPE_CHECKING:
     from .offices import Office
@@ -21,6 +22,8 @@ class Client(UUIDPrimaryKey, Timestamps, Base):
         # the client list's order within an office (PostgreSQL also has trigram indexes on
         # the lower-cased names for search; see migration 0003)
         Index("ix_clients_office_name", "office_id", "family_name", "given_name", "id"),
+        # the dashboard's "cases of the office", most recently changed first
+        Index("ix_clients_office_updated", "office_id", "updated_at"),
     )
 
     office_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offices.id"), index=True)
@@ -46,11 +49,24 @@ class Client(UUIDPrimaryKey, Timestamps, Base):
     #: When the person's first agreement got its second signature (the figures' "first
     #: contact → signed agreement" reads it beside ``created_at``).
     first_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    #: The counsellor responsible for the case ("Meine Fälle"); set to whoever registers the
+    #: client in the portal, handed over by an office lead. None: nobody yet (e.g. created
+    #: through the API, or before migration 0008 could tell).
+    responsible_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
+    #: Given and family name without accents and case, for search (``models.name_search``);
+    #: kept by the ORM on every write, emptied with the names by the retention rule.
+    search_name: Mapped[str] = mapped_column(String(201), default="")
 
     office: Mapped[Office] = relationship(lazy="raise")
     consents: Mapped[list[Consent]] = relationship(
         back_populates="client", order_by="Consent.created_at", lazy="selectin"
     )
+
+
+@event.listens_for(Client, "before_insert")
+@event.listens_for(Client, "before_update")
+def _keep_search_name(_mapper: object, _connection: object, client: Client) -> None:
+    client.search_name = search_key(client.given_name, client.family_name)
 
 
 class Consent(UUIDPrimaryKey, Timestamps, Base):

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Identity, Index, Integer, String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Base, UTCDateTime
+from ..db import Base, SerialPrimaryKey, UTCDateTime
 
 
-class LoginFailure(Base):
+class LoginFailure(SerialPrimaryKey, Base):
     """One failed staff login against one throttle counter (``identity.throttle``): kept in
     the tenant's database so that every process and machine serving the tenant sees one count.
 
@@ -23,11 +23,6 @@ class LoginFailure(Base):
     __tablename__ = "login_failures"
     __table_args__ = (Index("ix_login_failures_kind_key_at", "kind", "key", "at"),)
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"),
-        Identity(),
-        primary_key=True,
-    )
     #: ``user`` (the normalised username) or ``addr`` (the client address).
     kind: Mapped[str] = mapped_column(String(4))
     key: Mapped[str] = mapped_column(String(64))

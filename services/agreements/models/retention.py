@@ -2,23 +2,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Identity, Integer, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Base, UTCDateTime
+from ..db import Base, SerialPrimaryKey, UTCDateTime
 
 
-class RetentionRun(Base):
+class RetentionRun(SerialPrimaryKey, Base):
     """The deletion log: one row per retention run that changed something, with no personal
     data at all (the rule, how many cases, when, by whom): it must outlive the cases."""
 
     __tablename__ = "retention_runs"
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"),
-        Identity(),
-        primary_key=True,
-    )
     ran_at: Mapped[datetime] = mapped_column(UTCDateTime)
     #: The day the rule was applied for (``--as-of``; normally today).
     as_of: Mapped[date]

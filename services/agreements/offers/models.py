@@ -13,10 +13,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Identity, Index, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Base, JSONType, Timestamps, UTCDateTime
+from ..db import Base, JSONType, SerialPrimaryKey, Timestamps, UTCDateTime
 
 
 class OfferTaxonomy(Timestamps, Base):
@@ -151,15 +151,12 @@ class OfferServiceAtLocation(Timestamps, Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSONType)
 
 
-class OfferSuggestion(Base):
+class OfferSuggestion(SerialPrimaryKey, Base):
     """One offer shown to a counsellor for a client's goal field (for the figures)."""
 
     __tablename__ = "offer_suggestions"
     __table_args__ = (Index("ix_offer_suggestions_at", "at"),)
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"), Identity(), primary_key=True
-    )
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     office_id: Mapped[uuid.UUID]
     client_id: Mapped[uuid.UUID]

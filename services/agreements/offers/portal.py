@@ -45,7 +45,7 @@ HSDS_STATUSES = ("active", "inactive", "defunct", "temporarily closed")
 
 
 def _lang() -> str:
-    return "en" if str(get_locale()) == "en" else "de"
+    return "en" if getattr(get_locale(), "language", "de") == "en" else "de"
 
 
 def offer_line(offer_id: uuid.UUID | str | None) -> str:
@@ -94,9 +94,15 @@ def _edit_values(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, s
         try:
             changes[name] = int(raw)
         except ValueError:
-            errors[name] = "Bitte eine ganze Zahl." if _lang() == "de" else "Enter a whole number."
+            errors[name] = _explain(name, "Enter a whole number.")
     changes["integra_childcare"] = form.get("integra_childcare") == "on"
     return changes, errors
+
+
+def _explain(name: str, raw: str) -> str:
+    from ..portal.messages import explain  # the portal registers this blueprint: import late
+
+    return explain(name, raw)
 
 
 def make_offer_pages_blueprint() -> Blueprint:
@@ -211,7 +217,9 @@ def make_offer_pages_blueprint() -> Blueprint:
                 except OfferImportInvalid as refused:
                     session.rollback()
                     errors = {
-                        p.path.rsplit(".", 1)[-1].split("[")[0]: p.message for p in refused.problems
+                        name: _explain(name, p.message)
+                        for p in refused.problems
+                        if (name := p.path.rsplit(".", 1)[-1].split("[")[0])
                     }
                 else:
                     commit()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy import Select, func, or_, select
@@ -48,6 +48,34 @@ def _error(status: int, code: str, de: str, en: str) -> Response:
     response = jsonify({"code": code, "message": {"de": de, "en": en}})
     response.status_code = status
     return response
+
+
+#: What a 404 says for each kind of row the API serves by id: code, German, English.
+_NOT_FOUND: dict[type[Any], tuple[str, str, str]] = {
+    OfferService: ("service_not_found", "Angebot nicht gefunden.", "Service not found."),
+    OfferOrganization: (
+        "organization_not_found",
+        "Träger nicht gefunden.",
+        "Organization not found.",
+    ),
+    OfferTaxonomy: ("taxonomy_not_found", "Taxonomie nicht gefunden.", "Taxonomy not found."),
+    OfferTaxonomyTerm: (
+        "taxonomy_term_not_found",
+        "Begriff nicht gefunden.",
+        "Taxonomy term not found.",
+    ),
+    OfferServiceAtLocation: ("service_at_location_not_found", "Nicht gefunden.", "Not found."),
+}
+
+Row = TypeVar("Row")
+
+
+def _found(session: Session, model: type[Row], object_id: uuid.UUID) -> Row:
+    """The ``model`` row ``object_id``; a 404 in the API's error format if there is none."""
+    row = session.get(model, object_id)
+    if row is None:
+        abort(_error(404, *_NOT_FOUND[model]))
+    return row
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -222,10 +250,7 @@ def make_hsds_blueprint() -> Blueprint:
     @bp.get("/services/<uuid:service_id>")
     def service(service_id: uuid.UUID) -> Any:
         session = db_session()
-        row = session.get(OfferService, service_id)
-        if row is None:
-            return _error(404, "service_not_found", "Angebot nicht gefunden.", "Service not found.")
-        return full_service(session, row)
+        return full_service(session, _found(session, OfferService, service_id))
 
     @bp.get("/organizations")
     def organizations() -> Any:
@@ -242,11 +267,7 @@ def make_hsds_blueprint() -> Blueprint:
     @bp.get("/organizations/<uuid:organization_id>")
     def organization(organization_id: uuid.UUID) -> Any:
         session = db_session()
-        row = session.get(OfferOrganization, organization_id)
-        if row is None:
-            return _error(
-                404, "organization_not_found", "Träger nicht gefunden.", "Organization not found."
-            )
+        row = _found(session, OfferOrganization, organization_id)
         document = dict(row.document)
         locations = session.scalars(
             select(OfferLocation)
@@ -272,12 +293,7 @@ def make_hsds_blueprint() -> Blueprint:
 
     @bp.get("/taxonomies/<uuid:taxonomy_id>")
     def taxonomy(taxonomy_id: uuid.UUID) -> Any:
-        row = db_session().get(OfferTaxonomy, taxonomy_id)
-        if row is None:
-            return _error(
-                404, "taxonomy_not_found", "Taxonomie nicht gefunden.", "Taxonomy not found."
-            )
-        return row.document
+        return _found(db_session(), OfferTaxonomy, taxonomy_id).document
 
     @bp.get("/taxonomy_terms")
     def taxonomy_terms() -> Any:
@@ -300,14 +316,7 @@ def make_hsds_blueprint() -> Blueprint:
 
     @bp.get("/taxonomy_terms/<uuid:term_id>")
     def taxonomy_term(term_id: uuid.UUID) -> Any:
-        row = db_session().get(OfferTaxonomyTerm, term_id)
-        if row is None:
-            return _error(
-                404,
-                "taxonomy_term_not_found",
-                "Begriff nicht gefunden.",
-                "Taxonomy term not found.",
-            )
+        row = _found(db_session(), OfferTaxonomyTerm, term_id)
         return {**row.document, "id": str(row.id)}
 
     @bp.get("/service_at_locations")
@@ -376,9 +385,7 @@ def make_hsds_blueprint() -> Blueprint:
     @bp.get("/service_at_locations/<uuid:at_id>")
     def service_at_location(at_id: uuid.UUID) -> Any:
         session = db_session()
-        row = session.get(OfferServiceAtLocation, at_id)
-        if row is None:
-            return _error(404, "service_at_location_not_found", "Nicht gefunden.", "Not found.")
+        row = _found(session, OfferServiceAtLocation, at_id)
         location = session.get(OfferLocation, row.location_id)
         service = session.get(OfferService, row.service_id)
         return {

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
-from ..errors import InvalidInput, InvalidTransition
+from ..errors import InvalidTransition
 from ..figures.counts import (
     agreement_counts,
     note_first_signing,
@@ -31,11 +31,17 @@ from ..models.vocabulary import (
 )
 from ..principal import Principal
 from . import audit
-from .agreement_content import build_goals, carry_over, check_offers, require_status
-from .amendments import move_open_referrals, pending_amendment
+from .agreement_content import (
+    agreement_to_change,
+    build_goals,
+    carry_over,
+    check_offers,
+    parts_named,
+)
+from .amendments import move_open_referrals
 from .referrals import withdraw_open_referrals
 from .review_schedule import next_review_due
-from .scope import agreement_in_scope, client_in_scope
+from .scope import agreement_in_scope, client_in_scope, client_records
 
 OPEN_STATUSES = (AgreementStatus.DRAFT, AgreementStatus.SIGNED, AgreementStatus.ACTIVE)
 
@@ -95,27 +101,14 @@ def get_agreement(session: Session, principal: Principal, agreement_id: uuid.UUI
 def list_agreements(
     session: Session, principal: Principal, client_id: uuid.UUID
 ) -> list[Agreement]:
-    client = client_in_scope(session, principal, client_id)
-    audit.record(session, principal, "read", "agreements", client.id, client.id)
-    return list(
-        session.scalars(
-            select(Agreement).where(Agreement.client_id == client.id).order_by(Agreement.version)
-        )
-    )
+    return client_records(session, principal, client_id, Agreement, "agreements", Agreement.version)
 
 
 def replace_draft(
     session: Session, principal: Principal, agreement_id: uuid.UUID, goals: list[dict[str, Any]]
 ) -> Agreement:
     """Replace the goals and steps of a draft; anything signed is immutable."""
-    agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
-    require_status(
-        agreement,
-        (AgreementStatus.DRAFT,),
-        "agreement_not_editable",
-        "Nur ein Entwurf kann geändert werden; eine unterschriebene Fassung wird fortgeschrieben",
-        "Only a draft can be changed; a signed version is amended instead",
-    )
+    agreement = agreement_to_change(session, principal, agreement_id, "edit")
     check_offers(session, goals)
     carry_over(session, agreement.previous_id, goals)
     agreement.goals = build_goals(goals)
@@ -132,14 +125,7 @@ def sign_agreement(
     signed_on: date | None = None,
 ) -> Agreement:
     """Record one party's signature; with both, the agreement becomes active."""
-    agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
-    require_status(
-        agreement,
-        (AgreementStatus.DRAFT, AgreementStatus.SIGNED),
-        "agreement_not_signable",
-        "Diese Fassung kann nicht mehr unterschrieben werden",
-        "This version can no longer be signed",
-    )
+    agreement = agreement_to_change(session, principal, agreement_id, "sign")
     if not any(goal.steps for goal in agreement.goals):
         raise InvalidTransition(
             "agreement_incomplete",
@@ -209,23 +195,8 @@ def record_review(
     obstacles: str,
 ) -> Review:
     """Record a review: a result per step, and the obstacles met."""
-    agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
-    require_status(
-        agreement,
-        (AgreementStatus.ACTIVE,),
-        "agreement_not_active",
-        "Nur eine aktive Vereinbarung kann überprüft werden",
-        "Only an active agreement can be reviewed",
-    )
-    steps = {step.id: step for step in agreement.steps}
-    unknown = [str(r["step_id"]) for r in results if r["step_id"] not in steps]
-    if unknown:
-        raise InvalidInput(
-            "step_not_in_agreement",
-            "Schritte gehören nicht zu dieser Vereinbarung.",
-            "Steps do not belong to this agreement.",
-            fields={"steps": {"step_id": unknown}},
-        )
+    agreement = agreement_to_change(session, principal, agreement_id, "review")
+    steps = parts_named(agreement.steps, results, "step")
     office = office_of(session, agreement.client_id)
     before = agreement_counts(agreement, office)
     review = Review(
@@ -274,30 +245,9 @@ def close_agreement(
     questions of the pilot's evaluation (``ClosingAnswer``); both optional, counted in the
     figures.
     """
-    agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
-    require_status(
-        agreement,
-        (AgreementStatus.ACTIVE,),
-        "agreement_not_active",
-        "Nur eine aktive Vereinbarung kann abgeschlossen werden",
-        "Only an active agreement can be closed",
-    )
-    if pending_amendment(session, agreement) is not None:
-        raise InvalidTransition(
-            "amendment_pending",
-            "Erst die offene Fortschreibung abschließen oder verwerfen.",
-            "Finish or discard the pending amendment first.",
-        )
-    goals = {goal.id: goal for goal in agreement.goals}
+    agreement = agreement_to_change(session, principal, agreement_id, "close")
     attainments = attainments or []
-    unknown = [str(a["goal_id"]) for a in attainments if a["goal_id"] not in goals]
-    if unknown:
-        raise InvalidInput(
-            "goal_not_in_agreement",
-            "Ziele gehören nicht zu dieser Vereinbarung.",
-            "Goals do not belong to this agreement.",
-            fields={"goals": {"goal_id": unknown}},
-        )
+    goals = parts_named(agreement.goals, attainments, "goal")
     office = office_of(session, agreement.client_id)
     before = agreement_counts(agreement, office)
     for entry in attainments:

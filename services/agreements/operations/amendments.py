@@ -10,17 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from ..errors import InvalidTransition
 from ..figures.counts import agreement_counts, office_of, recount
 from ..models import Agreement, Referral
 from ..models.vocabulary import TERMINAL_REFERRAL_STATUSES, AgreementStatus
 from ..principal import Principal
 from . import audit
-from .agreement_content import build_goals, carry_over, check_offers, require_status
-from .scope import agreement_in_scope
+from .agreement_content import agreement_to_change, build_goals, carry_over, check_offers
 
 
 def move_open_referrals(session: Session, agreement: Agreement) -> None:
@@ -73,15 +71,6 @@ def earlier_reviews(session: Session, agreement: Agreement) -> list[EarlierRevie
     return found
 
 
-def pending_amendment(session: Session, agreement: Agreement) -> Agreement | None:
-    return session.scalar(
-        select(Agreement).where(
-            Agreement.previous_id == agreement.id,
-            Agreement.status.in_((AgreementStatus.DRAFT, AgreementStatus.SIGNED)),
-        )
-    )
-
-
 def amend_agreement(
     session: Session,
     principal: Principal,
@@ -94,20 +83,7 @@ def amend_agreement(
     Without ``goals`` the new draft copies the active version's goals and steps (with their
     status), ready to be edited; with ``goals`` it starts from those.
     """
-    agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
-    require_status(
-        agreement,
-        (AgreementStatus.ACTIVE,),
-        "agreement_not_active",
-        "Nur eine aktive Vereinbarung kann fortgeschrieben werden",
-        "Only an active agreement can be amended",
-    )
-    if pending_amendment(session, agreement) is not None:
-        raise InvalidTransition(
-            "amendment_pending",
-            "Es gibt bereits eine offene Fortschreibung dieser Vereinbarung.",
-            "An amendment of this agreement is already pending.",
-        )
+    agreement = agreement_to_change(session, principal, agreement_id, "amend")
     if goals is None:
         goals = [
             {
@@ -160,14 +136,7 @@ def amend_agreement(
 
 def discard_amendment(session: Session, principal: Principal, agreement_id: uuid.UUID) -> None:
     """Drop an unsigned amendment draft (the active version stays as it was)."""
-    agreement = agreement_in_scope(session, principal, agreement_id, for_update=True)
-    require_status(
-        agreement,
-        (AgreementStatus.DRAFT,),
-        "agreement_not_discardable",
-        "Nur ein nicht unterschriebener Entwurf kann verworfen werden",
-        "Only an unsigned draft can be discarded",
-    )
+    agreement = agreement_to_change(session, principal, agreement_id, "discard")
     audit.record(session, principal, "discard", "agreement", agreement.id, agreement.client_id)
     recount(
         session, agreement_counts(agreement, office_of(session, agreement.client_id)), Counter()

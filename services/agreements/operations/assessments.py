@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Assessment
 from ..principal import Principal
 from . import audit
-from .scope import client_in_scope
+from .scope import client_in_scope, client_records
 
 
 def record_assessment(
@@ -31,12 +30,6 @@ def record_assessment(
 def list_assessments(
     session: Session, principal: Principal, client_id: uuid.UUID
 ) -> list[Assessment]:
-    client = client_in_scope(session, principal, client_id)
-    audit.record(session, principal, "read", "assessments", client.id, client.id)
-    return list(
-        session.scalars(
-            select(Assessment)
-            .where(Assessment.client_id == client.id)
-            .order_by(Assessment.created_at.desc())
-        )
+    return client_records(
+        session, principal, client_id, Assessment, "assessments", Assessment.created_at.desc()
     )

@@ -63,7 +63,12 @@ def lock_for_commit(session: Session) -> None:
     running counts) takes this first, so two transactions never wait for each other's
     locks in opposite orders. Taking it again in the same transaction is free."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
+        # per tenant: tenants share a database (a schema each), and one tenant's commits
+        # must not wait for another's
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:k, hashtext(current_schema()))"),
+            {"k": _ADVISORY_LOCK_KEY},
+        )
 
 
 def _chain_head(session: Session) -> str:

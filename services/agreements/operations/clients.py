@@ -7,14 +7,22 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from ..errors import InvalidInput
 from ..models import Agreement, Client, Office
+from ..models.name_search import (
+    FUZZY_MIN_LENGTH,
+    pg_threshold,
+    query_words,
+    search_key,
+    similarity_rank,
+    word_similar,
+)
 from ..models.vocabulary import AgreementStatus, Role
 from ..principal import Principal
-from . import audit
+from . import audit, responsible
 from .scope import client_in_scope, visible_clients
 
 
@@ -46,7 +54,11 @@ def create_client(session: Session, principal: Principal, data: dict[str, Any]) 
             "Unknown office.",
             fields={"office_id": ["unknown office"]},
         )
-    client = Client(**{**data, "office_id": office_id}, created_by=principal.actor)
+    client = Client(
+        **{**data, "office_id": office_id},
+        created_by=principal.actor,
+        responsible_id=responsible.staff_user_id(session, principal),
+    )
     session.add(client)
     session.flush()
     audit.record(session, principal, "create", "client", client.id, client.id)
@@ -109,21 +121,26 @@ def list_clients(
     q: str | None = None,
     agreement_status: str | None = None,
     count_limit: int | None = None,
+    responsible_id: uuid.UUID | None = None,
 ) -> ClientPage:
-    """A page of the office's clients, searchable by name, filterable by agreement status.
+    """A page of the office's clients, searchable by name (``name_matches``), filterable by
+    agreement status and by the responsible counsellor.
 
     ``count_limit`` stops counting there (the portal shows "more than 10,000" instead of
     counting a large office's every client on every page); the API counts exactly.
     """
     query = visible_clients(principal)
+    first: list[ColumnElement[Any]] = []  # ordered before the name
     if q:
-        pattern = f"%{q.strip().lower()}%"
-        query = query.where(
-            or_(
-                func.lower(Client.family_name).like(pattern),
-                func.lower(Client.given_name).like(pattern),
-            )
-        )
+        as_typed = query.where(*name_matches(session, q, fuzzy=False))
+        if session.scalar(select(as_typed.exists())):
+            query = as_typed
+        else:  # nothing as typed: perhaps a typo; the closest names first
+            query = query.where(*name_matches(session, q, fuzzy=True))
+            dialect = session.get_bind().dialect.name
+            first = [similarity_rank(dialect, query_words(q), Client.search_name).desc()]
+    if responsible_id is not None:
+        query = query.where(Client.responsible_id == responsible_id)
     if agreement_status == "none":
         query = query.where(~select(Agreement.id).where(Agreement.client_id == Client.id).exists())
     elif agreement_status:
@@ -138,7 +155,7 @@ def list_clients(
     items = list(
         session.scalars(
             query.options(lazyload(Client.consents))  # a list shows no consents
-            .order_by(Client.family_name, Client.given_name, Client.id)
+            .order_by(*first, Client.family_name, Client.given_name, Client.id)
             .limit(page_size)
             .offset((page - 1) * page_size)
         )
@@ -151,6 +168,39 @@ def list_clients(
         total=total if exact else count_limit or 0,
         total_exact=exact,
     )
+
+
+def name_matches(session: Session, q: str, *, fuzzy: bool) -> list[ColumnElement[bool]]:
+    """Every word of ``q`` in the client's name, in any order, without accents or case, as a
+    substring or (``fuzzy``: asked when nothing matched exactly) as a similar word (a typo;
+    ``models.name_search``)."""
+    dialect = session.get_bind().dialect.name
+    if fuzzy and dialect == "postgresql":
+        session.execute(select(pg_threshold()))
+    conditions = []
+    for word in query_words(q):
+        substring = Client.search_name.contains(word, autoescape=True)
+        if fuzzy and len(word) >= FUZZY_MIN_LENGTH:
+            conditions.append(or_(substring, word_similar(dialect, word, Client.search_name)))
+        else:
+            conditions.append(substring)
+    return conditions
+
+
+def possible_duplicates(
+    session: Session, principal: Principal, data: dict[str, Any]
+) -> list[Client]:
+    """Clients of the office with the same name (without accents or case) and birth date."""
+    key = search_key(data.get("given_name"), data.get("family_name"))
+    found = list(
+        session.scalars(
+            visible_clients(principal)
+            .where(Client.search_name == key, Client.birth_date == data.get("birth_date"))
+            .limit(5)
+        )
+    )
+    audit.record_reads(session, principal, "client", (c.id for c in found))
+    return found
 
 
 def newest_agreement(versions: list[Agreement]) -> Agreement | None:

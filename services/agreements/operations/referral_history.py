@@ -42,6 +42,15 @@ _RANK = {
 }
 
 
+def _locked_referral(session: Session, referral_id: uuid.UUID) -> Referral:
+    """The referral an agency's or a connector's message is about, locked for the change (a
+    message names it by id; no office scope applies to the bus)."""
+    referral = session.get(Referral, referral_id, with_for_update=True)
+    if referral is None:
+        raise NotFound("referral")
+    return referral
+
+
 def transition_allowed(current: ReferralStatus, new: ReferralStatus) -> bool:
     if current in TERMINAL_REFERRAL_STATUSES:
         return False
@@ -130,9 +139,7 @@ def apply_agency_status(
     A completed measure completes its step: a step of the active agreement that is still
     open (or partly done) becomes done, audited as the agency's doing (``agency``, the bus's
     principal); the counsellor sees it on the agreement and can review it as usual."""
-    referral = session.get(Referral, referral_id, with_for_update=True)
-    if referral is None:
-        raise NotFound("referral")
+    referral = _locked_referral(session, referral_id)
     change_status(
         session,
         None,
@@ -184,7 +191,7 @@ def _complete_step(session: Session, referral: Referral, agency: Principal | Non
         )
 
 
-def _note_beside_status(
+def note_beside_status(
     session: Session,
     referral_id: uuid.UUID,
     *,
@@ -196,9 +203,7 @@ def _note_beside_status(
 ) -> Referral:
     """An entry in the referral's history that does not move its status: what an agency or
     a connector said (``told``: the status the message named; default the current one)."""
-    referral = session.get(Referral, referral_id, with_for_update=True)
-    if referral is None:
-        raise NotFound("referral")
+    referral = _locked_referral(session, referral_id)
     append_event(
         session,
         referral,
@@ -212,22 +217,11 @@ def _note_beside_status(
     return referral
 
 
-def note_delivery_problem(
-    session: Session,
-    referral_id: uuid.UUID,
-    *,
-    reason_code: str,
-    note: str,
-    at: datetime,
-    message_id: uuid.UUID,
-) -> Referral:
-    """A connector reports that delivery is delayed, failed, or will not happen because the
-    consent expired or was revoked first: the referral keeps its status (the closed loop has
-    no "not sent" state), and its history shows the problem with its reason code (the
-    dashboard lists referrals still not delivered; the portal marks those never sent)."""
-    return _note_beside_status(
-        session, referral_id, reason_code=reason_code, note=note, at=at, message_id=message_id
-    )
+#: A connector reports that delivery is delayed, failed, or will not happen because the
+#: consent expired or was revoked first: the referral keeps its status (the closed loop has no
+#: "not sent" state), and its history shows the problem with its reason code (the dashboard
+#: lists referrals still not delivered; the portal marks those never sent).
+note_delivery_problem = note_beside_status
 
 
 def note_late_answer(
@@ -242,7 +236,7 @@ def note_late_answer(
     """An agency's answer that arrives late or out of order (a "received" after "completed",
     an acceptance after a withdrawal): in the history with the status it told and its time,
     reason ``late_answer``; the referral's status never moves back."""
-    return _note_beside_status(
+    return note_beside_status(
         session,
         referral_id,
         told=told,
@@ -274,6 +268,6 @@ def note_status_answer(
         note = "Die Stelle kennt diese Weiterleitung nicht."
     else:
         reason_code, note = "status_answer", f"Die Stelle meldet den Stand '{answered}'."
-    return _note_beside_status(
+    return note_beside_status(
         session, referral_id, reason_code=reason_code, note=note, at=at, message_id=message_id
     )

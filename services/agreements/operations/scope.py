@@ -7,13 +7,20 @@ scope is answered exactly like an unknown id (404), so ids of other offices leak
 from __future__ import annotations
 
 import uuid
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
-from ..models import Agreement, Client, Consent, Referral
+from ..models import Agreement, Assessment, Client, Consent, Referral
 from ..principal import Principal
+from . import audit
+
+#: What belongs to a client's case and is reached through the client's office.
+CaseObject = TypeVar("CaseObject", Consent, Agreement, Referral)
+#: What a client's case keeps a list of.
+ClientRecord = TypeVar("ClientRecord", Agreement, Assessment)
 
 
 def visible_clients(principal: Principal) -> Select[Client]:
@@ -31,46 +38,62 @@ def client_in_scope(session: Session, principal: Principal, client_id: uuid.UUID
 
 
 def consent_in_scope(session: Session, principal: Principal, consent_id: uuid.UUID) -> Consent:
-    office_id = principal.require_case_access()
-    consent = session.scalar(
-        select(Consent)
-        .join(Client, Consent.client_id == Client.id)
-        .where(Consent.id == consent_id, Client.office_id == office_id)
-    )
-    if consent is None:
-        raise NotFound("consent")
-    return consent
+    return _case_object_in_scope(session, principal, Consent, consent_id, "consent")
 
 
 def agreement_in_scope(
     session: Session, principal: Principal, agreement_id: uuid.UUID, *, for_update: bool = False
 ) -> Agreement:
-    office_id = principal.require_case_access()
-    query = (
-        select(Agreement)
-        .join(Client, Agreement.client_id == Client.id)
-        .where(Agreement.id == agreement_id, Client.office_id == office_id)
+    return _case_object_in_scope(
+        session, principal, Agreement, agreement_id, "agreement", for_update=for_update
     )
-    if for_update:
-        query = query.with_for_update(of=Agreement)
-    agreement = session.scalar(query)
-    if agreement is None:
-        raise NotFound("agreement")
-    return agreement
 
 
 def referral_in_scope(
     session: Session, principal: Principal, referral_id: uuid.UUID, *, for_update: bool = False
 ) -> Referral:
+    return _case_object_in_scope(
+        session, principal, Referral, referral_id, "referral", for_update=for_update
+    )
+
+
+def client_records(
+    session: Session,
+    principal: Principal,
+    client_id: uuid.UUID,
+    model: type[ClientRecord],
+    records: str,
+    *order_by: Any,
+) -> list[ClientRecord]:
+    """Every ``model`` row of a client in scope, in ``order_by``; the read of the client's
+    ``records`` (``agreements``, ``assessments``) is audited."""
+    client = client_in_scope(session, principal, client_id)
+    audit.record(session, principal, "read", records, client.id, client.id)
+    return list(
+        session.scalars(select(model).where(model.client_id == client.id).order_by(*order_by))
+    )
+
+
+def _case_object_in_scope(
+    session: Session,
+    principal: Principal,
+    model: type[CaseObject],
+    object_id: uuid.UUID,
+    name: str,
+    *,
+    for_update: bool = False,
+) -> CaseObject:
+    """The ``model`` row ``object_id`` if its client is in the caller's office; otherwise
+    ``NotFound(name)``, exactly as for an unknown id. ``for_update`` locks the row."""
     office_id = principal.require_case_access()
     query = (
-        select(Referral)
-        .join(Client, Referral.client_id == Client.id)
-        .where(Referral.id == referral_id, Client.office_id == office_id)
+        select(model)
+        .join(Client, model.client_id == Client.id)
+        .where(model.id == object_id, Client.office_id == office_id)
     )
     if for_update:
-        query = query.with_for_update(of=Referral)
-    referral = session.scalar(query)
-    if referral is None:
-        raise NotFound("referral")
-    return referral
+        query = query.with_for_update(of=model)
+    found = session.scalar(query)
+    if found is None:
+        raise NotFound(name)
+    return found

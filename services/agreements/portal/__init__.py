@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask
-from flask_babel import Babel, format_date, format_datetime
+from flask_babel import Babel, format_date, format_datetime, format_decimal
 
 from ..identity.provider import make_provider_blueprint
 from ..identity.web_security import install_security_headers
 from ..offers.portal import make_offer_pages_blueprint
-from . import admin, agreements, clients, dashboard, figures, login
+from . import admin, agreements, client_forms, clients, dashboard, figures, login
 from .errors import register_portal_error_handlers
-from .session import install_session_handling, select_locale
+from .session import formatting_locale, install_session_handling
 
 HERE = Path(__file__).resolve().parent
 
@@ -40,14 +40,16 @@ def make_portal_blueprint() -> Blueprint:
         app.config.setdefault("BABEL_DEFAULT_LOCALE", "de")
         app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(HERE / "translations"))
         app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Berlin")
-        Babel(app, locale_selector=select_locale)
-        app.jinja_env.filters.update(format_date=format_date, format_datetime=format_datetime)
+        Babel(app, locale_selector=formatting_locale)
+        app.jinja_env.filters.update(
+            format_date=format_date, format_datetime=format_datetime, format_number=format_decimal
+        )
         install_security_headers(app)
         app.register_blueprint(make_provider_blueprint())
 
     install_session_handling(bp)
     register_portal_error_handlers(bp)
-    for module in (login, dashboard, clients, agreements, admin, figures):
+    for module in (login, dashboard, clients, client_forms, agreements, admin, figures):
         module.register(bp)
     bp.register_blueprint(make_offer_pages_blueprint())  # nested: shares login and CSRF
     return bp

@@ -7,6 +7,7 @@ import uuid
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,7 +16,7 @@ from ..errors import DomainError, NotFound
 from ..identity import staff
 from ..models import Office, User
 from ..models.vocabulary import Role
-from ..operations import api_clients, audit, offices
+from ..operations import api_clients, audit, offices, responsible
 from . import forms, labels
 
 
@@ -29,13 +30,13 @@ def _create_user(session: Session) -> tuple[dict[str, str], bool]:
     try:
         role = Role(forms.text(request.form, "role"))
     except ValueError:
-        return {"role": "unknown role"}, False
+        return forms.flatten_errors({"role": ["unknown role"]}), False
     identity = tenant_context().tenant.identity
     external = None
     if identity.provider == "oidc" and identity.issuer:
         subject = forms.text(request.form, "external_subject")
         if not subject:
-            return {"external_subject": "required"}, False
+            return forms.flatten_errors({"external_subject": ["required"]}), False
         external = (identity.issuer, subject)
     try:
         user = staff.create_user(
@@ -49,10 +50,18 @@ def _create_user(session: Session) -> tuple[dict[str, str], bool]:
         )
     except DomainError as error:
         session.rollback()
-        return {k: " ".join(v) for k, v in error.fields.items()} or {"_": error.en}, False
+        said = error.en if getattr(get_locale(), "language", "de") == "en" else error.de
+        return forms.flatten_errors(error.fields) or {"_": said}, False
     audit.record(session, g.principal, "create", "user", user.id, None, role=str(role))
     commit()
     return {}, True
+
+
+def _user(session: Session, user_id: uuid.UUID) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("user")
+    return user
 
 
 def register(bp: Blueprint) -> None:
@@ -64,7 +73,7 @@ def register(bp: Blueprint) -> None:
         if request.method == "POST":
             errors, created = _create_user(session)
             if created:
-                return redirect(url_for("portal.admin_users"))
+                return redirect(url_for("portal.admin_users", saved="user_created"))
         users = list(session.scalars(select(User).order_by(User.username)))
         office_names = {o.id: o.name for o in session.scalars(select(Office))}
         html = render_template(
@@ -76,18 +85,38 @@ def register(bp: Blueprint) -> None:
         commit()
         return html, (422 if errors else 200)
 
-    @bp.post("/admin/users/<uuid:user_id>/deactivate")
+    @bp.route("/admin/users/<uuid:user_id>/deactivate", methods=["GET", "POST"])
     def admin_user_deactivate(user_id: uuid.UUID) -> ResponseReturnValue:
+        """Asks first, naming the cases the user is responsible for; undone by reactivating."""
         _require_admin()
         session = db_session()
-        user = session.get(User, user_id)
-        if user is None:
-            raise NotFound("user")
-        user.active = False
-        staff.revoke_user_sessions(session, user.id)
-        audit.record(session, g.principal, "deactivate", "user", user.id, None)
+        user = _user(session, user_id)
+        if request.method == "POST" and user.active:
+            user.active = False
+            staff.revoke_user_sessions(session, user.id)
+            audit.record(session, g.principal, "deactivate", "user", user.id, None)
+            commit()
+            return redirect(url_for("portal.admin_users", saved="user_deactivated"))
+        if not user.active:
+            return redirect(url_for("portal.admin_users"))
+        open_cases = responsible.open_cases_of(session, user.id)
+        audit.record_reads(session, g.principal, "client", (c.id for c in open_cases))
+        html = render_template(
+            "portal/admin_user_deactivate.html", user=user, open_cases=open_cases
+        )
         commit()
-        return redirect(url_for("portal.admin_users"))
+        return html
+
+    @bp.post("/admin/users/<uuid:user_id>/reactivate")
+    def admin_user_reactivate(user_id: uuid.UUID) -> ResponseReturnValue:
+        _require_admin()
+        session = db_session()
+        user = _user(session, user_id)
+        if not user.active:
+            user.active = True
+            audit.record(session, g.principal, "reactivate", "user", user.id, None)
+            commit()
+        return redirect(url_for("portal.admin_users", saved="user_reactivated"))
 
     @bp.get("/admin/api-clients")
     def admin_api_clients() -> ResponseReturnValue:

@@ -79,7 +79,9 @@ def _editor(client_id: uuid.UUID, agreement: Agreement | None) -> ResponseReturn
                     session, principal, agreement.id, data["goals"]
                 )
             commit()
-            return redirect(url_for("portal.agreement_page", agreement_id=agreement.id))
+            return redirect(
+                url_for("portal.agreement_page", agreement_id=agreement.id, saved="draft")
+            )
         errors = forms.flatten_errors(messages)
         values = request.form
     suggestions = editor_suggestions(client.id, values, goal_slots)
@@ -96,6 +98,21 @@ def _editor(client_id: uuid.UUID, agreement: Agreement | None) -> ResponseReturn
     )
     commit()
     return html, (422 if errors else 200)
+
+
+def _referrals_by_step(agreement: Agreement) -> dict[uuid.UUID, list[Any]]:
+    """A step's own referrals and those of the step it continues (an amendment's steps,
+    before it is active: then the open ones move over to them)."""
+    items, _total = referrals.list_referrals(
+        db_session(), g.principal, client_id=agreement.client_id, page_size=100, count=False
+    )
+    continued = {step.origin_step_id: step.id for step in agreement.steps if step.origin_step_id}
+    by_step: dict[uuid.UUID, list[Any]] = {}
+    for referral in items:
+        if referral.step_id:
+            step_id = continued.get(referral.step_id, referral.step_id)
+            by_step.setdefault(step_id, []).append(referral)
+    return by_step
 
 
 def _step_of(agreement: Agreement, step_id: uuid.UUID) -> Any:
@@ -122,19 +139,7 @@ def register(bp: Blueprint) -> None:
         session, principal = db_session(), g.principal
         agreement = agreements.get_agreement(session, principal, agreement_id)
         client = clients.get_client(session, principal, agreement.client_id)
-        items, _total = referrals.list_referrals(
-            session, principal, client_id=client.id, page_size=100, count=False
-        )
-        # A step shows its own referrals and those of the step it continues (an amendment's
-        # steps, before it is active: then the open ones move over to them).
-        continued = {
-            step.origin_step_id: step.id for step in agreement.steps if step.origin_step_id
-        }
-        by_step: dict[uuid.UUID, list[Any]] = {}
-        for referral in items:
-            if referral.step_id:
-                step_id = continued.get(referral.step_id, referral.step_id)
-                by_step.setdefault(step_id, []).append(referral)
+        by_step = _referrals_by_step(agreement)
         open_step_ids = {
             step_id
             for step_id, referrals_of_step in by_step.items()
@@ -168,7 +173,7 @@ def register(bp: Blueprint) -> None:
             data.get("signed_on"),
         )  # fmt: skip
         commit()
-        return redirect(url_for("portal.agreement_page", agreement_id=agreement_id))
+        return redirect(url_for("portal.agreement_page", agreement_id=agreement_id, saved="signed"))
 
     @bp.post("/agreements/<uuid:agreement_id>/discard")
     def agreement_discard(agreement_id: uuid.UUID) -> ResponseReturnValue:
@@ -199,11 +204,13 @@ def register(bp: Blueprint) -> None:
                     session, principal, agreement.id, data["steps"], data["obstacles"]
                 )
                 commit()
-                return redirect(url_for("portal.agreement_page", agreement_id=agreement.id))
+                return redirect(
+                    url_for("portal.agreement_page", agreement_id=agreement.id, saved="review")
+                )
             errors = forms.flatten_errors(messages)
         html = render_template(
             "portal/review.html", agreement=agreement, errors=errors, form=request.form,
-            labels=labels,
+            labels=labels, referrals_by_step=_referrals_by_step(agreement),
         )  # fmt: skip
         commit()
         return html, (422 if errors else 200)
@@ -219,7 +226,9 @@ def register(bp: Blueprint) -> None:
             db_session(), g.principal, agreement_id, data["reason"]
         )
         commit()
-        return redirect(url_for("portal.agreement_edit", agreement_id=amendment.id))
+        return redirect(
+            url_for("portal.agreement_edit", agreement_id=amendment.id, saved="amendment")
+        )
 
     @bp.route("/agreements/<uuid:agreement_id>/close", methods=["GET", "POST"])
     def agreement_close(agreement_id: uuid.UUID) -> ResponseReturnValue:
@@ -246,7 +255,9 @@ def register(bp: Blueprint) -> None:
                     easier_to_keep_going=data.get("easier_to_keep_going"),
                 )  # fmt: skip
                 commit()
-                return redirect(url_for("portal.agreement_page", agreement_id=agreement.id))
+                return redirect(
+                    url_for("portal.agreement_page", agreement_id=agreement.id, saved="closed")
+                )
             errors = forms.flatten_errors(messages)
         html = render_template(
             "portal/close.html", agreement=agreement, errors=errors, form=request.form,
@@ -280,7 +291,9 @@ def register(bp: Blueprint) -> None:
             if data is not None:
                 referrals.create_referral(session, principal, data)
                 commit()
-                return redirect(url_for("portal.agreement_page", agreement_id=agreement.id))
+                return redirect(
+                    url_for("portal.agreement_page", agreement_id=agreement.id, saved="referral")
+                )
             errors = forms.flatten_errors(messages)
         html = render_template(
             "portal/referral_new.html", agreement=agreement, step=step, client=client,
@@ -296,7 +309,9 @@ def register(bp: Blueprint) -> None:
             db_session(), g.principal, referral_id, forms.text(request.form, "reason")
         )
         commit()
-        return redirect(url_for("portal.client_page", client_id=referral.client_id))
+        return redirect(
+            url_for("portal.client_page", client_id=referral.client_id, saved="referral_withdrawn")
+        )
 
     @bp.get("/agreements/<uuid:agreement_id>/agreement.pdf")
     def agreement_pdf(agreement_id: uuid.UUID) -> ResponseReturnValue:

@@ -9,6 +9,8 @@ from ..context import commit, db_session
 from ..db import utcnow
 from ..models.vocabulary import CASE_ROLES, Role
 from . import queries
+from .clients import staff_names_of_office
+from .session import current_user
 
 
 def register(bp: Blueprint) -> None:
@@ -21,10 +23,13 @@ def register(bp: Blueprint) -> None:
             if principal.role == Role.EVALUATOR:
                 return redirect(url_for("portal.figures_page"))
             return render_template("portal/no_cases.html")
-        session = db_session()
+        session, user = db_session(), current_user()
+        assert user is not None  # the portal's pages need a login
         page = render_template(
             "portal/dashboard.html",
-            my_cases=queries.my_cases(session, principal),
+            my_cases=queries.my_cases(session, principal, user.id),
+            office_cases=queries.office_cases(session, principal, user.id),
+            staff_names=staff_names_of_office(),
             reviews_due=queries.reviews_due(session, principal, utcnow().date()),
             waiting=queries.referrals_waiting(session, principal),
             delayed=queries.delayed_deliveries(session, principal),

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
+from flask_babel import format_decimal, get_locale
 from markupsafe import Markup
 
 from ..context import commit, db_session
@@ -24,6 +24,7 @@ from ..operations import offices
 from ..operations.data_access import export_client_data
 from ..operations.figures import read_figures
 from . import labels
+from .messages import explain
 
 
 def _day(name: str, errors: dict[str, str]) -> date | None:
@@ -33,7 +34,7 @@ def _day(name: str, errors: dict[str, str]) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        errors[name] = "YYYY-MM-DD"
+        errors[name] = explain(name, "YYYY-MM-DD")
         return None
 
 
@@ -48,7 +49,7 @@ def translate(vocabulary: str | None, code: Any) -> str:
 
 
 def _lang() -> str:
-    return "en" if str(get_locale()) == "en" else "de"
+    return "en" if getattr(get_locale(), "language", "de") == "en" else "de"
 
 
 def register(bp: Blueprint) -> None:
@@ -119,7 +120,9 @@ def _shown(table: FigureTable, key: str, value: Any) -> str:
     if value is None:
         return "–"
     if column.kind == "percent":
-        return f"{value:.1f} %".replace(".", ",") if _lang() == "de" else f"{value:.1f} %"
+        return format_decimal(value, "0.0") + "\u00a0%"
     if column.kind == "number":
-        return f"{value:.1f}".replace(".", ",") if _lang() == "de" else f"{value:.1f}"
+        return format_decimal(value, "0.0")
+    if isinstance(value, int):
+        return format_decimal(value)  # 1.234 in German, 1,234 in English
     return str(value)

@@ -10,6 +10,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError
 from werkzeug.datastructures import MultiDict
 
+from .messages import base_name, explain
+
 FormErrors = dict[str, Any]
 
 
@@ -60,7 +62,12 @@ def client_input(form: MultiDict[str, str]) -> dict[str, Any]:
         "family_name": text(form, "family_name"),
         "birth_date": text(form, "birth_date"),
         "country_of_origin": text(form, "country_of_origin").upper(),
-        "languages": [lang.lower() for lang in split_list(text(form, "languages"))],
+        # one list per language select (first the preferred); a typed "ar, en" still works
+        "languages": list(
+            dict.fromkeys(
+                code.lower() for value in form.getlist("languages") for code in split_list(value)
+            )
+        ),
         "arrival_date": text(form, "arrival_date"),
         "residence_status": optional(form, "residence_status"),
         "course_obligation": form.get("course_obligation") == "on",
@@ -140,7 +147,8 @@ def goals_input(
 
 def flatten_errors(messages: Any, prefix: str = "") -> dict[str, str]:
     """marshmallow's nested messages as ``{"goals-0-steps-1-due_date": "..."}``, matching
-    the form's field names, so each error is shown beside its field."""
+    the form's field names, so each error is shown beside its field; each message said for
+    people (``portal.messages``: the field's label, what to do, in the page's language)."""
     flat: dict[str, str] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():
@@ -148,10 +156,13 @@ def flatten_errors(messages: Any, prefix: str = "") -> dict[str, str]:
             flat.update(flatten_errors(value, name))
     elif isinstance(messages, list):
         if all(isinstance(m, str) for m in messages):
-            flat[prefix or "_"] = " ".join(messages)
+            name = base_name(prefix) or "_"
+            said = dict.fromkeys(explain(name, m) for m in messages)  # once each, in order
+            flat[name] = " ".join([*([flat[name]] if name in flat else []), *said])
         else:
             for index, value in enumerate(messages):
                 flat.update(flatten_errors(value, f"{prefix}-{index}"))
     else:
-        flat[prefix or "_"] = str(messages)
+        name = base_name(prefix) or "_"
+        flat[name] = explain(name, str(messages))
     return flat

@@ -6,6 +6,7 @@ through ``operations.scope`` (the counsellor's office) and audits the cases it s
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -53,11 +54,25 @@ class ReferralRow:
     client: Client
 
 
-def my_cases(session: Session, principal: Principal) -> list[Client]:
+def my_cases(session: Session, principal: Principal, user_id: uuid.UUID) -> list[Client]:
+    """The cases the user is responsible for (not: created), most recently changed first."""
+    return _cases(session, principal, Client.responsible_id == user_id)
+
+
+def office_cases(session: Session, principal: Principal, user_id: uuid.UUID) -> list[Client]:
+    """The office's other cases, most recently changed first: a substitute finds them here."""
+    return _cases(
+        session,
+        principal,
+        or_(Client.responsible_id.is_(None), Client.responsible_id != user_id),
+    )
+
+
+def _cases(session: Session, principal: Principal, condition: object) -> list[Client]:
     clients = list(
         session.scalars(
             visible_clients(principal)
-            .where(Client.created_by == principal.actor)
+            .where(condition, Client.personal_data_removed_at.is_(None))  # type: ignore[arg-type]
             .order_by(Client.updated_at.desc())
             .limit(LIMIT)
         )

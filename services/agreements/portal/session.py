@@ -16,8 +16,10 @@ from ..identity import staff
 from ..identity.keys import identity_keys
 from ..identity.web_security import csrf_token, csrf_valid
 from ..models import User
+from ..schemas import iso_codes
 from . import labels
 from .errors import PortalError
+from .messages import field_label, saved_message
 
 SESSION_COOKIE = "integra_session"
 LANG_COOKIE = "integra_lang"
@@ -35,6 +37,16 @@ NO_SESSION_LOOKUP = frozenset({"portal.auth_callback", "portal.static"})
 def select_locale() -> str:
     lang = request.cookies.get(LANG_COOKIE)
     return lang if lang in LANGUAGES else "de"
+
+
+#: How dates and numbers are written per language: English as in Britain and Ireland
+#: (1 April 2026, 01/04/2026), not the US order; the translations are those of "en".
+FORMATTING_LOCALES = {"de": "de_DE", "en": "en_GB"}
+
+
+def formatting_locale() -> str:
+    """Flask-Babel's locale: the page's language with the region that formats it."""
+    return FORMATTING_LOCALES[select_locale()]
 
 
 def here() -> str:
@@ -133,9 +145,20 @@ def install_session_handling(bp: Blueprint) -> None:
             "current_user": current_user,
             "csrf_token": portal_csrf_token,
             "tenant": tenant_context().tenant,
+            "demo": tenant_context().demo,
             "current_lang": select_locale,
             "here": here,
             "label": labels.label,
+            "field_label": field_label,
+            "country_options": lambda: iso_codes.country_name_map(select_locale()),
+            "language_options": lambda: iso_codes.language_names(select_locale()),
+            "country_name": lambda code: iso_codes.country_name_map(select_locale()).get(
+                code, code
+            ),
+            "language_names": lambda codes: ", ".join(
+                iso_codes.language_name_map(select_locale()).get(c, c) for c in codes
+            ),
+            "saved_message": saved_message,
             "labels": labels,
             "language_name": lambda code: labels.LANGUAGE_NAMES.get(code, code),
         }

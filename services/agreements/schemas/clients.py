@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -18,9 +19,16 @@ from .common import (
     query_text,
     text,
 )
+from .iso_codes import COUNTRY_MESSAGE, LANGUAGE_MESSAGE, known_country, known_language
 
-COUNTRY = validate.Regexp(r"^[A-Z]{2}$", error="ISO 3166-1 alpha-2 code, e.g. SY, UA, AF")
-LANGUAGE = validate.Regexp(r"^[a-z]{2,3}$", error="ISO 639 code, e.g. ar, uk, fa, de")
+COUNTRY: list[Callable[[Any], Any]] = [
+    validate.Regexp(r"^[A-Z]{2}$", error=COUNTRY_MESSAGE),
+    known_country,
+]
+LANGUAGE: list[Callable[[Any], Any]] = [
+    validate.Regexp(r"^[a-z]{2,3}$", error=LANGUAGE_MESSAGE),
+    known_language,
+]
 POSTAL_CODE = validate.Regexp(r"^[0-9]{5}$", error="German postcode, five digits, e.g. 79098")
 
 
@@ -94,6 +102,10 @@ class ClientUpdateSchema(ClientInputSchema):
 class ClientSchema(Representation):
     id = fields.UUID()
     office_id = fields.UUID()
+    responsible_id = fields.UUID(
+        allow_none=True,
+        metadata={"description": "the staff user responsible for the case (read-only)"},
+    )
     given_name = fields.String()
     family_name = fields.String()
     birth_date = fields.Date()

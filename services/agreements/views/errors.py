@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
@@ -47,8 +48,14 @@ class IntegraApi(Api):
 
     DEFAULT_ERROR_RESPONSE_NAME = None
     ERROR_SCHEMA = ApiErrorSchema
+    #: Renders an error for people, where the path is not the API's (``create_app`` sets it
+    #: to the portal's error page; ``wants_json`` tells the two apart).
+    page_errors: Callable[[HTTPException], ResponseReturnValue] | None = None
+    wants_json: Callable[[str], bool] = staticmethod(lambda path: True)
 
     def handle_http_exception(self, error: HTTPException) -> ResponseReturnValue:
+        if self.page_errors is not None and not self.wants_json(request.path):
+            return self.page_errors(error)
         status = error.code or 500
         code, de, en = _HTTP.get(status, ("http_error", str(error.name), str(error.name)))
         data = getattr(error, "data", None) or {}

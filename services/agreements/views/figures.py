@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..context import commit, current_principal, db_session
+from ..context import current_principal
 from ..db import utcnow
 from ..figures.render import CSV_MIMETYPE, XLSX_MIMETYPE, figures_csv, figures_xlsx
 from ..operations.figures import read_figures
 from ..schemas.figures import FiguresQuerySchema, FiguresSchema
-from .api.edge import READ_ERRORS, errors
+from .api.edge import attachment, call_and_commit, documented, nested_blueprint
 
 DOWNLOADS = {
     200: {
@@ -35,47 +34,33 @@ def download_name(tenant: str, query: dict[str, Any], extension: str) -> str:
     return "_".join(p for p in parts if p) + f".{extension}"
 
 
+class FiguresResource(MethodView):
+    @documented(200, FiguresSchema, query=FiguresQuerySchema, downloads=DOWNLOADS)
+    def get(self, query: dict[str, Any]) -> Any:
+        """The figures for a period (``from``, ``to``) and office; ``format=csv|xlsx``
+        downloads the same tables. Office leads (their own office), tenant admins and
+        evaluators."""
+        figures = call_and_commit(
+            read_figures,
+            today=utcnow().date(),
+            period_from=query.get("period_from"),
+            period_to=query.get("period_to"),
+            office_key=query.get("office"),
+        )
+        fmt, lang = query["format"], query["lang"]
+        if fmt == "json":
+            return figures
+        if fmt == "csv":
+            body: str | bytes = figures_csv(figures, lang)
+            mimetype = f"{CSV_MIMETYPE}; charset=utf-8"
+        else:
+            body, mimetype = figures_xlsx(figures, lang), XLSX_MIMETYPE
+        return attachment(body, mimetype, download_name(current_principal().tenant, query, fmt))
+
+
 def make_figures_blueprint() -> Blueprint:
-    blp = Blueprint(
+    return nested_blueprint(
         "figures",
-        __name__,
-        url_prefix="",
-        description="Figures of the tenant (monitoring and evaluation): aggregates only.",
+        "Figures of the tenant (monitoring and evaluation): aggregates only.",
+        [("/figures", FiguresResource)],
     )
-
-    @blp.route("/figures")
-    class FiguresResource(MethodView):
-        @blp.doc(responses=DOWNLOADS)
-        @blp.arguments(FiguresQuerySchema, location="query")
-        @blp.response(200, FiguresSchema)
-        @errors(*READ_ERRORS)
-        def get(self, query: dict[str, Any]) -> Any:
-            """The figures for a period (``from``, ``to``) and office; ``format=csv|xlsx``
-            downloads the same tables. Office leads (their own office), tenant admins and
-            evaluators."""
-            principal = current_principal()
-            figures = read_figures(
-                db_session(),
-                principal,
-                today=utcnow().date(),
-                period_from=query.get("period_from"),
-                period_to=query.get("period_to"),
-                office_key=query.get("office"),
-            )
-            commit()
-            fmt, lang = query["format"], query["lang"]
-            if fmt == "json":
-                return figures
-            if fmt == "csv":
-                body: str | bytes = figures_csv(figures, lang)
-                mimetype = f"{CSV_MIMETYPE}; charset=utf-8"
-            else:
-                body, mimetype = figures_xlsx(figures, lang), XLSX_MIMETYPE
-            name = download_name(principal.tenant, query, fmt)
-            return Response(
-                body,
-                mimetype=mimetype,
-                headers={"Content-Disposition": f'attachment; filename="{name}"'},
-            )
-
-    return blp

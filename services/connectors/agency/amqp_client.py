@@ -3,8 +3,9 @@
 Integra ships this module (in the package :mod:`services.connectors.agency`) for the agency's
 integrators; it needs only pika and joserfc::
 
-    client = AgencyClient("amqps://freiburg.agency.jobcenter:SECRET@mq.example/integra.freiburg",
-                          kind="jobcenter", tenant_jwks=json.load(open("freiburg-jwks.json")))
+    client = AgencyClient("amqps://integra.freiburg.agency-jobcenter:SECRET@mq.example/integra",
+                          tenant="freiburg", kind="jobcenter",
+                          tenant_jwks=json.load(open("freiburg-jwks.json")))
     for referral in client.fetch():
         envelope = referral.envelope          # verified: signed by the tenant, for us
         ...store it in the case software...
@@ -15,7 +16,7 @@ integrators; it needs only pika and joserfc::
 Messages to the agency are compact JWS (the tenant's signature over the canonical envelope);
 answers are JSON objects ``{"id", "type", "version", "correlation_id", "occurred_at",
 "payload"}`` with the payload of the canonical contract. The agency's broker user may read
-only its referrals queue and write only to its answers exchange.
+only its referrals queue and publish only its own answers routing key.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from .protocol import (
+    AGENCY_EXCHANGE,
     JSON_CONTENT_TYPE,
     answers_routing_key,
-    from_agency_exchange,
     referrals_queue,
 )
 
@@ -56,9 +57,10 @@ class ReceivedMessage:
 
 
 class AgencyClient:
-    """One agency's connection to its queue pair in the tenant's vhost (pika, blocking).
+    """One agency's connection to its queue pair on Integra's broker (pika, blocking).
 
-    ``url`` carries the agency's own broker user; ``tenant_jwks`` the tenant's public keys
+    ``url`` carries the agency's own broker user; ``tenant`` is the municipality's slug (every
+    name on the broker starts with it); ``tenant_jwks`` the tenant's public keys
     (a JWK Set), without which signed messages cannot be verified (``ReceivedMessage.error``).
     Answers are published with confirms and ``mandatory``: one Integra did not take raises
     :class:`AgencyClientError`.
@@ -69,10 +71,12 @@ class AgencyClient:
         url: str,
         kind: str,
         *,
+        tenant: str,
         tenant_jwks: dict[str, Any] | None = None,
         heartbeat: int = 30,
     ) -> None:
         self.kind = kind
+        self.tenant = tenant
         self.keys = KeySet.import_key_set(tenant_jwks) if tenant_jwks else None  # type: ignore[arg-type]
         params = pika.URLParameters(url)
         params.heartbeat = heartbeat
@@ -101,7 +105,9 @@ class AgencyClient:
         """Messages waiting for this agency (not yet acknowledged)."""
         received = []
         for _ in range(limit):
-            method, properties, body = self.channel.basic_get(referrals_queue(self.kind))
+            method, properties, body = self.channel.basic_get(
+                referrals_queue(self.tenant, self.kind)
+            )
             if method is None:
                 break
             envelope, error = self._read(body, properties.content_type)
@@ -145,8 +151,8 @@ class AgencyClient:
         ).encode()
         try:
             self.channel.basic_publish(
-                from_agency_exchange(self.kind),
-                answers_routing_key(self.kind),
+                AGENCY_EXCHANGE,
+                answers_routing_key(self.tenant, self.kind),
                 body,
                 pika.BasicProperties(
                     content_type=JSON_CONTENT_TYPE,

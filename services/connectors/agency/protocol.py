@@ -14,6 +14,12 @@ JOSE_CONTENT_TYPE = "application/jose"
 #: ``message.rejected`` that Integra sends unsigned.
 JSON_CONTENT_TYPE = "application/json"
 
+#: ``integra partner check`` on the webhook channel: an OPTIONS request to the agency's
+#: endpoint with a signed probe in this header (message type ``PROBE_TYPE``, no case data).
+#: Source: ``services.connectors.channels.webhook``.
+PROBE_HEADER = "X-Integra-Probe"
+PROBE_TYPE = "partner.probe"
+
 #: The signature of a webhook answer: ES256 with the agency's own key (``kid`` in the header).
 ANSWER_JWS_ALG = "ES256"
 ANSWER_JWS_TYP = "integra-answer+jws"
@@ -34,16 +40,15 @@ ANSWER_TYPES: Mapping[str, bool] = {
 }
 
 
-def referrals_queue(kind: str) -> str:
+#: The exchange the agency publishes its answers to (``messaging.topology.AGENCY_EXCHANGE``).
+AGENCY_EXCHANGE = "integra.agency"
+
+
+def referrals_queue(tenant: str, kind: str) -> str:
     """The queue the agency reads Integra's messages from (``AgencyPair.referrals``)."""
-    return f"agency.{kind}.referrals"
+    return f"{tenant}.agency.{kind}.referrals"
 
 
-def from_agency_exchange(kind: str) -> str:
-    """The exchange the agency publishes its answers to (``AgencyPair.from_agency``)."""
-    return f"agency.{kind}.from-agency"
-
-
-def answers_routing_key(kind: str) -> str:
+def answers_routing_key(tenant: str, kind: str) -> str:
     """The routing key of the agency's answers (``AgencyPair.answers``)."""
-    return f"agency.{kind}.answers"
+    return f"{tenant}.agency.{kind}.answers"

@@ -11,6 +11,10 @@ signed with *its own* key, whose public half the operator registered with Integr
               "payload": {"referral_id": referral_id, "accepted_at": ...}}
     response = post_answer(callback_url, sign_answer(key, answer))
 
+On its own endpoint the agency checks every request with :func:`verify_integra_message`
+(Integra's signature, against the tenant's JWKS) before it stores anything, and answers the
+``OPTIONS`` probe of ``integra partner check`` with :func:`probe_answer`.
+
 Integra's partner simulators use this module too. It needs only joserfc and requests.
 """
 
@@ -24,9 +28,46 @@ from typing import Any
 
 import requests
 from joserfc import jws
-from joserfc.jwk import ECKey
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet
 
-from .protocol import ANSWER_JWS_ALG, ANSWER_JWS_TYP, JOSE_CONTENT_TYPE
+from .protocol import ANSWER_JWS_ALG, ANSWER_JWS_TYP, JOSE_CONTENT_TYPE, PROBE_TYPE
+
+
+class NotFromIntegra(Exception):
+    """The message is not signed by the tenant (or not for this agency): answer 401."""
+
+
+def verify_integra_message(
+    token: bytes | str, tenant_jwks: Mapping[str, Any], *, kind: str | None = None
+) -> dict[str, Any]:
+    """The envelope of a message Integra signed (a referral POSTed to the agency's endpoint,
+    or the probe), after checking the signature against the tenant's JWKS (``{"keys": [..]}``,
+    ES256) and, given ``kind``, that it is addressed to this agency kind."""
+    text = token.decode("ascii", errors="replace") if isinstance(token, bytes) else token
+    try:
+        keys = KeySet.import_key_set(dict(tenant_jwks))  # type: ignore[arg-type]
+        verified = jws.deserialize_compact(text.strip(), keys, algorithms=["ES256"])
+        envelope = json.loads(verified.payload)
+    except (JoseError, ValueError, TypeError) as exc:
+        raise NotFromIntegra(f"signature not valid: {exc}") from exc
+    if not isinstance(envelope, dict):
+        raise NotFromIntegra("the signed payload is not an object")
+    if kind is not None and envelope.get("recipient") != kind:
+        raise NotFromIntegra(f"addressed to {envelope.get('recipient')!r}, not {kind!r}")
+    return envelope
+
+
+def probe_answer(header: str | None, tenant_jwks: Mapping[str, Any], kind: str) -> int:
+    """The status an agency's endpoint answers ``OPTIONS`` with: 204 for a valid probe of
+    Integra (``X-Integra-Probe`` header), 401 otherwise."""
+    if not header:
+        return 401
+    try:
+        envelope = verify_integra_message(header, tenant_jwks, kind=kind)
+    except NotFromIntegra:
+        return 401
+    return 204 if envelope.get("type") == PROBE_TYPE else 401
 
 
 def sign_answer(private_key: ECKey, answer: Mapping[str, Any]) -> bytes:

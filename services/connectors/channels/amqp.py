@@ -1,11 +1,12 @@
-"""The AMQP channel: the agency's system has its own queue pair in the tenant's vhost.
+"""The AMQP channel: the agency's system has its own queue pair in the shared vhost.
 
-``agency.<kind>.referrals`` carries Integra's signed messages to the agency (published to the
-exchange ``agency.<kind>.to-agency``); ``agency.<kind>.answers`` carries the agency's answers
-back (JSON, see ``services.connectors.agency.amqp_client``; published to
-``agency.<kind>.from-agency``). The agency's broker user may read only the first queue and
-write only to the second exchange, so the broker itself authenticates who answers. The
-queues and exchanges are declared by ``messaging.topology`` when the tenant is provisioned.
+``<tenant>.agency.<kind>.referrals`` carries Integra's signed messages to the agency;
+``<tenant>.agency.<kind>.answers`` carries the agency's answers back (JSON, see
+``services.connectors.agency.amqp_client``). Both are published to the topic exchange
+``integra.agency`` with the queue's name as routing key. The agency's broker user may read only
+the first queue and publish only the second routing key (a topic permission), so the broker
+itself authenticates who answers. The queues are declared by ``messaging.topology`` when the
+tenant is provisioned.
 
 The connector side uses kombu, so the same channel runs on RabbitMQ and on the embedded bus.
 """
@@ -72,13 +73,19 @@ class AmqpChannel:
     name = "amqp"
 
     def __init__(
-        self, url: str, kind: str, *, connect: Callable[[str], kombu.Connection], declare: bool
+        self,
+        url: str,
+        kind: str,
+        *,
+        tenant: str,
+        connect: Callable[[str], kombu.Connection],
+        declare: bool,
     ) -> None:
         """``connect`` opens a kombu connection to ``url`` on the bus's transport; ``declare``:
         whether this client declares its queues (see ``Transport.clients_declare``)."""
         self.url = url
         self.kind = kind
-        self.pair = AgencyPair(kind)
+        self.pair = AgencyPair(kind, tenant)
         self.connect = connect
         self.declare = declare
         self._connection: kombu.Connection | None = None
@@ -89,7 +96,7 @@ class AmqpChannel:
             connection = self.connect(self.url)
             connection.ensure_connection(max_retries=1)
             if self.declare:
-                declare_agency_pair_kombu(connection, self.kind)
+                declare_agency_pair_kombu(connection, self.kind, self.pair.tenant)
             self._connection = connection
         return self._connection
 
@@ -199,6 +206,7 @@ def build_amqp_channel(transport: Transport, tenant: Tenant, partner: PartnerEnt
     return AmqpChannel(
         transport.url(tenant, partner.kind),
         partner.kind,
+        tenant=tenant.slug,
         connect=transport.kombu_connection,
         declare=transport.clients_declare,
     )

@@ -20,6 +20,7 @@ from tenants.vocabulary import Channel as ChannelName
 
 from .amqp import build_amqp_channel
 from .base import Channel, Intake
+from .probes import ProbeResult, probe_amqp, probe_webhook, probe_xml_file
 from .webhook import build_webhook_channel
 from .webhook_callback import make_callback_app
 from .xml_file import build_xml_file_channel
@@ -29,21 +30,27 @@ ChannelBuilder = Callable[[Transport, Tenant, PartnerEntry], Channel]
 #: Builds the WSGI app where a push channel's agency answers: (settings, tenant slug, agency
 #: kind, the connector's intake) → app, mounted at ``/t/<tenant>/agency/<kind>``.
 CallbackAppBuilder = Callable[[Settings, str, str, Intake], Any]
+#: Checks a partner without sending it case data (``integra partner check``).
+PartnerProbe = Callable[[Transport, Tenant, PartnerEntry], ProbeResult]
 
 
 @dataclass(frozen=True)
 class ChannelSpec:
-    """What the runtime needs of one channel: how to build it, and for a channel whose agency
-    pushes its answers (rather than the connector pulling them), how to build its callback."""
+    """What the runtime needs of one channel: how to build it, how to check its partner, and
+    for a channel whose agency pushes its answers (rather than the connector pulling them),
+    how to build its callback."""
 
     build: ChannelBuilder
+    probe: PartnerProbe
     callback_app: CallbackAppBuilder | None = None
 
 
 CHANNEL_SPECS: Mapping[ChannelName, ChannelSpec] = {
-    ChannelName.AMQP: ChannelSpec(build_amqp_channel),
-    ChannelName.WEBHOOK: ChannelSpec(build_webhook_channel, callback_app=make_callback_app),
-    ChannelName.XML_FILE: ChannelSpec(build_xml_file_channel),
+    ChannelName.AMQP: ChannelSpec(build_amqp_channel, probe_amqp),
+    ChannelName.WEBHOOK: ChannelSpec(
+        build_webhook_channel, probe_webhook, callback_app=make_callback_app
+    ),
+    ChannelName.XML_FILE: ChannelSpec(build_xml_file_channel, probe_xml_file),
 }
 
 
@@ -58,3 +65,8 @@ def channel_spec(name: str) -> ChannelSpec:
 def build_channel(transport: Transport, tenant: Tenant, partner: PartnerEntry) -> Channel:
     """The channel through which the connector reaches ``partner``."""
     return channel_spec(partner.channel).build(transport, tenant, partner)
+
+
+def check_partner(transport: Transport, tenant: Tenant, partner: PartnerEntry) -> ProbeResult:
+    """Whether ``partner`` is reachable and authenticated, by its channel's convention."""
+    return channel_spec(partner.channel).probe(transport, tenant, partner)

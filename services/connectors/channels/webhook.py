@@ -39,6 +39,10 @@ RETRYABLE_4XX = frozenset({408, 425, 429})
 _REASON_LIMIT = 500
 _ERROR_BODY_LIMIT = 64 * 1024
 USER_AGENT = "Integra-Connector/1"
+#: ``integra partner check``: an OPTIONS request whose header carries a signed probe (a compact
+#: JWS of ``{"type": PROBE_TYPE, ...}``, no case data); see :mod:`.probes`.
+PROBE_HEADER = "X-Integra-Probe"
+PROBE_TYPE = "partner.probe"
 
 
 def _agency_reason(response: requests.Response, body: bytes) -> str:
@@ -82,8 +86,6 @@ class WebhookChannel:
         timeout: float = 5.0,
         http: requests.Session | None = None,
     ) -> None:
-        if not partner.webhook_url:
-            raise ValueError(f"partner {partner.key} has no webhook_url")
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         self.partner = partner
@@ -103,6 +105,13 @@ class WebhookChannel:
             raise DeliveryFailed(
                 f"envelope for {envelope.recipient!r} on the {self.partner.kind} channel",
                 retryable=False,
+            )
+        if self.url is None:
+            # Not connected yet: the referral waits (retried with backoff, "delivery delayed"
+            # in its history) until the operator names the agency's endpoint and restarts.
+            raise DeliveryFailed(
+                f"not connected: the registry names no webhook_url for partner "
+                f"{self.partner.key} of {self.tenant_slug}"
             )
         headers = {
             "Content-Type": JOSE_CONTENT_TYPE,

@@ -30,9 +30,12 @@ __all__ = [
 ]
 
 
-def exchange_dir(settings: Settings, tenant: Tenant, kind: str) -> Path:
-    """The exchange folder of a tenant's partner agency: ``var/exchange/<tenant>/<kind>``."""
-    return Path(settings.var_dir) / "exchange" / tenant.slug / kind
+def exchange_dir(settings: Settings, tenant: Tenant, partner: PartnerEntry) -> Path:
+    """The exchange folder of a tenant's partner agency: the registry's ``exchange_folder``
+    (relative to INTEGRA_HOME unless absolute), by default ``var/exchange/<tenant>/<kind>``."""
+    if partner.exchange_folder:
+        return Path(settings.home) / Path(partner.exchange_folder).expanduser()
+    return Path(settings.var_dir) / "exchange" / tenant.slug / partner.kind
 
 
 def integra_authority(tenant: Tenant) -> Authority:
@@ -165,7 +168,7 @@ def build_xml_file_channel(
 ) -> XmlFileChannel:
     """The channel registered for ``xml_file`` partners (see :mod:`.registry`)."""
     return XmlFileChannel(
-        exchange_dir(transport.settings, tenant, partner.kind),
+        exchange_dir(transport.settings, tenant, partner),
         tenant=tenant.slug,
         partner_party=partner.kind,
         own_authority=integra_authority(tenant),

@@ -12,7 +12,7 @@ from typing import Any
 import kombu
 
 from messaging.signing import BusKeyring
-from messaging.topology import AgencyPair, declare_agency_pair_kombu
+from messaging.topology import AgencyPair, agency_party, declare_agency_pair_kombu
 from tenants.registry import PartnerEntry
 
 from ..simulators import SimulatedAgency
@@ -33,6 +33,7 @@ class AmqpAgencyAdapter:
         keys: BusKeyring,
         *,
         partner: PartnerEntry,
+        tenant: str,
         connect: Callable[[str], kombu.Connection],
         declare: bool,
         poll_interval: float,
@@ -43,7 +44,7 @@ class AmqpAgencyAdapter:
         self.partner = partner
         self.keys = keys
         self.kind = agency.kind
-        self.pair = AgencyPair(agency.kind)
+        self.pair = AgencyPair(agency.kind, tenant)
         self.connect = connect
         self.declare = declare
         self.poll_interval = poll_interval
@@ -69,7 +70,7 @@ class AmqpAgencyAdapter:
         answers = self.agency.due_answers()
         if answers:
             exchange = kombu.Exchange(
-                self.pair.from_agency, type="direct", durable=True, no_declare=True
+                self.pair.from_agency, type="topic", durable=True, no_declare=True
             )
             with connection.Producer() as producer:
                 for answer in answers:
@@ -91,7 +92,7 @@ class AmqpAgencyAdapter:
         no connection held while the agency has nothing to do)."""
         with self.connect(self.url) as connection:
             if self.declare:
-                declare_agency_pair_kombu(connection, self.kind)
+                declare_agency_pair_kombu(connection, self.kind, self.pair.tenant)
             inbound = connection.SimpleQueue(
                 kombu.Queue(self.pair.referrals, no_declare=True), no_ack=False
             )
@@ -107,7 +108,7 @@ class AmqpAgencyAdapter:
             try:
                 with self.connect(self.url) as connection:
                     if self.declare:
-                        declare_agency_pair_kombu(connection, self.kind)
+                        declare_agency_pair_kombu(connection, self.kind, self.pair.tenant)
                     inbound = connection.SimpleQueue(
                         kombu.Queue(self.pair.referrals, no_declare=True), no_ack=False
                     )
@@ -131,10 +132,11 @@ def simulate_on_amqp(site: SimulationSite, agency: SimulatedAgency) -> AmqpAgenc
     """The adapter registered for ``amqp`` partners: the agency's own broker user."""
     transport = site.transport
     return AmqpAgencyAdapter(
-        transport.url(site.tenant, AgencyPair(site.partner.kind).user_party),
+        transport.url(site.tenant, agency_party(site.partner.kind)),
         agency,
         site.keys,
         partner=site.partner,
+        tenant=site.tenant.slug,
         connect=transport.kombu_connection,
         declare=transport.clients_declare,
         poll_interval=transport.poll_interval,

@@ -15,7 +15,8 @@ from joserfc.jwk import ECKey
 from messaging.signing import BusKeyring
 from tenants.registry import PartnerEntry
 
-from ..agency.webhook_client import post_answer, sign_answer
+from ..agency.protocol import PROBE_HEADER
+from ..agency.webhook_client import post_answer, probe_answer, sign_answer
 from ..partner_keys import PartnerKeyError, ensure_partner_key
 from ..simulators import SimulatedAgency
 from .base import SimulatedEndpoint, SimulationSite, verify_tenant_message
@@ -50,8 +51,11 @@ class WebhookAgencyAdapter:
         self.endpoint = SimulatedEndpoint(path=path, url=url, app=self.app)
         self.partner = dataclasses.replace(partner, webhook_url=url)
 
-        @self.app.post("/")
+        @self.app.route("/", methods=["POST", "OPTIONS"], provide_automatic_options=False)
         def receive() -> Any:
+            if request.method == "OPTIONS":  # integra partner check
+                jwks = self.keys.verification_keys.as_dict(private=False)
+                return "", probe_answer(request.headers.get(PROBE_HEADER), jwks, agency.kind)
             if self.agency.refuses_delivery():
                 return {"error": "simulated outage"}, 503
             try:

@@ -118,7 +118,7 @@ class XmlAgencyAdapter:
 def simulate_on_xml_file(site: SimulationSite, agency: SimulatedAgency) -> XmlAgencyAdapter:
     """The adapter registered for ``xml_file`` partners: the other side of the exchange folder."""
     return XmlAgencyAdapter(
-        exchange_dir(site.settings, site.tenant, site.partner.kind),
+        exchange_dir(site.settings, site.tenant, site.partner),
         agency,
         partner=site.partner,
         tenant=site.tenant.slug,

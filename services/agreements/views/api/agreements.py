@@ -10,7 +10,7 @@ from flask.views import MethodView
 from ...models.vocabulary import SigningParty
 from ...operations import agreements, amendments
 from ...schemas import agreements as agreement_schemas
-from .edge import BODY_ERRORS, READ_ERRORS, call_and_commit, document, errors
+from .edge import call_and_commit, documented
 
 UNKNOWN_OFFER = "`offer_unknown`: a step's `offer_id` is not in the tenant's offer directory."
 CONTINUED_STEP = (
@@ -20,18 +20,17 @@ CONTINUED_STEP = (
 
 
 class ClientAgreements(MethodView):
-    @document.response(200, agreement_schemas.AgreementSchema(many=True))
-    @errors(*READ_ERRORS, 404)
+    @documented(200, agreement_schemas.AgreementSchema(many=True), 404)
     def get(self, client_id: uuid.UUID) -> Any:
         """Every version of the client's agreements, oldest first."""
         return call_and_commit(agreements.list_agreements, client_id)
 
-    @document.arguments(agreement_schemas.AgreementInputSchema)
-    @document.response(201, agreement_schemas.AgreementSchema)
-    @errors(
-        *BODY_ERRORS,
+    @documented(
+        201,
+        agreement_schemas.AgreementSchema,
         404,
         409,
+        body=agreement_schemas.AgreementInputSchema,
         rules={
             409: "`agreement_already_open`: the client has a draft, signed or active "
             "agreement; amend it instead.",
@@ -45,17 +44,16 @@ class ClientAgreements(MethodView):
 
 
 class AgreementResource(MethodView):
-    @document.response(200, agreement_schemas.AgreementSchema)
-    @errors(*READ_ERRORS, 404)
+    @documented(200, agreement_schemas.AgreementSchema, 404)
     def get(self, agreement_id: uuid.UUID) -> Any:
         return call_and_commit(agreements.get_agreement, agreement_id)
 
-    @document.arguments(agreement_schemas.AgreementInputSchema)
-    @document.response(200, agreement_schemas.AgreementSchema)
-    @errors(
-        *BODY_ERRORS,
+    @documented(
+        200,
+        agreement_schemas.AgreementSchema,
         404,
         409,
+        body=agreement_schemas.AgreementInputSchema,
         rules={
             409: "`agreement_not_editable`: only a draft can be changed; a signed version is "
             "amended instead.",
@@ -66,9 +64,9 @@ class AgreementResource(MethodView):
         """Replace a draft's goals and steps (409 once anything is signed)."""
         return call_and_commit(agreements.replace_draft, agreement_id, data["goals"])
 
-    @document.response(204)
-    @errors(
-        *READ_ERRORS,
+    @documented(
+        204,
+        None,
         404,
         409,
         rules={409: "`agreement_not_discardable`: only an unsigned draft can be discarded."},
@@ -79,12 +77,12 @@ class AgreementResource(MethodView):
 
 
 class SignAgreement(MethodView):
-    @document.arguments(agreement_schemas.SignInputSchema)
-    @document.response(200, agreement_schemas.AgreementSchema)
-    @errors(
-        *BODY_ERRORS,
+    @documented(
+        200,
+        agreement_schemas.AgreementSchema,
         404,
         409,
+        body=agreement_schemas.SignInputSchema,
         rules={
             409: "`agreement_not_signable`: the version is active, closed or superseded; "
             "`agreement_incomplete`: no goal has a step yet; `already_signed`: this party "
@@ -102,12 +100,12 @@ class SignAgreement(MethodView):
 
 
 class AgreementReviews(MethodView):
-    @document.arguments(agreement_schemas.ReviewInputSchema)
-    @document.response(201, agreement_schemas.ReviewSchema)
-    @errors(
-        *BODY_ERRORS,
+    @documented(
+        201,
+        agreement_schemas.ReviewSchema,
         404,
         409,
+        body=agreement_schemas.ReviewInputSchema,
         rules={
             409: "`agreement_not_active`: only an active agreement is reviewed.",
             422: "`step_not_in_agreement`: a `step_id` is not a step of this version.",
@@ -120,12 +118,12 @@ class AgreementReviews(MethodView):
 
 
 class AgreementAmendments(MethodView):
-    @document.arguments(agreement_schemas.AmendmentInputSchema)
-    @document.response(201, agreement_schemas.AgreementSchema)
-    @errors(
-        *BODY_ERRORS,
+    @documented(
+        201,
+        agreement_schemas.AgreementSchema,
         404,
         409,
+        body=agreement_schemas.AmendmentInputSchema,
         rules={
             409: "`agreement_not_active`: only an active agreement is amended; "
             "`amendment_pending`: it has an unsigned amendment already.",
@@ -140,12 +138,12 @@ class AgreementAmendments(MethodView):
 
 
 class CloseAgreement(MethodView):
-    @document.arguments(agreement_schemas.CloseInputSchema)
-    @document.response(200, agreement_schemas.AgreementSchema)
-    @errors(
-        *BODY_ERRORS,
+    @documented(
+        200,
+        agreement_schemas.AgreementSchema,
         404,
         409,
+        body=agreement_schemas.CloseInputSchema,
         rules={
             409: "`agreement_not_active`: only an active agreement is closed; "
             "`amendment_pending`: finish or discard its pending amendment first.",

@@ -3,10 +3,11 @@ and the one shape of its work (call one operation as the caller, commit, return 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from flask import request
+from flask import Response, request
+from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import UnsupportedMediaType
@@ -88,6 +89,57 @@ def errors(*codes: int, rules: Mapping[int, str] | None = None) -> Callable[[Any
         return view
 
     return decorate
+
+
+def documented(
+    status: int,
+    schema: Any,
+    *codes: int,
+    body: Any = None,
+    optional_body: bool = False,
+    query: Any = None,
+    rules: Mapping[int, str] | None = None,
+    downloads: Mapping[int, Any] | None = None,
+) -> Callable[[Any], Any]:
+    """Document a view in one place: the ``body`` (or ``query``) it reads, what it answers
+    with (``status``, ``schema``), and its error responses: those every view that takes a body
+    (:data:`BODY_ERRORS`) or reads case data (:data:`READ_ERRORS`) can give, then ``codes``,
+    with this operation's ``rules`` (as in :func:`errors`). ``optional_body``: no body (or
+    ``{}``) is a valid request. ``downloads``: the other media types it can answer with, as
+    OpenAPI responses."""
+
+    def decorate(view: Any) -> Any:
+        view = errors(*(READ_ERRORS if body is None else BODY_ERRORS), *codes, rules=rules)(view)
+        view = document.response(status, schema)(view)
+        if body is not None:
+            view = document.arguments(body, required=not optional_body)(view)
+        if query is not None:
+            view = document.arguments(query, location="query")(view)
+        if downloads is not None:
+            view = document.doc(responses=downloads)(view)
+        return view
+
+    return decorate
+
+
+def nested_blueprint(
+    name: str, description: str, routes: Iterable[tuple[str, type[MethodView]]]
+) -> Blueprint:
+    """A Blueprint serving ``routes`` (path → view) inside the API's, so it shares the API's
+    bearer authentication, error format and OpenAPI document. Built per app, like the API's."""
+    blp = Blueprint(name, __name__, url_prefix="", description=description)
+    for path, view in routes:
+        blp.add_url_rule(path, view_func=view)
+    return blp
+
+
+def attachment(body: str | bytes, mimetype: str, filename: str) -> Response:
+    """A download: ``body`` as a file the browser saves as ``filename``."""
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def call_and_commit(

@@ -9,13 +9,13 @@ from flask.views import MethodView
 
 from ...operations import referrals
 from ...schemas import referrals as referral_schemas
-from .edge import BODY_ERRORS, READ_ERRORS, call_and_commit, document, errors
+from .edge import call_and_commit, documented
 
 
 class Referrals(MethodView):
-    @document.arguments(referral_schemas.ReferralQuerySchema, location="query")
-    @document.response(200, referral_schemas.ReferralPageSchema)
-    @errors(*READ_ERRORS)
+    @documented(
+        200, referral_schemas.ReferralPageSchema, query=referral_schemas.ReferralQuerySchema
+    )
     def get(self, query: dict[str, Any]) -> Any:
         items, total = call_and_commit(referrals.list_referrals, **query)
         return {
@@ -25,12 +25,12 @@ class Referrals(MethodView):
             "page_size": query["page_size"],
         }
 
-    @document.arguments(referral_schemas.ReferralInputSchema)
-    @document.response(201, referral_schemas.ReferralSchema)
-    @errors(
-        *BODY_ERRORS,
+    @documented(
+        201,
+        referral_schemas.ReferralSchema,
         404,
         409,
+        body=referral_schemas.ReferralInputSchema,
         rules={
             404: "The client or the consent (`client_not_found`, `consent_not_found`).",
             409: "`consent_revoked`; `consent_not_valid`: the consent has expired or is not "
@@ -47,20 +47,20 @@ class Referrals(MethodView):
 
 
 class ReferralResource(MethodView):
-    @document.response(200, referral_schemas.ReferralSchema)
-    @errors(*READ_ERRORS, 404)
+    @documented(200, referral_schemas.ReferralSchema, 404)
     def get(self, referral_id: uuid.UUID) -> Any:
         return call_and_commit(referrals.get_referral, referral_id)
 
 
 class WithdrawReferral(MethodView):
     # No body (or ``{}``) withdraws without a reason.
-    @document.arguments(referral_schemas.WithdrawInputSchema, required=False)
-    @document.response(200, referral_schemas.ReferralSchema)
-    @errors(
-        *BODY_ERRORS,
+    @documented(
+        200,
+        referral_schemas.ReferralSchema,
         404,
         409,
+        body=referral_schemas.WithdrawInputSchema,
+        optional_body=True,
         rules={
             409: "`referral_transition_not_allowed`: the referral is closed already "
             "(completed, rejected, aborted, withdrawn or revoked)."

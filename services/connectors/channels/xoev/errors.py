@@ -8,6 +8,7 @@ the agency which of its messages failed.
 from __future__ import annotations
 
 import uuid
+from dataclasses import KW_ONLY, dataclass
 
 from lxml import etree
 
@@ -16,6 +17,7 @@ from messaging.contracts import REJECTION_CODES
 from .vocabulary import MESSAGES_BY_ROOT, NAMESPACE
 
 
+@dataclass(eq=False)
 class XmlChannelError(Exception):
     """A document that cannot be written or accepted.
 
@@ -25,27 +27,18 @@ class XmlChannelError(Exception):
     ``syntax_error``: the bytes are not well-formed XML (perhaps a file still being written).
     """
 
-    def __init__(
-        self,
-        code: str,
-        reason: str,
-        *,
-        line: int | None = None,
-        element: str | None = None,
-        message_id: uuid.UUID | None = None,
-        message_type: str | None = None,
-        syntax_error: bool = False,
-    ) -> None:
-        if code not in REJECTION_CODES:
-            raise ValueError(f"unknown rejection code {code!r}")
-        self.code = code
-        self.reason = reason
-        self.line = line
-        self.element = element
-        self.message_id = message_id
-        self.message_type = message_type
-        #: Not well-formed XML (perhaps a file still being written).
-        self.syntax_error = syntax_error
+    code: str
+    reason: str
+    _: KW_ONLY
+    line: int | None = None
+    element: str | None = None
+    message_id: uuid.UUID | None = None
+    message_type: str | None = None
+    syntax_error: bool = False
+
+    def __post_init__(self) -> None:
+        if self.code not in REJECTION_CODES:
+            raise ValueError(f"unknown rejection code {self.code!r}")
         super().__init__(self.describe())
 
     def describe(self) -> str:

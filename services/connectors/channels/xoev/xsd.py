@@ -47,6 +47,43 @@ def _q(name: str) -> str:
     return f"{PREFIX}:{name}"
 
 
+#: The header's complex types, each a sequence of (element, its type[, "optional"]).
+HEADER_TYPES: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
+    (
+        "Behoerdenkennung",
+        (("praefix", "Behoerdenpraefix"), ("kennung", "Behoerdenkennung.Kennung")),
+    ),
+    ("Behoerde", (("behoerdenkennung", "Behoerdenkennung"), ("behoerdenname", "Behoerdenname"))),
+    (
+        "Identifikation.Nachricht",
+        (
+            ("nachrichtenUUID", "UUID"),
+            ("nachrichtentyp", "Code.Nachrichtentyp"),
+            ("erstellungszeitpunkt", "Zeitpunkt"),
+        ),
+    ),
+    (
+        "Nachrichtenkopf.G2G",
+        (
+            ("identifikation.nachricht", "Identifikation.Nachricht"),
+            ("leser", "Behoerde"),
+            ("autor", "Behoerde"),
+        ),
+    ),
+    (
+        "Umschlag",
+        (
+            ("mandant", "Mandant"),
+            ("absender", "Partei"),
+            ("empfaenger", "Partei"),
+            ("korrelationsUUID", "UUID"),
+            ("verursachungsUUID", "UUID", "optional"),
+            ("einwilligungsUUID", "UUID", "optional"),
+        ),
+    ),
+)
+
+
 class _Builder:
     def __init__(self) -> None:
         self.root = etree.Element(
@@ -84,6 +121,10 @@ class _Builder:
         if parent is None:
             return etree.SubElement(self.root, _xs("complexType"), name=name or "")
         return etree.SubElement(parent, _xs("complexType"))
+
+    def sequence(self, name: str) -> etree._Element:
+        """A named complex type of a sequence of elements; the sequence, to fill."""
+        return etree.SubElement(self.complex(name), _xs("sequence"))
 
     @staticmethod
     def element(
@@ -142,36 +183,10 @@ class _Builder:
                 code, _xs("attribute"), name=attr, type="xs:string", use="required", fixed=fixed
             )
 
-        kennung = self.complex("Behoerdenkennung")
-        seq = etree.SubElement(kennung, _xs("sequence"))
-        self.element(seq, "praefix", _q("Behoerdenpraefix"))
-        self.element(seq, "kennung", _q("Behoerdenkennung.Kennung"))
-
-        behoerde = self.complex("Behoerde")
-        seq = etree.SubElement(behoerde, _xs("sequence"))
-        self.element(seq, "behoerdenkennung", _q("Behoerdenkennung"))
-        self.element(seq, "behoerdenname", _q("Behoerdenname"))
-
-        ident = self.complex("Identifikation.Nachricht")
-        seq = etree.SubElement(ident, _xs("sequence"))
-        self.element(seq, "nachrichtenUUID", _q("UUID"))
-        self.element(seq, "nachrichtentyp", _q("Code.Nachrichtentyp"))
-        self.element(seq, "erstellungszeitpunkt", _q("Zeitpunkt"))
-
-        kopf = self.complex("Nachrichtenkopf.G2G")
-        seq = etree.SubElement(kopf, _xs("sequence"))
-        self.element(seq, "identifikation.nachricht", _q("Identifikation.Nachricht"))
-        self.element(seq, "leser", _q("Behoerde"))
-        self.element(seq, "autor", _q("Behoerde"))
-
-        umschlag = self.complex("Umschlag")
-        seq = etree.SubElement(umschlag, _xs("sequence"))
-        self.element(seq, "mandant", _q("Mandant"))
-        self.element(seq, "absender", _q("Partei"))
-        self.element(seq, "empfaenger", _q("Partei"))
-        self.element(seq, "korrelationsUUID", _q("UUID"))
-        self.element(seq, "verursachungsUUID", _q("UUID"), min_occurs=0)
-        self.element(seq, "einwilligungsUUID", _q("UUID"), min_occurs=0)
+        for name, elements in HEADER_TYPES:
+            seq = self.sequence(name)
+            for element, type_, *optional in elements:
+                self.element(seq, element, _q(type_), min_occurs=0 if optional else 1)
 
         # Free-form data (the contracts' Dict fields): typed, reversible entries.
         entry = etree.SubElement(self.root, _xs("complexType"), name="JSON.Eintrag", mixed="true")
@@ -182,8 +197,7 @@ class _Builder:
         self._restriction(
             etree.SubElement(typ, _xs("simpleType")), "xs:string", {"enumeration": JSON_TYPES}
         )
-        obj = self.complex("JSON.Objekt")
-        seq = etree.SubElement(obj, _xs("sequence"))
+        seq = self.sequence("JSON.Objekt")
         self.element(seq, ITEM, _q("JSON.Eintrag"), min_occurs=0, max_occurs="unbounded")
 
     # contract-derived types -----------------------------------------------------------------

@@ -7,8 +7,8 @@ That query runs as the platform's login role, which by itself may read no tenant
 tenant's role grants it the ``sent_at`` column of its outbox and nothing else (a timestamp,
 never a message), and usage of the schema to reach it.
 
-Revision ID: 0003_outbox_sweep
-Revises: 0002_outbox_notify_trigger
+Revision ID: 0004_outbox_sweep
+Revises: 0003_delivery_attempts
 Create Date: 2026-11-30
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0003_outbox_sweep"
-down_revision = "0002_outbox_notify_trigger"
+revision = "0004_outbox_sweep"
+down_revision = "0003_delivery_attempts"
 branch_labels = None
 depends_on = None
 
