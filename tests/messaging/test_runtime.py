@@ -82,7 +82,7 @@ def _cost_of(settings: Settings, tenants: int) -> tuple[int, int, int, list[Engi
 def test_threads_timers_and_open_files_do_not_grow_with_tenants(tmp_path: Path) -> None:
     few = _cost_of(make_settings(tmp_path / "few", broker_url=None), 3)
     many = _cost_of(make_settings(tmp_path / "many", broker_url=None), 30)
-    assert many[0] == few[0], "threads"
+    assert many[0] <= few[0], "threads"  # (a thread another test left may end meanwhile)
     assert many[1] <= few[1], "timers"  # the sweep, the file watch, the slow sweep
     assert many[2] <= few[2] + 2, "open files"
 
