@@ -46,6 +46,10 @@ from tenants.secrets import create_private_file, private_dir, write_secret
 from tenants.settings import Settings
 
 
+class BackupError(Exception):
+    """A backup could not be taken (the tenant is not provisioned here)."""
+
+
 class RestoreRefused(Exception):
     """A restore was refused before anything was changed."""
 
@@ -97,7 +101,7 @@ def _stage_stores(settings: Settings, tenant: Tenant, folder: Path) -> list[Stor
     for store in tenant_stores:
         source = sqlite_path(settings, tenant, store.service)
         if not source.exists():
-            raise RestoreRefused(f"{tenant.slug}: not provisioned: {source} does not exist")
+            raise BackupError(f"{tenant.slug}: not provisioned: {source} does not exist")
         _sqlite_copy(source, folder / f"{store.label}.sqlite3")
         entries.append(StoreEntry(store.label, store.service, f"db/{store.label}.sqlite3", None))
     return entries

@@ -30,8 +30,9 @@ from tenants.registry import Tenant
 from tenants.settings import Settings
 
 
-class DatabaseRestoreError(Exception):
-    """pg_dump or pg_restore refused; the message carries their own words."""
+class PostgresToolError(Exception):
+    """pg_dump or pg_restore refused, or a schema is not as expected; the message carries
+    PostgreSQL's own words."""
 
 
 def _quote(name: str) -> str:
@@ -45,7 +46,7 @@ def _run(command: list[str], env: dict[str, str]) -> str:
         command, env={**os.environ, **env}, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
-        raise DatabaseRestoreError(f"{command[0]}: {done.stderr.strip() or done.returncode}")
+        raise PostgresToolError(f"{command[0]}: {done.stderr.strip() or done.returncode}")
     return done.stdout
 
 
@@ -80,7 +81,7 @@ def dump_schemas(
         )
         missing = sorted(set(names.values()) - present)
         if missing:
-            raise DatabaseRestoreError(f"not provisioned: schemas {missing} do not exist")
+            raise PostgresToolError(f"not provisioned: schemas {missing} do not exist")
         snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
         for label, schema in names.items():
             _run(
@@ -146,7 +147,7 @@ def _restore_one(settings: Settings, tenant: Tenant, swap: _Swap, dump: Path) ->
     role = swap.target  # each store's role has its schema's name
     with _admin(settings, tenant) as conn:
         if swap.restored != swap.target and _schema_exists(conn, swap.restored):
-            raise DatabaseRestoreError(
+            raise PostgresToolError(
                 f"schema {swap.restored} (the backup's name) exists here and is not this tenant's"
             )
         if _schema_exists(conn, swap.target):

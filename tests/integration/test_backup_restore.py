@@ -173,3 +173,21 @@ def test_restore_refuses_what_is_not_a_backup(homes: list[dict[str, str]], tmp_p
     assert evil.exit_code == 1
     assert "is not a plain file in the archive" in evil.stderr
     assert not (tmp_path / "freiburg.toml").exists()
+
+
+def test_backup_all_writes_one_archive_per_tenant(tmp_path: Path) -> None:
+    env = installation(tmp_path / "home", "sqlite", {}, "all")
+    for slug in ("freiburg", "essen"):
+        shutil.copy(SHIPPED_REGISTRY / f"{slug}.toml", env["INTEGRA_TENANTS_DIR"])
+    assert integra(env, "migrate", "freiburg", "essen", "--workers", "1").exit_code == 0
+    out = tmp_path / "backups"
+    taken = integra(env, "backup", "--all", "--out", str(out))
+    assert taken.exit_code == 0, taken.output
+    assert sorted(p.name for p in out.iterdir()) == ["essen.tar", "freiburg.tar"]
+    with tarfile.open(out / "essen.tar") as tar:
+        names = tar.getnames()
+    assert {"manifest.json", "manifest.sha256", "registry/essen.toml"} <= set(names)
+    assert "db/agreements.sqlite3" in names and "secrets/bus-keys.json" in names
+
+    neither = integra(env, "backup", "--out", str(out))
+    assert neither.exit_code == 1 and "name one tenant or give --all" in neither.stderr

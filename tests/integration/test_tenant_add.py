@@ -3,6 +3,7 @@ a step midway, what the run created is removed again and the error names the ste
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -141,3 +142,25 @@ def test_add_refuses_an_invalid_file_and_changes_nothing(
     assert result.exit_code == 1
     assert "federal_state" in result.stderr
     assert sorted(p.name for p in load_settings(env).tenants_dir.iterdir()) == ["essen.toml"]
+
+
+def test_delete_after_an_export_removes_data_and_registry_file(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    file = new_tenant_file(tmp_path / "incoming")
+    assert integra(env, "tenant", "add", str(file)).exit_code == 0
+    settings = load_settings(env)
+    tenant = load_tenant_file(file)
+
+    refused = integra(env, "tenant", "delete", "neustadt")
+    assert refused.exit_code == 1 and "--yes or --export FILE" in refused.stderr
+    assert (settings.tenants_dir / "neustadt.toml").exists()
+
+    export = tmp_path / "neustadt.json"
+    deleted = integra(env, "tenant", "delete", "neustadt", "--export", str(export))
+    assert deleted.exit_code == 0, deleted.output
+    assert "offices" in json.loads(export.read_text())["tables"]
+    assert present_schemas(settings, tenant) == set()
+    assert not (settings.tenants_dir / "neustadt.toml").exists()
+    # and it can be added again (its kept keys are reused)
+    assert integra(env, "tenant", "add", str(file)).stdout.startswith("added neustadt")
