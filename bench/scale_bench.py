@@ -3,7 +3,7 @@
 For each layout (embedded: SQLite + embedded bus; postgres: PostgreSQL + RabbitMQ;
 pg-embedded-bus: PostgreSQL with the embedded bus, for the database side alone) and each
 tenant count, tenants are generated from the shape of a shipped registry file into a temporary
-registry folder (a unique database prefix and vhost prefix per run), then:
+registry folder (a unique database prefix and shared vhost per run), then:
 
 - time to provision (``integra migrate``) and to start (until ``/healthz`` answers);
 - time to the first answer of each tenant (a cold app per tenant);
@@ -13,7 +13,7 @@ registry folder (a unique database prefix and vhost prefix per run), then:
   until the simulated agency's last answer is back).
 
 Everything the run created is removed at the end: the temporary folder, the databases and
-roles (``tenants.databases.drop_prefix``) and the broker's vhosts and users.
+roles (``tenants.databases.drop_prefix``) and the broker's vhost and users.
 
     .venv/bin/python -m bench.scale_bench --layouts embedded --tenants 18 400
 """
@@ -268,6 +268,7 @@ def run_one(
             "INTEGRA_DATABASE_URL": PG_URL,
             "INTEGRA_DATABASE_PREFIX": tag,
             "INTEGRA_BROKER_URL": AMQP_URL,
+            "INTEGRA_BROKER_VHOST": tag,  # the run's own shared vhost
         }
     figures = Figures(layout, count)
     process = None
@@ -357,6 +358,10 @@ def cleanup(layout: str, env: dict[str, str]) -> None:
             transport.deprovision(tenant)
         except Exception as exc:
             print(f"  broker cleanup of {tenant.slug}: {exc}", file=sys.stderr)
+    if settings.broker_url:
+        from messaging.broker_admin import drop_installation
+
+        drop_installation(settings)  # the run's shared vhost and its workers' users
     drop_prefix(settings)
 
 
