@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from deploy.provisioning import deprovision_tenant
+from messaging.broker_admin import drop_installation
 from tenants.registry import load_registry
 from tenants.settings import load_settings
 from tests.fixtures.live import free_port, registry_copy
@@ -87,10 +88,12 @@ def home(tmp_path: Path, postgres_url: str, run_id: str) -> Iterator[tuple[Path,
         INTEGRA_DATABASE_URL=postgres_url,
         INTEGRA_DATABASE_PREFIX=f"iww_{run_id}",
         INTEGRA_BROKER_URL=AMQP_URL,
+        INTEGRA_BROKER_VHOST=f"iww-{run_id}",
     )
     yield home, env
     settings = load_settings(env)
     deprovision_tenant(settings, load_registry(registry).require("freiburg"))
+    drop_installation(settings)
 
 
 @contextmanager
