@@ -189,12 +189,16 @@ def start_background_services(
         )
         services.start(dispatcher)
         started.append(services)
-    partners = "with partner simulators (demo)" if simulate else "delivering to the partner "
-    partners += "" if simulate else "agencies the registry names (no simulators)"
-    click.echo(
-        f"Bus: {', '.join(roles)} of {len(tenants)} tenants on {settings.worker_threads} "
-        f"shared worker threads, {sum(len(t.partners) for t in tenants)} connectors {partners}"
-    )
+    said = f"Bus: {', '.join(roles)} of {len(tenants)} tenants on {settings.worker_threads} "
+    said += "shared worker threads"
+    if "connectors" in roles:
+        said += f", {sum(len(t.partners) for t in tenants)} connectors "
+        said += (
+            "with partner simulators (demo)"
+            if simulate
+            else "delivering to the partner agencies the registry names (no simulators)"
+        )
+    click.echo(said)
     if not simulate and "connectors" in roles:
         for tenant in tenants:
             for partner in tenant.partners:
