@@ -17,6 +17,7 @@ from waitress.server import create_server
 from deploy.observability import prepare_metrics
 from deploy.provisioning import provision_all
 from deploy.retention_timer import RetentionTimer
+from deploy.services import start_background_services
 from deploy.web import (
     WebWorkers,
     listening_socket,
@@ -27,14 +28,12 @@ from deploy.web import (
     worker_command,
 )
 from deploy.wiring import bus_transport, tenant_dispatcher
-from gateway.dispatch import TenantDispatcher
 from gateway.forward import Forward
+from messaging.runtime import BusRuntime
 from services.agreements.context import DemoMark
 from tenants.databases import create_tenant_engine
-from tenants.demo_overlay import apply_overlay, overlay_path
 from tenants.registry import Registry
 from tenants.settings import Settings
-from tenants.vocabulary import Channel
 
 log = logging.getLogger(__name__)
 
@@ -94,52 +93,6 @@ def demo_mark(*, demo: bool, simulators: bool) -> DemoMark | None:
     return DemoMark.DATA if demo else None
 
 
-def start_background_services(
-    settings: Settings,
-    registry: Registry,
-    dispatcher: TenantDispatcher,
-    base_url: str,
-    *,
-    simulate: bool,
-) -> list[Any]:
-    """Per enabled tenant: the agreement service's relay and consumer and a connector per
-    partner agency; with ``simulate`` a simulator playing each agency, reached at the demo
-    overlay's addresses. Webhook endpoints are mounted on ``dispatcher``, which answers at
-    ``base_url``."""
-    from deploy.services import TenantServices
-
-    if simulate:
-        path = overlay_path(settings.tenants_dir)
-        registry = apply_overlay(registry, path, gateway=base_url)
-    tenants = registry.enabled()
-    started = []
-    transport = bus_transport(settings)
-    for tenant in tenants:
-        services = TenantServices(transport, tenant, base_url, simulate=simulate)
-        services.start(dispatcher)
-        started.append(services)
-    connectors = sum(len(t.partners) for t in tenants)
-    if simulate:
-        click.echo(
-            f"Bus: relay and consumer per tenant, {connectors} connectors with partner "
-            "simulators (demo)"
-        )
-        return started
-    click.echo(
-        f"Bus: relay and consumer per tenant, {connectors} connectors delivering to the "
-        "partner agencies the registry names (no simulators)"
-    )
-    for tenant in tenants:
-        for partner in tenant.partners:
-            if partner.channel == Channel.WEBHOOK and not partner.webhook_url:
-                click.echo(
-                    f"  not connected: {tenant.slug}/{partner.kind} (webhook) has no webhook_url "
-                    "in the registry; its referrals wait until it has one",
-                    err=True,
-                )
-    return started
-
-
 def default_workers(settings: Settings) -> int:
     """One process on the embedded default (SQLite files, a laptop); on PostgreSQL one web
     process per core, at most four."""
@@ -187,6 +140,14 @@ def run_platform(
 
         print_logins(seed_demo_logins(settings, tenants), f"http://localhost:{port}")
         click.echo(f"  stored in {logins_path(settings)}")
+    if not settings.embedded:
+        # PostgreSQL + RabbitMQ: web processes and a worker per bus role, supervised
+        from deploy.supervisor import run_processes
+
+        return run_processes(
+            settings, registry, port=port, workers=workers, threads=threads,
+            simulate=simulators, demo=mark,
+        )  # fmt: skip
     dispatcher = tenant_dispatcher(settings, registry, demo=mark)
     connections: dict[int, Any] = {}
     web: WebWorkers | None = None
@@ -195,7 +156,7 @@ def run_platform(
             dispatcher, map=connections, host=settings.host, port=port, threads=threads,
             ident="integra",
         )  # fmt: skip
-        background = start_background_services(
+        runtime, background = start_background_services(
             settings, registry, dispatcher, f"http://127.0.0.1:{port}", simulate=simulators
         )
     else:
@@ -207,7 +168,7 @@ def run_platform(
             ident="integra-services",
         )  # fmt: skip
         internal = f"http://127.0.0.1:{server.effective_port}"
-        background = start_background_services(
+        runtime, background = start_background_services(
             settings, registry, dispatcher, internal, simulate=simulators
         )
         prefixes = dispatcher.mount_prefixes()
@@ -255,8 +216,24 @@ def run_platform(
         retention.stop()
         for services in background:
             services.stop()
+        runtime.stop()
         dispatcher.dispose()
     return status
+
+
+def commit_relays(settings: Settings, registry: Registry) -> BusRuntime:
+    """A web process publishes what its requests commit right after the commit: every
+    tenant's agreement relay as a job on two shared threads, run only by the commit hook
+    (the worker-agreements process sweeps for anything a web process missed)."""
+    from messaging.relay import OutboxRelay
+
+    transport = bus_transport(settings)
+    runtime = BusRuntime(transport, threads=2, sweep_interval=3600.0).start()
+    for tenant in registry.enabled():
+        engine = create_tenant_engine(settings, tenant)
+        relay = OutboxRelay.for_tenant(transport, tenant, engine)
+        runtime.add_relay((tenant.slug, "agreements.relay"), relay, start=False)
+    return runtime
 
 
 def run_web_worker(
@@ -264,7 +241,7 @@ def run_web_worker(
     registry: Registry,
     *,
     fd: int,
-    parent: int,
+    parent: int | None,
     threads: int,
     forward_to: str,
     prefixes: list[str],
@@ -273,14 +250,19 @@ def run_web_worker(
     """One web process of ``integra up --workers N``: the gateway on the inherited socket,
     the services process's paths forwarded to it."""
     dispatcher = tenant_dispatcher(settings, registry, demo=demo)
-    forward = Forward(forward_to)
-    for prefix in prefixes:
-        dispatcher.mount(prefix, forward)
+    relays = None if settings.embedded else commit_relays(settings, registry)
+    if forward_to:
+        forward = Forward(forward_to)
+        for prefix in prefixes:
+            dispatcher.mount(prefix, forward)
     stop = threading.Event()
     stop_on_signals(stop)
-    stop_with_parent(stop, parent)
+    if parent:
+        stop_with_parent(stop, parent)
     try:
         serve_socket(dispatcher, socket.socket(fileno=fd), threads=threads, stop=stop)
     finally:
+        if relays is not None:
+            relays.stop()
         dispatcher.dispose()
     return 0

@@ -2,11 +2,14 @@
 (<tenant>.<domain>) and dispatches to that tenant's app, created lazily on first use.
 
 One process can serve every tenant or just some; an idle tenant costs nothing until its
-first request (no app, no engine, no connection).
+first request (no app, no engine, no connection), and at most ``max_apps`` apps stay loaded:
+the least recently used one is released when another tenant's app is needed, so hundreds of
+tenants do not grow a web process without bound.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hmac
 import itertools
@@ -15,6 +18,7 @@ import re
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,6 +30,12 @@ from gateway.metrics import UNMATCHED, Collector, exposition, http_metrics
 from tenants import log_context
 from tenants.registry import Registry, Tenant
 from tenants.settings import Settings
+
+#: Tenant apps a process keeps loaded at most (least recently used ones are released).
+MAX_APPS = 64
+
+#: Apps up to which a new app's objects are frozen with the rest (see ``_freeze_long_lived``).
+WARM_APPS = 16
 
 #: Requests after which a process's caches (compiled templates and statements, translations)
 #: are warm; see ``_freeze_long_lived``.
@@ -111,16 +121,18 @@ class TenantDispatcher:
         *,
         dispose_app: AppDisposer | None = None,
         readiness: Callable[[], dict[str, Any]] | None = None,
+        max_apps: int = MAX_APPS,
         scrape_collectors: Iterable[Collector] = (),
     ) -> None:
         self.settings = settings
+        self.max_apps = max_apps
         self.registry = registry
         self.app_factory = app_factory
         self.dispose_app = dispose_app
         self.readiness = readiness
         self.scrape_collectors = list(scrape_collectors)
         self.metrics = http_metrics()
-        self._apps: dict[str, Flask] = {}
+        self._apps: OrderedDict[str, Flask] = OrderedDict()
         self._lock = threading.Lock()
         self._mounts: list[tuple[str, str, WSGIApp]] = []
         self._served = itertools.count(1)
@@ -144,18 +156,34 @@ class TenantDispatcher:
     def tenant_app(self, slug: str) -> Flask | None:
         app = self._apps.get(slug)
         if app is not None:
+            with contextlib.suppress(KeyError):  # released meanwhile: this request has it
+                self._apps.move_to_end(slug)  # most recently used
             return app
         tenant = self.registry.get(slug)
         if tenant is None or not tenant.enabled:
             return None
+        evicted: list[Flask] = []
         with self._lock:
             app = self._apps.get(slug)
             if app is None:
                 app = self.app_factory(self.settings, tenant)
                 app.teardown_request(_remember_route)
                 self._apps[slug] = app
+                while len(self._apps) > self.max_apps:
+                    evicted.append(self._apps.popitem(last=False)[1])
                 self.metrics.apps.set(len(self._apps))
-                _freeze_long_lived(collect=True)
+                if evicted:
+                    # a released app sits among the frozen objects: thaw them, so that the
+                    # collector's own passes reclaim it (a full collection right here stopped
+                    # this request for seconds in a process serving hundreds of tenants)
+                    gc.unfreeze()
+                    for old in evicted:
+                        if self.dispose_app is not None:
+                            self.dispose_app(old)  # requests in progress finish on it
+                    evicted.clear()
+                elif len(self._apps) <= WARM_APPS:
+                    # freeze what is alive (a full collection first, ~0.1–0.3 s, only once)
+                    _freeze_long_lived(collect=len(self._apps) == 1)
         return app
 
     def loaded_tenants(self) -> list[str]:

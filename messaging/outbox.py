@@ -18,15 +18,14 @@ from messaging.contracts import is_validated, validate_envelope
 from messaging.envelope import Envelope
 from messaging.store import OutboxMessage
 
-#: PostgreSQL channel the relay LISTENs on. A trigger on the outbox table (migration 0002)
-#: notifies it; PostgreSQL delivers the notification on commit only.
-NOTIFY_CHANNEL = "integra_outbox"
 _ADDED = "integra_outbox_added"
 _APPENDED = "integra_outbox_appended"
 
 
 def _wake_local_relay(session: Session) -> None:
-    """SQLite: no NOTIFY, so wake the relay of this database if it runs in this process."""
+    """After a commit that appended messages: the writer's process runs the tenant's relay
+    job at once (``messaging.runtime``). A row no process picks up this way (the writer died
+    right after its commit, or no relay runs in its process) waits for the outbox sweeper."""
     if session.info.pop(_APPENDED, False):
         wakeups.signal(relay_key(session.get_bind().engine))
 
@@ -36,7 +35,11 @@ def _forget_appended(session: Session) -> None:
 
 
 def relay_key(engine: Engine) -> str:
-    """What a relay listens on, and appends to its database signal, in this process."""
+    """What a relay listens on, and appends to its outbox signal, in this process: the
+    tenant's schema on PostgreSQL (tenants share the engine's URL), else the database URL."""
+    schema = getattr(engine, "schema", None)
+    if schema:
+        return f"{engine.url.render_as_string(hide_password=True)}#{schema}"
     return engine.url.render_as_string(hide_password=True)
 
 
@@ -97,9 +100,8 @@ def append(session: Session, envelope: Envelope, *, encrypt: bool = False) -> Ou
     if added is None:
         added = session.info[_ADDED] = {}
         event.listen(session, "before_flush", _assign_sequences)
-        if session.get_bind().dialect.name != "postgresql":  # PostgreSQL has its trigger
-            event.listen(session, "after_commit", _wake_local_relay)
-            event.listen(session, "after_rollback", _forget_appended)
+        event.listen(session, "after_commit", _wake_local_relay)
+        event.listen(session, "after_rollback", _forget_appended)
     session.info[_APPENDED] = True
     added[id(row)] = len(added)
     session.add(row)

@@ -1,15 +1,19 @@
 """The outbox relay: publishes committed outbox rows and marks them sent.
 
-One relay per tenant database. A pass reads pending rows in commit order, signs them with the
-tenant's key, publishes them with confirms and marks the confirmed ones sent in one short
-transaction. Order per correlation (referral) is kept: rows of a correlation are published in
-sequence order, and when one of them fails the ones behind it wait for it (they are neither
+One relay per tenant (and service) outbox. A pass reads pending rows in commit order, signs them
+with the tenant's key, publishes them with confirms and marks the confirmed ones sent in one
+short transaction. Order per correlation (referral) is kept: rows of a correlation are published
+in sequence order, and when one of them fails the ones behind it wait for it (they are neither
 published nor marked sent before it). Anything not confirmed stays pending and is published
 again after a reconnect; receivers drop the duplicates through their inbox.
 
-Wake-ups: PostgreSQL ``LISTEN integra_outbox`` (NOTIFY on commit, from a trigger on the
-outbox table), with polling every ``poll_interval`` as the fallback and the
-only mechanism on SQLite. On PostgreSQL an advisory lock keeps one active relay per tenant schema.
+Running it: :meth:`OutboxRelay.run_pass` is a job of the process's shared work pool
+(``messaging.runtime``), woken right after the writer's commit (an after-commit hook, see
+``messaging.outbox``) and by the process's one outbox sweeper; no connection, thread or timer
+per idle tenant. On PostgreSQL a pass holds a transaction-scoped advisory lock of its tenant
+(``pg_try_advisory_xact_lock``), so two processes never relay the same outbox at once, also
+through a pooler in transaction mode. :meth:`OutboxRelay.run` is the same pass in a loop of its
+own, for a single connector run by hand (``integra connector run``).
 """
 
 from __future__ import annotations
@@ -22,12 +26,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 
 from messaging import topology, wakeups
 from messaging.metrics import UNKNOWN, bus_metrics, type_label
-from messaging.outbox import NOTIFY_CHANNEL, relay_key
+from messaging.outbox import relay_key
 from messaging.signing import BusKeyring, EnvelopeSigner
 from messaging.store import OutboxMessage
 from messaging.transports.base import OutgoingMessage, Publisher, PublishResult, Transport
@@ -35,44 +39,12 @@ from tenants.registry import Tenant
 
 log = logging.getLogger(__name__)
 
-#: Advisory lock key of the relay (one active relay per tenant schema, the second key).
+#: Advisory lock class of the relay; the second key is the hash of the tenant's schema.
 RELAY_LOCK_KEY = 0x1A7E6A
-
-
-class _Listener:
-    """PostgreSQL LISTEN on a dedicated connection; also holds the relay's advisory lock."""
-
-    def __init__(self, engine: Engine) -> None:
-        raw: Any = engine.raw_connection()
-        pg: Any = raw.driver_connection
-        raw.detach()  # LISTEN state must not go back to the pool
-        pg.autocommit = True
-        pg.execute(f"LISTEN {NOTIFY_CHANNEL}")
-        self._pg: Any = pg
-        # tenants share a database, a schema each: the lock is the schema's
-        self._schema = str(getattr(engine, "schema", None) or "")
-
-    @property
-    def fileno(self) -> int:
-        return int(self._pg.pgconn.socket)
-
-    def try_lock(self) -> bool:
-        row = self._pg.execute(
-            "SELECT pg_try_advisory_lock(%s, hashtext(%s))", (RELAY_LOCK_KEY, self._schema)
-        ).fetchone()
-        return bool(row and row[0])
-
-    def drain(self) -> None:
-        pgconn = self._pg.pgconn
-        pgconn.consume_input()
-        while pgconn.notifies() is not None:
-            pass
-
-    def close(self) -> None:
-        try:
-            self._pg.close()
-        except Exception:
-            log.debug("closing listener", exc_info=True)
+#: A relay whose outbox stayed empty this long closes its broker connection.
+PUBLISHER_IDLE_CLOSE = 10.0
+#: When another process holds a tenant's relay lock, look again after this long.
+LOCKED_RETRY = 2.0
 
 
 def _in_sequence_per_correlation(rows: list[Any]) -> list[Any]:
@@ -116,6 +88,8 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
         self.stop_event = threading.Event()
+        self._backoff = 0.0
+        self._last_publish: float | None = None
 
     @classmethod
     def for_tenant(
@@ -245,54 +219,66 @@ class OutboxRelay:
                 time.sleep(0.2)
         return total
 
-    # the loop ---------------------------------------------------------------------------------
+    # the pass as a job of the shared pool -----------------------------------------------------
+
+    def run_pass(self) -> float | None:
+        """Publish what is pending; returns when to run again (a job of ``WorkPool``):
+        0 while batches are full, a backoff after failures, ``None`` once the outbox is empty
+        and the broker connection closed."""
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as lock:  # begins as the tenant (SET LOCAL ROLE)
+                held = lock.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:k, hashtext(current_schema()))"),
+                    {"k": RELAY_LOCK_KEY},
+                ).scalar()
+                if not held:
+                    return LOCKED_RETRY  # another process relays this tenant right now
+                return self._pass()
+        return self._pass()
+
+    def _pass(self) -> float | None:
+        sent, failed = self.publish_pending()
+        now = time.monotonic()
+        if sent or failed:
+            self._last_publish = now
+        if failed:
+            self._backoff = min(self.max_backoff, max(0.1, self._backoff * 2))
+            return self._backoff
+        self._backoff = 0.0
+        if sent:
+            return 0.0  # there may be more
+        if self._last_publish is None:
+            return None
+        idle = now - self._last_publish
+        if idle < PUBLISHER_IDLE_CLOSE:
+            return PUBLISHER_IDLE_CLOSE - idle
+        self.publisher.close()  # an idle tenant keeps no broker connection
+        self._last_publish = None
+        return None
+
+    # a loop of its own (one connector run by hand, tests) -------------------------------------
 
     def run(self, on_idle: Callable[[], None] | None = None) -> None:
-        """Publish until :meth:`stop`; wake on NOTIFY (PostgreSQL), on an append in this
-        process (SQLite), or every ``poll_interval``."""
+        """Publish until :meth:`stop`; wake on a commit in this process or every
+        ``poll_interval`` (for writers in other processes)."""
         with wakeups.listening(relay_key(self.engine), self.publisher.wake):
-            self._run(on_idle)
+            try:
+                self._run(on_idle)
+            finally:
+                self.publisher.close()
 
     def _run(self, on_idle: Callable[[], None] | None) -> None:
-        listener: _Listener | None = None
-        backoff = 0.0
-        try:
-            while not self.stop_event.is_set():
-                if listener is None and self.engine.dialect.name == "postgresql":
-                    try:
-                        listener = _Listener(self.engine)
-                        while not self.stop_event.is_set() and not listener.try_lock():
-                            self.publisher.idle(self.poll_interval)  # another relay is active
-                    except Exception:
-                        log.exception("relay: LISTEN failed; polling")
-                        listener = None
-                try:
-                    sent, failed = self.publish_pending()
-                except Exception:
-                    log.exception("relay: pass failed")
-                    sent, failed = 0, 1
-                if failed:
-                    backoff = min(self.max_backoff, max(0.1, backoff * 2))
-                    self.publisher.idle(backoff)
-                    continue
-                backoff = 0.0
-                if sent:
-                    continue  # there may be more
-                if on_idle is not None:
-                    on_idle()
-                if listener is None:
-                    self.publisher.idle(self.poll_interval)
-                    continue
-                try:
-                    self.publisher.idle(self.poll_interval, listener.fileno, listener.drain)
-                except Exception:
-                    log.exception("relay: LISTEN connection lost; reconnecting it")
-                    listener.close()
-                    listener = None
-        finally:
-            if listener is not None:
-                listener.close()
-            self.publisher.close()
+        while not self.stop_event.is_set():
+            try:
+                delay = self.run_pass()
+            except Exception:
+                log.exception("relay: pass failed")
+                delay = self._backoff = min(self.max_backoff, max(0.1, self._backoff * 2))
+            if delay == 0:
+                continue
+            if on_idle is not None and delay is None:
+                on_idle()
+            self.publisher.idle(min(delay or self.poll_interval, self.poll_interval))
 
     def stop(self) -> None:
         """Ask :meth:`run` to return (from any thread); it wakes from its wait at once."""

@@ -1,10 +1,9 @@
 """In-process wake-ups where the database cannot notify (SQLite: the embedded default).
 
-On PostgreSQL the outbox relay LISTENs for a NOTIFY and RabbitMQ pushes to consumers. On the
-embedded default nothing pushes: relays and consumers would have to poll their SQLite files
-often to keep a referral's hops quick. Most writers live in the same process as the readers
-(``integra up``), so a writer signals the readers of the same file directly, and the readers
-poll only rarely, for writers in other processes (``integra connector run``, the CLI).
+A commit that appended outbox messages signals its relay, and a publish on the embedded bus
+signals the consumers of that bus file, in the writer's own process: the shared work pool
+(``messaging.runtime``) runs their jobs at once. Writers in other processes are caught by the
+process's one outbox sweeper and one bus-file watcher, never by a poll per tenant.
 
 Keys are the database or bus URL as the components see it; a signal never carries data, it
 only ends a wait early.
@@ -20,20 +19,29 @@ _listeners: dict[str, set[Callable[[], None]]] = {}
 _lock = threading.Lock()
 
 
+def add(key: str, wake: Callable[[], None]) -> None:
+    """Call ``wake`` whenever :func:`signal` is called for ``key`` (until :func:`remove`)."""
+    with _lock:
+        _listeners.setdefault(key, set()).add(wake)
+
+
+def remove(key: str, wake: Callable[[], None]) -> None:
+    with _lock:
+        listeners = _listeners.get(key)
+        if listeners is not None:
+            listeners.discard(wake)
+            if not listeners:
+                del _listeners[key]
+
+
 @contextmanager
 def listening(key: str, wake: Callable[[], None]) -> Iterator[None]:
     """Call ``wake`` whenever :func:`signal` is called for ``key``, while in the block."""
-    with _lock:
-        _listeners.setdefault(key, set()).add(wake)
+    add(key, wake)
     try:
         yield
     finally:
-        with _lock:
-            listeners = _listeners.get(key)
-            if listeners is not None:
-                listeners.discard(wake)
-                if not listeners:
-                    del _listeners[key]
+        remove(key, wake)
 
 
 def signal(key: str) -> None:

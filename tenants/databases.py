@@ -107,6 +107,9 @@ class TenantEngine(OptionEngine):
     """
 
     schema: str
+    #: The shard's engine itself, logged in as the platform's role (no tenant role taken):
+    #: for the outbox sweeper's one query over every tenant's ``sent_at`` column.
+    shared: Engine
 
     def dispose(self, close: bool = True) -> None:
         return None
@@ -188,13 +191,19 @@ def _sqlite_begin(connection: Connection) -> None:
 
 
 def sqlite_engine(path: Path, *, pool_size: int = 5) -> Engine:
-    """An engine on a tenant's SQLite file (created private if missing)."""
+    """An engine on a tenant's SQLite file (created private if missing). ``pool_size`` 0:
+    no pool, the file is opened per transaction and closed after it (background work of
+    hundreds of tenants: no file held open per idle tenant)."""
     create_private_file(path)
+    pooling: dict[str, Any] = (
+        {"poolclass": NullPool}
+        if pool_size == 0
+        else {"pool_size": pool_size, "max_overflow": pool_size}
+    )
     engine = create_engine(
         URL.create("sqlite", database=str(path)),
         connect_args={"check_same_thread": False, "timeout": 30},
-        pool_size=pool_size,
-        max_overflow=pool_size,
+        **pooling,
     )
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "begin", _sqlite_begin)
@@ -211,11 +220,13 @@ def create_tenant_engine(
     SQLite). SQLite: an engine of its own on the tenant's file; dispose it when done.
     """
     if uses_sqlite(settings, tenant):
-        return sqlite_engine(sqlite_path(settings, tenant, service), pool_size=pool_size or 5)
+        size = 5 if pool_size is None else pool_size
+        return sqlite_engine(sqlite_path(settings, tenant, service), pool_size=size)
     shared = _shared.get(shard_url(settings, tenant), settings.database_pool_size)
     schema = tenant_identifier(settings, tenant, service)
     engine = TenantEngine(shared, {})
     engine.schema = schema
+    engine.shared = shared
     event.listen(engine, "begin", _enter_tenant(schema))
     return engine
 

@@ -49,6 +49,12 @@ DECLARED: tuple[Setting, ...] = (
         "Connections each process keeps per database server (shared by all its tenants; as "
         "many again in bursts).",
     ),
+    Setting(
+        "INTEGRA_WORKER_THREADS",
+        "4",
+        "Threads each process runs for the bus work of all its tenants (relays, consumers, "
+        "connector deliveries, simulators); an idle tenant holds none of them.",
+    ),
     Setting("INTEGRA_BROKER_URL", None, "amqp://... of RabbitMQ; unset: the embedded bus."),
     Setting(
         "INTEGRA_BROKER_MANAGEMENT_URL",
@@ -121,6 +127,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
     metrics_token: str | None = None
     database_pool_size: int = 5
+    worker_threads: int = 4
     log_format: str = "text"
     broker_vhost: str = "integra"
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -189,6 +196,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     pool_size = _int("INTEGRA_DATABASE_POOL_SIZE")
     if not 1 <= pool_size <= 50:
         raise ConfigurationError("INTEGRA_DATABASE_POOL_SIZE: between 1 and 50 connections")
+    worker_threads = _int("INTEGRA_WORKER_THREADS")
+    if not 1 <= worker_threads <= 64:
+        raise ConfigurationError("INTEGRA_WORKER_THREADS: between 1 and 64 threads")
     token_lifetime = _int("INTEGRA_TOKEN_LIFETIME")
     if token_lifetime < 1:
         raise ConfigurationError("INTEGRA_TOKEN_LIFETIME: must be at least 1 second")
@@ -231,6 +241,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         allowed_hosts=allowed_hosts,
         metrics_token=values["INTEGRA_METRICS_TOKEN"],
         database_pool_size=pool_size,
+        worker_threads=worker_threads,
         log_format=log_format,
         broker_vhost=broker_vhost,
     )

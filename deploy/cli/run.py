@@ -91,6 +91,56 @@ def web_worker(
     )
 
 
+@main.command("web")
+@click.option("--port", type=int, help="Default INTEGRA_PORT (8000).")
+@click.option("--threads", type=click.IntRange(1, 256), default=8)
+@click.option("--forward-to", default="", help="The connectors worker, http://host:port.")
+@click.option("--parent", type=int, default=0, help="Stop when this process is gone.")
+@pass_context
+def web(ctx: Context, port: int | None, threads: int, forward_to: str, parent: int) -> None:
+    """One web process: the gateway with every tenant's app, agency callbacks forwarded to
+    the connectors worker (process types: deploy/process_types.py)."""
+    from deploy.runner import run_web_worker
+    from deploy.web import listening_socket
+
+    sock = listening_socket(ctx.settings.host, port or ctx.settings.port)
+    prefixes = ["/sim"] + [f"/t/{t.slug}/agency" for t in ctx.registry.enabled()]
+    sys.exit(
+        run_web_worker(
+            ctx.settings,
+            ctx.registry,
+            fd=sock.fileno(),
+            parent=parent or None,
+            threads=threads,
+            forward_to=forward_to,
+            prefixes=prefixes if forward_to else [],
+        )
+    )
+
+
+@main.command("worker")
+@click.argument("role", type=click.Choice(["agreements", "connectors"]))
+@click.option("--port", type=int, default=0, help="Loopback port for agency callbacks.")
+@click.option("--parent", type=int, default=0, help="Stop when this process is gone.")
+@click.option("--simulate", is_flag=True, help="Run the partner simulators (demo, tests).")
+@pass_context
+def worker(ctx: Context, role: str, port: int, parent: int, simulate: bool) -> None:
+    """One worker process: ROLE's bus services of every enabled tenant on shared threads
+    (process types: deploy/process_types.py)."""
+    from deploy.supervisor import run_worker
+
+    sys.exit(
+        run_worker(
+            ctx.settings,
+            ctx.registry,
+            role=role,
+            parent=parent or None,
+            port=port,
+            simulate=simulate,
+        )
+    )
+
+
 @main.group("connector")
 def connector_group() -> None:
     """Connector services (one per tenant and agency kind)."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import SADeprecationWarning
+from sqlalchemy.pool import NullPool
 
 from messaging import topology
 from messaging.dead_letters import DeadLetterEntry, QueueDepth, entry_from, replay_headers
@@ -37,8 +38,12 @@ def open_connection(url: str) -> Any:
     from sqlalchemy.orm import configure_mappers
 
     # Several services of a tenant share its bus file: wait for SQLite's write lock instead of
-    # failing with "database is locked" (the options go to kombu's create_engine).
-    conn = kombu.Connection(url, transport_options={"connect_args": {"timeout": 30}})
+    # failing with "database is locked" (the options go to kombu's create_engine). No pool:
+    # kombu keeps an engine per file for the process's life, and a pooled connection would
+    # hold the file open for every tenant ever touched.
+    conn = kombu.Connection(
+        url, transport_options={"connect_args": {"timeout": 30}, "poolclass": NullPool}
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=SADeprecationWarning)
         channel: Any = conn.default_channel

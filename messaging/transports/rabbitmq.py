@@ -99,6 +99,9 @@ class RabbitMQTransport:
         import pika
 
         broker_admin.provision_users(self.settings, tenant)
+        if not broker_admin.worker_credentials(self.settings):
+            # the workers serving every tenant read its queues as their own users
+            broker_admin.provision_workers(self.settings)
         connection = pika.BlockingConnection(pika.URLParameters(self.url(tenant, admin=True)))
         try:
             topology.declare_pika(connection.channel(), tenant)

@@ -6,7 +6,6 @@ The web side is ``create_app`` (app.py); this is the rest of the service's life 
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from sqlalchemy import Engine
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from messaging import store as bus_store
 from messaging.consumer import DeadLetterInfo, MessageConsumer
 from messaging.relay import OutboxRelay
+from messaging.runtime import BusRuntime
 from messaging.topology import AGREEMENTS
 from messaging.transports.base import Transport
 from tenants.databases import create_tenant_engine, ensure_database
@@ -22,6 +22,7 @@ from tenants.registry import Tenant
 from tenants.settings import Settings
 
 from . import migrate
+from .identity.keys import load_identity_keys
 from .incoming import register_handlers
 from .models.vocabulary import Role
 from .operations import audit
@@ -49,6 +50,8 @@ def provision(
         migrate_tenant(engine)
         with Session(engine) as session, session.begin():
             sync_offices(session, tenant)
+        # the identity provider's RSA key, made now rather than by the tenant's first request
+        load_identity_keys(settings.tenant_secrets_dir(tenant.slug))
         return created, migrate.current_revision(engine)
     finally:
         if own_engine:
@@ -76,7 +79,8 @@ def dead_letter_auditor(tenant: Tenant) -> Any:
 
 
 class AgreementBus:
-    """Relay (outbox → bus) and consumer (bus → operations) of one tenant."""
+    """Relay (outbox → bus) and consumer (bus → operations) of one tenant, as jobs of the
+    process's shared :class:`~messaging.runtime.BusRuntime` (no thread of their own)."""
 
     def __init__(
         self, transport: Transport, tenant: Tenant, engine: Engine, **consumer_options: Any
@@ -92,27 +96,27 @@ class AgreementBus:
         )
         register_handlers(self.consumer)
         self.relay = OutboxRelay.for_tenant(transport, tenant, engine)
-        self.threads: list[threading.Thread] = []
+        self.keys = ((tenant.slug, "agreements.relay"), (tenant.slug, "agreements.inbox"))
+        self.runtime: BusRuntime | None = None
 
-    def start(self) -> None:
-        relay = threading.Thread(
-            target=self.relay.run, name=f"relay-{self.tenant.slug}", daemon=True
-        )
-        relay.start()
-        self.threads = [self.consumer.start_thread(), relay]
+    def attach(self, runtime: BusRuntime) -> None:
+        self.runtime = runtime
+        runtime.add_relay(self.keys[0], self.relay)
+        runtime.add_consumer(self.keys[1], self.consumer)
 
     def signal_stop(self) -> None:
-        self.consumer.stop()
-        self.relay.stop()
+        self.consumer.stop_event.set()
+        if self.runtime is not None:
+            for key in self.keys:
+                self.runtime.remove(key)
 
     def stop(self, timeout: float = 5.0) -> None:
         self.signal_stop()
-        for thread in self.threads:
-            thread.join(timeout)
+        self.relay.publisher.close()
 
 
-def start(transport: Transport, tenant: Tenant, engine: Engine, **options: Any) -> AgreementBus:
-    """The agreement service's part on the bus for ``tenant``, running (relay and consumer)."""
-    bus = AgreementBus(transport, tenant, engine, **options)
-    bus.start()
+def start(runtime: BusRuntime, tenant: Tenant, engine: Engine, **options: Any) -> AgreementBus:
+    """The agreement service's part on the bus for ``tenant``, running on ``runtime``."""
+    bus = AgreementBus(runtime.transport, tenant, engine, **options)
+    bus.attach(runtime)
     return bus

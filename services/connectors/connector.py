@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from messaging.envelope import Envelope
+from messaging.scheduler import WakeEvent
 from messaging.signing import BusKeyring, EnvelopeSigner
 from messaging.store import utcnow
 from tenants.registry import PartnerEntry, Tenant
@@ -42,6 +43,10 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two looks for referrals the agency has gone quiet on.
 STATUS_CHECK_INTERVAL = 60.0
+#: Bounds of the wait for the next retry on the shared timer (the connector's clock may be
+#: shifted by tests, so a far-off retry is looked at again after MAX_RETRY_WAIT).
+MIN_RETRY_WAIT = 0.05
+MAX_RETRY_WAIT = 60.0
 
 
 class Connector:
@@ -68,7 +73,7 @@ class Connector:
         self.engine = engine
         self.channel = channel
         self.stop_event = threading.Event()
-        self.wake_event = threading.Event()
+        self.wake_event = WakeEvent()
         self.ledger = ConnectorLedger(tenant.slug, partner.kind, clock=clock, wake=self.wake_event)
         self.referrals = ReferralHandlers(self.ledger)
         self.delivery = DeliveryLoop(
@@ -84,6 +89,7 @@ class Connector:
         )
         self.status_queries = StatusQueries(engine, self.ledger, quiet_after=status_query_after)
         self._next_status_check = 0.0
+        self.delivered = 0
 
     @property
     def clock(self) -> Callable[[], datetime]:
@@ -126,6 +132,21 @@ class Connector:
         return self.status_queries.queue_due()
 
     # --- running -----------------------------------------------------------------------------
+
+    def run_pass(self) -> float | None:
+        """One pass as a job of the shared pool: status queries, due deliveries, answers
+        waiting on a pull channel. Returns 0 while there is more, the seconds until the next
+        retry is due, or None (woken again by a commit, a delivery or the file watcher).
+        ``delivered`` tells the caller whether the agency got something in this pass."""
+        busy = self.query_quiet_referrals()
+        self.delivered = self.deliver_due()
+        busy += self.delivered + self.poll_answers()
+        if busy:
+            return 0.0
+        wait = self.delivery.seconds_to_next()
+        if wait is None:
+            return None
+        return max(MIN_RETRY_WAIT, min(wait, MAX_RETRY_WAIT))
 
     def run(self, poll_interval: float | None = None) -> None:
         """Deliver and poll until :meth:`stop`. Pull channels are polled every 0.1 s on a

@@ -15,7 +15,7 @@ import threading
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import Engine, exists, select
+from sqlalchemy import Engine, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from messaging.contracts import load_envelope, load_payload
@@ -77,6 +77,19 @@ class DeliveryLoop:
                 .limit(limit)
             )
         )
+
+    def seconds_to_next(self) -> float | None:
+        """Seconds until the earliest pending delivery is due (0 if one is due now); None if
+        nothing is pending. What the shared timer waits for between retries."""
+        with Session(self.engine) as session:
+            earliest = session.scalar(
+                select(func.min(AgencyDelivery.next_attempt_at)).where(
+                    AgencyDelivery.status == Delivery.PENDING
+                )
+            )
+        if earliest is None:
+            return None
+        return max(0.0, (earliest - self.ledger.now()).total_seconds())
 
     def deliver_due(self, limit: int = 200) -> int:
         """One pass over due deliveries; returns how many the agency took.

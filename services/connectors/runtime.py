@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Engine
@@ -16,6 +17,7 @@ from sqlalchemy import Engine
 from messaging import store as bus_store
 from messaging.consumer import MessageConsumer
 from messaging.relay import OutboxRelay
+from messaging.runtime import BusRuntime
 from messaging.transports.base import Transport
 from tenants.databases import create_tenant_engine, drop_database, ensure_database
 from tenants.registry import PartnerEntry, Tenant
@@ -23,6 +25,8 @@ from tenants.settings import Settings
 from tenants.vocabulary import SERVICE_CODES
 
 from . import store
+from .answer_queue import AnswerQueueConsumer
+from .channels.amqp import AmqpChannel
 from .channels.registry import build_channel, channel_spec
 from .connector import Connector
 
@@ -64,7 +68,13 @@ class ConnectorRuntime:
     delivery loop (connector ↔ agency), each in its own thread."""
 
     def __init__(
-        self, transport: Transport, tenant: Tenant, partner: PartnerEntry, **connector_options: Any
+        self,
+        transport: Transport,
+        tenant: Tenant,
+        partner: PartnerEntry,
+        *,
+        pool_size: int = 3,
+        **connector_options: Any,
     ) -> None:
         """``partner`` is the registry entry the channel is built from (a simulated agency
         may stand in for the real one: see ``simulator_adapters``); ``connector_options`` go to
@@ -72,7 +82,7 @@ class ConnectorRuntime:
         settings = transport.settings
         self.tenant = tenant
         self.partner = partner
-        self.engine = connector_engine(settings, tenant, partner.kind)
+        self.engine = connector_engine(settings, tenant, partner.kind, pool_size=pool_size)
         self.channel = build_channel(transport, tenant, partner)
         self.connector = Connector(
             settings, tenant, partner, self.engine, self.channel, **connector_options
@@ -81,6 +91,13 @@ class ConnectorRuntime:
         self.connector.register_handlers(self.consumer)
         self.relay = OutboxRelay.for_tenant(transport, tenant, self.engine, party=partner.kind)
         self.threads: list[threading.Thread] = []
+        prefix = f"{partner.kind}"
+        self.keys = {
+            "relay": (tenant.slug, f"{prefix}.relay"),
+            "inbox": (tenant.slug, f"{prefix}.inbox"),
+            "pass": (tenant.slug, f"{prefix}.deliveries"),
+        }
+        self.runtime: BusRuntime | None = None
 
     @property
     def has_callback(self) -> bool:
@@ -105,10 +122,56 @@ class ConnectorRuntime:
             self.connector.start_thread(),
         ]
 
+    def attach(
+        self,
+        runtime: BusRuntime,
+        *,
+        signals: Iterable[str] = (),
+        on_delivered: Callable[[], None] | None = None,
+    ) -> None:
+        """Run on the process's shared workers instead of threads of its own: the relay and
+        the consumer, and the delivery pass, woken by a commit that queued something for the
+        agency, by ``signals`` (e.g. a simulated agency answered), by changes of the files
+        its channel reads (XML exchange folder, embedded bus) and by its retry timer.
+        ``on_delivered`` is called after a pass in which the agency took something."""
+        connector = self.connector
+
+        def deliveries() -> float | None:
+            delay = connector.run_pass()
+            if connector.delivered and on_delivered is not None:
+                on_delivered()
+            if delay is None:
+                self.channel.close()  # an idle connector holds no connection to its agency
+            return delay
+
+        self.runtime = runtime
+        runtime.add_relay(self.keys["relay"], self.relay)
+        runtime.add_consumer(self.keys["inbox"], self.consumer)
+        self.connector.wake_event.hooks.append(runtime.waker(self.keys["pass"]))
+        runtime.add_job(
+            self.keys["pass"],
+            deliveries,
+            signals=signals,
+            watch=watched_paths(self.channel),
+            nudge=True,  # status queries of quiet referrals, on the shared slow sweep
+        )
+        if runtime.transport.name == "rabbitmq" and isinstance(self.channel, AmqpChannel):
+            # the agency's answers are pushed over the shared connection, not polled
+            answers = build_channel(runtime.transport, self.tenant, self.partner)
+            assert isinstance(answers, AmqpChannel)
+            self.keys["answers"] = (self.tenant.slug, f"{self.partner.kind}.answers")
+            consumer = AnswerQueueConsumer(self.tenant, connector, answers)
+            # its queue is the agency's answer queue, not an inbox spec: the shared pika
+            # consumer reads only its name
+            runtime.add_consumer(self.keys["answers"], consumer)  # type: ignore[arg-type]
+
     def signal_stop(self) -> None:
         self.connector.stop()
         self.consumer.stop()
         self.relay.stop()
+        if self.runtime is not None:
+            for key in self.keys.values():
+                self.runtime.remove(key)
 
     def stop(self, timeout: float = 5.0) -> None:
         self.signal_stop()
@@ -116,6 +179,19 @@ class ConnectorRuntime:
             thread.join(timeout)
         self.channel.close()
         self.engine.dispose()
+
+
+def watched_paths(channel: Any) -> list[tuple[str, float]]:
+    """Files another process writes that the channel reads: the XML exchange folder's
+    incoming directory (looked at again once a new file has settled), the embedded bus file
+    for AMQP answers."""
+    folder = getattr(channel, "folder", None)
+    if folder is not None:
+        return [(str(folder.incoming), folder.settle_seconds + 0.1)]
+    url = str(getattr(channel, "url", ""))
+    if url.startswith("sqla+sqlite:///"):
+        return [(url.split(":///", 1)[1], 0.0)]
+    return []
 
 
 def _thread(target: Any, name: str) -> threading.Thread:

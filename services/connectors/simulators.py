@@ -101,6 +101,8 @@ class SimulatedAgency:
         self._queue: list[_Scheduled] = []
         self._counter = itertools.count()
         self._lock = threading.Lock()
+        #: Called when an answer is scheduled (runs the adapter's job on the shared pool).
+        self.wake: Callable[[], None] | None = None
 
     def refuses_delivery(self) -> bool:
         return self.rng.random() < self.rules.failure_rate
@@ -120,6 +122,8 @@ class SimulatedAgency:
             heapq.heappush(
                 self._queue, _Scheduled(time.monotonic() + delay, next(self._counter), answer)
             )
+        if self.wake is not None:
+            self.wake()
 
     def on_message(self, envelope: dict[str, Any]) -> None:
         """A message from Integra (the verified canonical envelope as a dict)."""
@@ -229,6 +233,13 @@ class SimulatedAgency:
                     self.status[answer["correlation_id"]] = reached
                 due.append(answer)
         return due
+
+    def next_due(self) -> float | None:
+        """Seconds until the next scheduled answer is due; None when none is scheduled."""
+        with self._lock:
+            if not self._queue:
+                return None
+            return max(0.0, self._queue[0].due - time.monotonic())
 
     def pending(self) -> int:
         with self._lock:

@@ -526,7 +526,7 @@ def test_a_tenants_role_cannot_read_another_tenants_schema(pg_platform: Platform
     for schema in (foreign_schema, connector_schema):
         with (
             pg_platform.engine(TENANT).connect() as connection,
-            pytest.raises(ProgrammingError, match="permission denied for schema"),
+            pytest.raises(ProgrammingError, match=r"permission denied for (schema|table)"),
         ):
             connection.execute(text(f'SELECT count(*) FROM "{schema}".clients'))  # noqa: S608
     plain = create_engine(shard_url(settings, own), poolclass=NullPool)
@@ -534,7 +534,7 @@ def test_a_tenants_role_cannot_read_another_tenants_schema(pg_platform: Platform
         own_schema = tenant_identifier(settings, own)
         with (
             plain.connect() as connection,
-            pytest.raises(ProgrammingError, match="permission denied for schema"),
+            pytest.raises(ProgrammingError, match=r"permission denied for (schema|table)"),
         ):
             connection.execute(text(f'SELECT count(*) FROM "{own_schema}".clients'))  # noqa: S608
         with plain.connect() as connection:

@@ -8,6 +8,7 @@ One ``integra up`` per mode, shared by the module's tests."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,7 +86,11 @@ def test_each_channel_closes_the_loop_on_postgres_and_rabbitmq(
     on_postgres: tuple[Running, dict[str, str], list[str]],
 ) -> None:
     running, env, slugs = on_postgres
-    assert "connectors with partner simulators (demo)" in running.output()
+    # the connectors worker says so once it runs (the web processes answer before that)
+    deadline = time.monotonic() + 60
+    while "connectors with partner simulators (demo)" not in running.output():
+        assert time.monotonic() < deadline, running.tail()
+        time.sleep(0.5)
     pending = {}
     for slug in slugs:
         office = load_registry(Path(env["INTEGRA_TENANTS_DIR"])).require(slug).offices[0].key

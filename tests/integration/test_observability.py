@@ -126,6 +126,7 @@ def platform(postgres_url: str, run_id: str, tmp_path: Path) -> Iterator[tuple[S
             "INTEGRA_DATABASE_URL": postgres_url,
             "INTEGRA_DATABASE_PREFIX": f"ready_{run_id}",
             "INTEGRA_BROKER_URL": AMQP_URL,
+            "INTEGRA_BROKER_VHOST": f"ready-{run_id}",
         }
     )
     registry = load_registry(settings.tenants_dir)

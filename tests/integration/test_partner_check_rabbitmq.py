@@ -29,7 +29,13 @@ def bus(
 ) -> Iterator[tuple[Transport, Tenant, PartnerEntry]]:
     need_service("RabbitMQ", "127.0.0.1", 5672)
     home: Path = tmp_path_factory.mktemp("probe")
-    settings = load_settings({"INTEGRA_HOME": str(home), "INTEGRA_BROKER_URL": AMQP_URL})
+    settings = load_settings(
+        {
+            "INTEGRA_HOME": str(home),
+            "INTEGRA_BROKER_URL": AMQP_URL,
+            "INTEGRA_BROKER_VHOST": f"iprobe-{run_id}",
+        }
+    )
     tenant = load_registry(SHIPPED_REGISTRY).require("freiburg")
     # Broker users are named after the slug: a slug of this run's own, so that parallel runs
     # provisioning Freiburg neither change these users' passwords nor delete them.

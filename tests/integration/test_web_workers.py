@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from deploy.provisioning import deprovision_tenant
+from messaging.broker_admin import drop_installation
 from tenants.registry import load_registry
 from tenants.settings import load_settings
 from tests.fixtures.live import free_port, registry_copy
@@ -39,6 +40,23 @@ def workers_of(pid: int) -> list[int]:
         return [int(p) for p in children.read_text().split()]
     except FileNotFoundError:
         return []
+
+
+def web_workers_of(pid: int) -> list[int]:
+    """The web processes among ``pid``'s children (the others are the bus workers)."""
+    return [child for child in workers_of(pid) if role_of(child) == "web-worker"]
+
+
+def role_of(pid: int) -> str:
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        return ""
+    if b"web-worker" in args:
+        return "web-worker"
+    if b"worker" in args:
+        return "worker-" + args[args.index(b"worker") + 1].decode()
+    return ""
 
 
 def alive(pid: int) -> bool:
@@ -70,10 +88,12 @@ def home(tmp_path: Path, postgres_url: str, run_id: str) -> Iterator[tuple[Path,
         INTEGRA_DATABASE_URL=postgres_url,
         INTEGRA_DATABASE_PREFIX=f"iww_{run_id}",
         INTEGRA_BROKER_URL=AMQP_URL,
+        INTEGRA_BROKER_VHOST=f"iww-{run_id}",
     )
     yield home, env
     settings = load_settings(env)
     deprovision_tenant(settings, load_registry(registry).require("freiburg"))
+    drop_installation(settings)
 
 
 @contextmanager
@@ -81,7 +101,7 @@ def up_with_workers(home: Path, env: dict[str, str], log_name: str) -> Iterator[
     """``integra up --workers 2``; what is left of it is killed however the block ends."""
     with integra_up(home, free_port(), log_name, "--workers", "2", env=env) as running:
         try:
-            wait_for(lambda: len(workers_of(running.process.pid)) == 2, "two web workers")
+            wait_for(lambda: len(web_workers_of(running.process.pid)) == 2, "two web workers")
             yield running
         finally:
             for pid in workers_of(running.process.pid):
@@ -124,7 +144,13 @@ def test_two_web_processes_serve_one_port(home: tuple[Path, dict[str, str]]) -> 
     path, env = home
     with up_with_workers(path, env, "workers.log") as running:
         base = running.base
-        assert "(2 web processes)" in running.output()
+        assert "(2 web processes, worker-agreements, worker-connectors)" in running.output()
+        assert sorted(role_of(p) for p in workers_of(running.process.pid)) == [
+            "web-worker",
+            "web-worker",
+            "worker-agreements",
+            "worker-connectors",
+        ]
         logins = json.loads((path / "var" / "secrets" / "demo-logins.json").read_text())
         counsellor = next(e for e in logins["freiburg"] if e["role"] == "counsellor")
 
@@ -135,7 +161,7 @@ def test_two_web_processes_serve_one_port(home: tuple[Path, dict[str, str]]) -> 
             assert page.status_code == 200, page.text[:300]
             assert "/login" not in page.url
 
-        # The services process's paths answer on the public port: the callback refuses a
+        # The connectors worker's paths answer on the public port: the callback refuses a
         # body that is no JWS with its own reason (the tenant app would say 404).
         for _ in range(4):
             refused = requests.post(
@@ -156,20 +182,33 @@ def test_two_web_processes_serve_one_port(home: tuple[Path, dict[str, str]]) -> 
             assert answer.status_code == expected, answer.text[:300]
 
         # A worker killed outright is replaced; meanwhile the other one answers everything.
-        first, second = workers_of(running.process.pid)
+        first, second = web_workers_of(running.process.pid)
         os.kill(first, signal.SIGKILL)
         for _ in range(10):
             page = http.get(f"{base}/t/freiburg/clients", headers=FRESH, timeout=30)
             assert page.status_code == 200
         wait_for(
             lambda: (
-                len(workers_of(running.process.pid)) == 2
-                and first not in workers_of(running.process.pid)
+                len(web_workers_of(running.process.pid)) == 2
+                and first not in web_workers_of(running.process.pid)
             ),
             "a replacement worker",
         )
-        assert second in workers_of(running.process.pid)
-        assert "exited with status -9: starting another" in running.output()
+        assert second in web_workers_of(running.process.pid)
+        assert re.search(r"web-\d exited \(-9\); restarting", running.output())
+
+        # A bus worker killed outright is restarted too.
+        (agreements,) = [
+            p for p in workers_of(running.process.pid) if role_of(p) == "worker-agreements"
+        ]
+        os.kill(agreements, signal.SIGKILL)
+        wait_for(
+            lambda: any(
+                role_of(p) == "worker-agreements" and p != agreements
+                for p in workers_of(running.process.pid)
+            ),
+            "a restarted agreements worker",
+        )
 
         workers = workers_of(running.process.pid)
         running.process.send_signal(signal.SIGTERM)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, inspect, select
+from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.orm import Session
 
-from messaging import outbox, store
+from messaging import outbox, store, wakeups
 from messaging.contracts import ContractError
 from messaging.store import OutboxMessage
 
@@ -74,24 +73,27 @@ def test_invalid_message_fails_the_operation_not_the_receiver(sqlite_engine: Eng
         outbox.append(session, bad)
 
 
-@pytest.mark.postgres
-def test_outbox_insert_notifies_the_relay_on_commit_only(pg_engine: Engine) -> None:
-    raw: Any = pg_engine.raw_connection()
-    listener: Any = raw.driver_connection
-    listener.autocommit = True
-    listener.execute(f"LISTEN {outbox.NOTIFY_CHANNEL}")
-    try:
-        with Session(pg_engine) as session:
+def test_a_commit_wakes_the_relay_once_and_a_rollback_not(sqlite_engine: Engine) -> None:
+    """The writer's after-commit hook signals its relay in this process (no NOTIFY trigger,
+    no LISTEN connection per tenant): once per transaction, never for a rollback."""
+    woken: list[int] = []
+    with wakeups.listening(outbox.relay_key(sqlite_engine), lambda: woken.append(1)):
+        with Session(sqlite_engine) as session:
             outbox.append(session, referral_requested("essen"))
             session.flush()
             session.rollback()
-        assert list(listener.notifies(timeout=0.3, stop_after=1)) == []
-        with Session(pg_engine) as session, session.begin():
+        assert woken == []
+        with Session(sqlite_engine) as session, session.begin():
             outbox.append(session, referral_requested("essen"))
             outbox.append(session, referral_requested("essen"))
-        received = list(listener.notifies(timeout=2, stop_after=1))
-        assert [n.channel for n in received] == [outbox.NOTIFY_CHANNEL]
-        assert list(listener.notifies(timeout=0.3, stop_after=1)) == []  # one per transaction
-    finally:
-        listener.execute(f"UNLISTEN {outbox.NOTIFY_CHANNEL}")
-        raw.close()
+        assert woken == [1]
+
+
+@pytest.mark.postgres
+def test_the_outbox_has_no_notify_trigger_any_more(pg_engine: Engine) -> None:
+    with pg_engine.connect() as conn:
+        triggers = conn.execute(
+            text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'outbox_messages'::regclass"
+                 " AND NOT tgisinternal")
+        ).scalars().all()  # fmt: skip
+    assert triggers == []

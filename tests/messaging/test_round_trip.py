@@ -60,7 +60,9 @@ def test_round_trip_keeps_order_per_referral(
     )
 
 
-def test_relay_loop_wakes_on_notify(settings: Settings, bus: Tenant, pg_engine: Engine) -> None:
+def test_relay_loop_wakes_on_a_commit_in_its_process(
+    settings: Settings, bus: Tenant, pg_engine: Engine
+) -> None:
     relay = OutboxRelay.for_tenant(bus_transport(settings), bus, pg_engine, poll_interval=30.0)
     import threading
 
@@ -70,7 +72,7 @@ def test_relay_loop_wakes_on_notify(settings: Settings, bus: Tenant, pg_engine: 
         with running(jobcenter(settings, bus, pg_engine)):
             with Session(pg_engine) as session, session.begin():
                 outbox.append(session, referral_requested(bus.slug))
-            # polling every 30 s would be too slow: only NOTIFY can make this pass
+            # polling every 30 s would be too slow: only the commit hook can make this pass
             wait_for(lambda: count(pg_engine, InboxMessage) == 1, timeout=5)
     finally:
         relay.stop()

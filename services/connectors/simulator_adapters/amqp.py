@@ -87,6 +87,20 @@ class AmqpAgencyAdapter:
                     moved += 1
         return moved
 
+    def pump_once(self) -> int:
+        """One pass on a connection opened for it and closed after (a job of the shared pool:
+        no connection held while the agency has nothing to do)."""
+        with self.connect(self.url) as connection:
+            if self.declare:
+                declare_agency_pair_kombu(connection, self.kind, self.pair.tenant)
+            inbound = connection.SimpleQueue(
+                kombu.Queue(self.pair.referrals, no_declare=True), no_ack=False
+            )
+            try:
+                return self.pump(connection, inbound)
+            finally:
+                inbound.close()
+
     def run(self, interval: float | None = None) -> None:
         if interval is None:
             interval = self.poll_interval

@@ -68,6 +68,11 @@ class SimulatorAdapter(Protocol):
     def endpoint(self) -> SimulatedEndpoint | None:
         """The agency's own web endpoint, for the gateway to mount; None if it has none."""
 
+    def pump_once(self) -> int:
+        """Take what the connector delivered, send the answers that are due; returns how many
+        messages moved (a job of the shared pool runs it when woken)."""
+        ...
+
     def start_thread(self) -> threading.Thread: ...
 
     def stop(self) -> None: ...

@@ -94,6 +94,10 @@ class WebhookAgencyAdapter:
             if not self.pump():
                 self.stop_event.wait(interval)
 
+    def pump_once(self) -> int:
+        """One pass (a job of the shared pool)."""
+        return self.pump()
+
     def start_thread(self) -> threading.Thread:
         thread = threading.Thread(
             target=self.run, name=f"sim-webhook-{self.agency.kind}", daemon=True

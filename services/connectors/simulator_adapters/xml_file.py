@@ -102,6 +102,10 @@ class XmlAgencyAdapter:
             if not busy:
                 self.stop_event.wait(interval)
 
+    def pump_once(self) -> int:
+        """One pass (a job of the shared pool)."""
+        return self.pump()
+
     def start_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name=f"sim-xml-{self.agency.kind}", daemon=True)
         thread.start()
