@@ -234,11 +234,12 @@ def _steps(
 
         return undo
 
+    bus_where = f", vhost {settings.broker_vhost}" if settings.broker_url else ""
     return [
         Step("keys", keys, remove_keys),
         *(connector(partner.kind) for partner in tenant.partners),
         Step("database of the agreement service", agreements, remove_database(None)),
-        Step(f"bus ({transport.name}, vhost {settings.broker_vhost})", bus, remove_bus),
+        Step(f"bus ({transport.name}{bus_where})", bus, remove_bus),
     ]  # fmt: skip
 
 

@@ -109,6 +109,7 @@ class EmbeddedTransport:
     def deprovision(self, tenant: Tenant, extra_users: Iterable[str] = ()) -> None:
         for suffix in ("", "-wal", "-shm", "-journal"):
             self._path(tenant).with_name(self._path(tenant).name + suffix).unlink(missing_ok=True)
+        _forget_engine(str(self._path(tenant)))
 
     def dead_letters(self, tenant: Tenant) -> list[DeadLetterEntry]:
         entries: list[DeadLetterEntry] = []
@@ -177,3 +178,13 @@ class EmbeddedTransport:
         finally:
             conn.release()
         return depths
+
+
+def _forget_engine(path: str) -> None:
+    """kombu keeps one engine per bus file for the life of the process and creates its tables
+    only when it makes one: after the file is gone, a new file needs a new engine."""
+    from kombu.transport.sqlalchemy import Channel
+
+    for key in [k for k in Channel._engines if str(k).endswith(path)]:
+        engine, _session = Channel._engines.pop(key)
+        engine.dispose()
