@@ -17,8 +17,7 @@ from tests.fixtures.live import (
     live_on_postgres_and_rabbitmq,
     refer,
 )
-
-FULL_LOOP = ["requested", "sent", "received", "accepted", "scheduled", "started", "completed"]
+from tests.fixtures.up import FINISHED, closed_the_loop
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +35,7 @@ def api(live: LivePlatform) -> LiveApi:
 
 
 def _finished(body: dict[str, Any]) -> bool:
-    return body["status"] in {"completed", "rejected", "aborted"}
+    return body["status"] in FINISHED
 
 
 @pytest.mark.parametrize(
@@ -53,8 +52,7 @@ def test_referral_round_trip_on_each_channel(
     assert live.registry.require("freiburg").partner(kind).channel == channel  # type: ignore[union-attr]
     referral = refer(api, kind, purpose)
     final = api.wait_for(f"referrals/{referral['id']}", _finished)
-    statuses = [h["status"] for h in final["history"]]
-    assert statuses == FULL_LOOP, final["history"]
+    assert closed_the_loop(final["history"]), final["history"]
     assert all(h["message_id"] for h in final["history"][1:])
     # Timestamps come from different clocks (connector, agency); the order is the history's.
     received = live.services["freiburg"].agencies[kind].received
@@ -65,7 +63,9 @@ def test_referral_round_trip_on_each_channel(
 def test_agency_rejects_what_it_is_not_responsible_for(api: LiveApi) -> None:
     referral = refer(api, "jobcenter", "recognition")
     final = api.wait_for(f"referrals/{referral['id']}", _finished)
-    assert [h["status"] for h in final["history"]] == ["requested", "sent", "received", "rejected"]
+    # "sent" may be overtaken by the answers under load (see closed_the_loop)
+    statuses = [h["status"] for h in final["history"] if h["status"] != "sent"]
+    assert statuses == ["requested", "received", "rejected"], final["history"]
     assert final["history"][-1]["reason_code"] == "not_responsible"
 
 

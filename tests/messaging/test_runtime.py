@@ -84,7 +84,9 @@ def test_threads_timers_and_open_files_do_not_grow_with_tenants(tmp_path: Path) 
     many = _cost_of(make_settings(tmp_path / "many", broker_url=None), 30)
     assert many[0] <= few[0], "threads"  # (a thread another test left may end meanwhile)
     assert many[1] <= few[1], "timers"  # the sweep, the file watch, the slow sweep
-    assert many[2] <= few[2] + 2, "open files"
+    # 27 more tenants; a file per tenant would show as 27 more (files other tests of this
+    # process open or close meanwhile move it by a few)
+    assert many[2] <= few[2] + 5, "open files"
 
 
 @pytest.fixture
