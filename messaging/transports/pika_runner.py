@@ -12,6 +12,7 @@ import functools
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pika
@@ -88,19 +89,8 @@ class PikaRunner:
             conn.channel(on_open_callback=on_channel)
 
         def on_channel(channel: Any) -> None:
-            self.channel = channel
-            channel.add_on_return_callback(self._on_return)
-            channel.add_on_close_callback(lambda ch, exc: self._close(f"channel closed: {exc!r}"))
-            channel.basic_qos(prefetch_count=self.consumer.prefetch, callback=lambda _f: confirm())
-
-        def confirm() -> None:
-            self.channel.confirm_delivery(self._on_confirm, callback=lambda _f: consume())
-
-        def consume() -> None:
-            self.channel.basic_consume(
-                self.consumer.queue.name,
-                functools.partial(self._on_message, generation),
-                callback=lambda _f: self._consuming(),
+            self._start_consuming(
+                channel, generation, lambda ch, exc: self._close(f"channel closed: {exc!r}")
             )
 
         def on_open_error(conn: Any, exc: BaseException) -> None:
@@ -124,6 +114,27 @@ class PikaRunner:
             self.generation += 1  # late results of this connection are void
             conn, self.conn = self.conn, None
             conn.ioloop.close()  # releases the ioloop's wake-up socket pair
+
+    def _start_consuming(
+        self, channel: Any, generation: int, on_close: Callable[[Any, Any], None]
+    ) -> None:
+        """On a freshly opened channel: prefetch, publisher confirms, then consume (the same on
+        a connection of the consumer's own and on the process's shared one)."""
+        self.channel = channel
+        channel.add_on_return_callback(self._on_return)
+        channel.add_on_close_callback(on_close)
+
+        def confirm() -> None:
+            channel.confirm_delivery(self._on_confirm, callback=lambda _f: consume())
+
+        def consume() -> None:
+            channel.basic_consume(
+                self.consumer.queue.name,
+                functools.partial(self._on_message, generation),
+                callback=lambda _f: self._consuming(),
+            )
+
+        channel.basic_qos(prefetch_count=self.consumer.prefetch, callback=lambda _f: confirm())
 
     def _consuming(self) -> None:
         self.consumed = True

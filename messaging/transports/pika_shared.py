@@ -47,23 +47,9 @@ class Subscription(PikaRunner):
         self.returned = set()
         self._clear_work()
 
-        def on_channel(channel: Any) -> None:
-            self.channel = channel
-            channel.add_on_return_callback(self._on_return)
-            channel.add_on_close_callback(self._channel_closed)
-            channel.basic_qos(prefetch_count=self.consumer.prefetch, callback=lambda _f: confirm())
-
-        def confirm() -> None:
-            self.channel.confirm_delivery(self._on_confirm, callback=lambda _f: consume())
-
-        def consume() -> None:
-            self.channel.basic_consume(
-                self.consumer.queue.name,
-                functools.partial(self._on_message, generation),
-                callback=lambda _f: self._consuming(),
-            )
-
-        connection.channel(on_open_callback=on_channel)
+        connection.channel(
+            on_open_callback=lambda ch: self._start_consuming(ch, generation, self._channel_closed)
+        )
 
     def _consuming(self) -> None:
         self.reopen_delay = 0.0
