@@ -84,8 +84,9 @@ def test_unreachable_agency_shows_delay_and_gets_the_referral_later(
     done = api.wait_for(
         f"referrals/{referral['id']}", lambda r: r["status"] == "completed", timeout=60
     )
-    statuses = [h["status"] for h in done["history"]]
-    assert statuses[-6:] == ["sent", "received", "accepted", "scheduled", "started", "completed"]
+    # "sent" may be overtaken by the agency's answers (see tests.fixtures.up.closed_the_loop)
+    statuses = [h["status"] for h in done["history"] if h["status"] != "sent"]
+    assert statuses[-5:] == ["received", "accepted", "scheduled", "started", "completed"]
 
 
 def test_answer_for_an_unknown_referral_is_returned_and_dead_lettered(
