@@ -162,7 +162,14 @@ def test_two_web_processes_serve_one_port(home: tuple[Path, dict[str, str]]) -> 
             assert "/login" not in page.url
 
         # The connectors worker's paths answer on the public port: the callback refuses a
-        # body that is no JWS with its own reason (the tenant app would say 404).
+        # body that is no JWS with its own reason (the tenant app would say 404). The
+        # supervisor starts the worker beside the web processes: until it listens, the
+        # forward answers 502 (an agency tries again).
+        callback = f"{base}/t/freiburg/agency/jobcenter/callback"
+        deadline = time.monotonic() + 60
+        while requests.post(callback, data=b"", timeout=30).status_code == 502:
+            assert time.monotonic() < deadline, "the connectors worker never answered"
+            time.sleep(0.5)
         for _ in range(4):
             refused = requests.post(
                 f"{base}/t/freiburg/agency/jobcenter/callback",
